@@ -1,1 +1,24 @@
-pub fn x(){}
+//! retake's engine: optical flow, guided patch synthesis and propagation of an edited keyframe
+//! through a clip. Pure: frames in, frames out — no files, network or codecs.
+
+pub mod baseline;
+pub mod cut;
+pub mod edits;
+pub mod error;
+pub mod flow;
+pub mod keyframes;
+pub mod metrics;
+pub mod mode;
+pub mod patchmatch;
+pub mod plane;
+pub mod propagate;
+pub mod scene;
+mod synth;
+
+pub use error::EngineError;
+pub use flow::{bidirectional_flow, dense_flow, occlusion_mask, FlowField, FlowParams};
+pub use keyframes::{propagate_between, Keyframe};
+pub use mode::{Mode, ModeParams};
+pub use plane::{ColorImage, Plane};
+pub use propagate::{Propagator, SynthSettings};
+pub use scene::{Scene, SceneKind};

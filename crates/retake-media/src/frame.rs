@@ -26,7 +26,11 @@ impl RgbFrame {
                 data.len()
             )));
         }
-        Ok(Self { width, height, data })
+        Ok(Self {
+            width,
+            height,
+            data,
+        })
     }
 
     /// A frame filled with one colour.
@@ -35,7 +39,11 @@ impl RgbFrame {
         for _ in 0..width as usize * height as usize {
             data.extend_from_slice(&rgb);
         }
-        Self { width, height, data }
+        Self {
+            width,
+            height,
+            data,
+        }
     }
 
     /// Width in pixels.

@@ -1,11 +1,32 @@
 //! Media foundation for retake: probe, decode, retime to 24 fps, resize, encode and mux.
 //!
 //! Everything here is pure Rust plus OpenH264 compiled from source, so a plain `cargo build`
-//! is enough on a fresh machine.
+//! is enough on a fresh machine. Frames stream through one at a time: memory stays at a few
+//! frames whatever the clip's length.
 
+pub mod color;
+pub mod demux;
 mod error;
 mod frame;
+pub mod h264;
+mod image_io;
+mod limits;
 pub mod mux;
+mod probe;
+mod reader;
+pub mod retime;
+mod transcode;
+pub mod transform;
+mod writer;
 
 pub use error::{MediaError, Result};
 pub use frame::RgbFrame;
+pub use h264::encode::EncodeSettings;
+pub use image_io::{load_image, save_png};
+pub use limits::Limits;
+pub use probe::{probe, AudioInfo, OutputInfo, ProbeInfo, VideoInfo};
+pub use reader::{extract_frame, AudioSource, VideoReader};
+pub use retime::OUTPUT_FPS;
+pub use transcode::{transcode, TranscodeOptions, TranscodeReport};
+pub use transform::SizeCap;
+pub use writer::VideoWriter;

@@ -1,1 +1,79 @@
-fn main(){}
+//! The `retake` command-line tool.
+
+mod cli;
+mod commands;
+mod exit;
+mod progress;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use exit::CliError;
+
+fn main() {
+    let cli = Cli::parse();
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // Without a handler, Ctrl-C would kill us before temporary files are removed.
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(exit::CANCELLED);
+            }
+        });
+    }
+    if let Err(e) = run(cli, &cancel) {
+        eprintln!("error: {:#}", e.error);
+        std::process::exit(e.code);
+    }
+}
+
+fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Probe { clip, json, limits } => {
+            commands::probe::run(&clip, json, &limits.limits())
+        }
+        Command::Frame {
+            clip,
+            at,
+            output,
+            limits,
+        } => commands::frame::run(&clip, at, &output, &limits.limits(), quiet),
+        Command::Modify {
+            clip,
+            first_frame,
+            prompt,
+            mode,
+            seed,
+            output,
+            mute,
+            json,
+            limits,
+        } => commands::modify::run(
+            commands::modify::ModifyArgs {
+                clip: &clip,
+                first_frame: first_frame.as_deref(),
+                prompt: prompt.as_deref(),
+                mode,
+                seed,
+                output: &output,
+                mute,
+                json,
+            },
+            &limits.limits(),
+            quiet,
+            cancel,
+        ),
+        Command::Convert {
+            clip,
+            output,
+            mute,
+            json,
+            limits,
+        } => commands::convert::run(&clip, &output, mute, json, &limits.limits(), quiet, cancel),
+    }
+}

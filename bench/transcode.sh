@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark: decode → retime → encode of a 1280×720, 10 s, 30 fps H.264 clip with AAC audio,
+# retake against ffmpeg on the same machine. Prints a Markdown table for BENCHMARKS.md:
+# frames per second (output frames / wall time, median of RUNS), peak resident memory,
+# output bit rate and PSNR of the output against the source resampled to 24 fps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retake-target}"
+cargo build --release --locked -p retake >/dev/null
+RETAKE="$CARGO_TARGET_DIR/release/retake"
+RUNS="${RUNS:-3}"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+ff() { ffmpeg -hide_banner -loglevel error -nostdin -y "$@"; }
+ff -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=10" \
+   -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=10" \
+   -c:v libx264 -profile:v high -bf 3 -crf 18 -pix_fmt yuv420p -c:a aac -b:a 128k "$W/src.mp4"
+FRAMES=240
+
+# Runs a command RUNS times; prints "median_seconds max_rss_kb".
+measure() {
+  local times=() rss=0
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -f "%e %M" -o "$W/t" "$@" >/dev/null 2>&1
+    read -r t m <"$W/t"
+    times+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
+  done
+  local med
+  med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  echo "$med $rss"
+}
+psnr() {
+  ffmpeg -hide_banner -nostdin -i "$1" -i "$W/src.mp4" \
+    -lavfi "[1:v]fps=24[ref];[0:v][ref]psnr" -f null - 2>&1 |
+    sed -n 's/.*average:\([0-9.inf]*\).*/\1/p' | tail -1
+}
+kbps() {
+  ffprobe -v error -select_streams v -show_entries stream=bit_rate -of csv=p=0 "$1" |
+    awk '{printf "%d", $1/1000}'
+}
+row() { # name, file, seconds, rss
+  awk -v n="$1" -v s="$3" -v m="$4" -v f="$FRAMES" -v b="$(kbps "$2")" -v p="$(psnr "$2")" \
+    'BEGIN{printf "| %s | %.1f | %.2f | %d | %s | %s |\n", n, f/s, s, m/1024, b, p}'
+}
+read -r t m < <(measure "$RETAKE" convert "$W/src.mp4" -o "$W/retake.mp4" --quiet)
+RT="$t $m"
+OURS_KBPS=$(kbps "$W/retake.mp4")
+read -r t2 m2 < <(measure ffmpeg -hide_banner -loglevel error -nostdin -y -i "$W/src.mp4" \
+  -r 24 -c:v libx264 -preset veryfast -b:v "${OURS_KBPS}k" -c:a copy "$W/ff-veryfast.mp4")
+read -r t3 m3 < <(measure ffmpeg -hide_banner -loglevel error -nostdin -y -i "$W/src.mp4" \
+  -r 24 -c:v libx264 -c:a copy "$W/ff-default.mp4")
+echo "| tool | fps | seconds | peak RSS (MB) | video kb/s | PSNR vs source (dB) |"
+echo "|---|---|---|---|---|---|"
+row "retake convert" "$W/retake.mp4" $RT
+row "ffmpeg libx264 veryfast, same bit rate" "$W/ff-veryfast.mp4" "$t2" "$m2"
+row "ffmpeg libx264 defaults (medium, crf 23)" "$W/ff-default.mp4" "$t3" "$m3"

@@ -1,0 +1,259 @@
+//! Streaming propagation of one styled keyframe through the following source frames.
+
+use crate::cut::CutDetector;
+use crate::flow::{bidirectional_flow, occlusion_mask, FlowParams};
+use crate::mode::ModeParams;
+use crate::patchmatch::{score, search, Guides, Nnf, Search};
+use crate::plane::{check_size, ColorImage, Plane};
+use crate::synth::{appearance, key_guides, render, temporal};
+use crate::EngineError;
+use rayon::prelude::*;
+use retake_media::RgbFrame;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Resolution and effort of the synthesis; the defaults meet the 720p speed target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SynthSettings {
+    /// The patch search and flow run at a size whose longer side is at most this.
+    pub max_working_side: usize,
+    /// Patch radius at working resolution (side = 2r + 1).
+    pub patch_radius: usize,
+    /// PatchMatch iterations per frame while tracking.
+    pub iterations: usize,
+    /// PatchMatch iterations on the first frame after a cut (no temporal help).
+    pub reset_iterations: usize,
+    /// Random-search radius (working pixels) around tracked matches.
+    pub local_radius: f32,
+    /// Flow parameters (at working resolution).
+    pub flow: FlowParams,
+}
+
+impl Default for SynthSettings {
+    fn default() -> Self {
+        Self {
+            max_working_side: 640,
+            patch_radius: 2,
+            iterations: 2,
+            reset_iterations: 6,
+            local_radius: 4.0,
+            flow: FlowParams::default(),
+        }
+    }
+}
+
+/// Carries a styled keyframe through the following frames, one `push` per source frame.
+/// Memory is a fixed handful of full- and working-resolution buffers, whatever the clip length.
+pub struct Propagator {
+    w: usize,
+    h: usize,
+    f: usize,
+    mode: ModeParams,
+    settings: SynthSettings,
+    seed: u64,
+    style: ColorImage,
+    key_luma: Plane,
+    key: Guides,
+    tgt: Guides,
+    nnf: Nnf,
+    prev_luma: Option<Plane>,
+    prev_out: ColorImage,
+    out: ColorImage,
+    cut: CutDetector,
+    cuts: Vec<usize>,
+    index: usize,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Propagator {
+    /// Starts from `keyframe` (the edited frame) and `key_source` (the source frame it was made from).
+    pub fn new(
+        keyframe: &RgbFrame,
+        key_source: &RgbFrame,
+        mode: &ModeParams,
+        seed: u64,
+    ) -> Result<Self, EngineError> {
+        Self::with_settings(keyframe, key_source, mode, seed, SynthSettings::default())
+    }
+
+    /// As [`Propagator::new`], with explicit resolution/effort settings.
+    pub fn with_settings(
+        keyframe: &RgbFrame,
+        key_source: &RgbFrame,
+        mode: &ModeParams,
+        seed: u64,
+        settings: SynthSettings,
+    ) -> Result<Self, EngineError> {
+        let (w, h) = (key_source.width() as usize, key_source.height() as usize);
+        check_size("keyframe", keyframe, w, h)?;
+        if w < 16 || h < 16 {
+            return Err(EngineError::TooSmall { w, h, min: 16 });
+        }
+        if settings.max_working_side < 32 {
+            return Err(EngineError::InvalidParam {
+                name: "max_working_side",
+                value: settings.max_working_side.to_string(),
+                hint: "use at least 32 (640 is the default)",
+            });
+        }
+        let f = w.max(h).div_ceil(settings.max_working_side).max(1);
+        let style = ColorImage::from_frame(keyframe);
+        let src = ColorImage::from_frame(key_source);
+        let key = key_guides(&src.downsample(f), &style.downsample(f), mode);
+        let (ww, wh) = (key.w, key.h);
+        if ww < 2 * settings.patch_radius + 2 || wh < 2 * settings.patch_radius + 2 {
+            return Err(EngineError::TooSmall {
+                w,
+                h,
+                min: (2 * settings.patch_radius + 2) * f,
+            });
+        }
+        Ok(Self {
+            w,
+            h,
+            f,
+            mode: *mode,
+            settings,
+            seed,
+            key_luma: src.luma(),
+            style,
+            key,
+            tgt: Guides {
+                w: ww,
+                h: wh,
+                app: Vec::new(),
+                tmp: Vec::new(),
+            },
+            nnf: Nnf::identity(ww, wh),
+            prev_luma: None,
+            prev_out: ColorImage::new(ww, wh),
+            out: ColorImage::new(w, h),
+            cut: CutDetector::new(),
+            cuts: Vec::new(),
+            index: 0,
+            cancel: None,
+        })
+    }
+
+    /// Makes `push` stop with [`EngineError::Cancelled`] once `flag` is set.
+    pub fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+
+    /// Indices (in push order, from 0) of frames that started a new shot; there the edit was
+    /// re-matched from the keyframe by appearance alone.
+    pub fn cuts(&self) -> &[usize] {
+        &self.cuts
+    }
+
+    /// Number of frames pushed so far.
+    pub fn frames_done(&self) -> usize {
+        self.index
+    }
+
+    /// The current nearest-neighbour field (keyframe positions at working resolution).
+    pub fn nnf(&self) -> &Nnf {
+        &self.nnf
+    }
+
+    /// Renders the next source frame in the keyframe's style.
+    pub fn push(&mut self, source: &RgbFrame) -> Result<RgbFrame, EngineError> {
+        check_size("source frame", source, self.w, self.h)?;
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(EngineError::Cancelled);
+        }
+        let src_full = ColorImage::from_frame(source);
+        let src = src_full.downsample(self.f);
+        let luma = src.luma();
+        let (ww, wh) = (self.key.w, self.key.h);
+        let is_cut = self.cut.push(&luma) && self.index > 0;
+        if is_cut {
+            self.cuts.push(self.index);
+        }
+        appearance(&src, &luma, &self.mode, &mut self.tgt.app);
+        let mut tmask = vec![0.0f32; ww * wh];
+        let mut track = Vec::new();
+        let iterations;
+        match (&self.prev_luma, is_cut) {
+            (Some(prev), false) => {
+                let (bwd, fwd) = bidirectional_flow(&luma, prev, &self.flow_params())?;
+                let occ = occlusion_mask(&bwd, &fwd);
+                let old = &self.nnf.pos;
+                let prev_out = &self.prev_out;
+                let mut warped = ColorImage::new(ww, wh);
+                let mut pos = vec![[0.0f32; 2]; ww * wh];
+                pos.par_chunks_mut(ww)
+                    .zip(warped.data_mut().par_chunks_mut(ww))
+                    .zip(tmask.par_chunks_mut(ww))
+                    .enumerate()
+                    .for_each(|(y, ((pr, wr), tr))| {
+                        for x in 0..ww {
+                            let b = bwd.get(x, y);
+                            let q = [x as f32 + b[0], y as f32 + b[1]];
+                            let qx = (q[0].round().max(0.0) as usize).min(ww - 1);
+                            let qy = (q[1].round().max(0.0) as usize).min(wh - 1);
+                            let o = old[qy * ww + qx];
+                            pr[x] = [o[0] + q[0] - qx as f32, o[1] + q[1] - qy as f32];
+                            wr[x] = prev_out.sample(q[0], q[1]);
+                            tr[x] = if occ[y * ww + x] { 0.0 } else { 1.0 };
+                        }
+                    });
+                temporal(&warped, &self.mode, &mut self.tgt.tmp);
+                self.nnf.pos.clone_from(&pos);
+                track = pos;
+                iterations = self.settings.iterations;
+            }
+            _ => {
+                // First frame or a new shot: match the keyframe by appearance alone.
+                self.nnf = Nnf::identity(ww, wh);
+                temporal(&ColorImage::new(ww, wh), &self.mode, &mut self.tgt.tmp);
+                iterations = if self.index == 0 {
+                    self.settings.iterations
+                } else {
+                    self.settings.reset_iterations
+                };
+            }
+        }
+        let wpos = self.mode.position_weight * ((2 * self.settings.patch_radius + 1).pow(2)) as f32;
+        let s = Search {
+            radius: self.settings.patch_radius,
+            iterations,
+            local_radius: self.settings.local_radius,
+            global_radius: (ww.max(wh) / 2) as f32,
+            temporal: &tmask,
+            track: if track.is_empty() {
+                None
+            } else {
+                Some((&track, wpos))
+            },
+            seed: self.seed ^ (self.index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+        };
+        score(&mut self.nnf, &self.key, &self.tgt, &s);
+        search(&mut self.nnf, &self.key, &self.tgt, &s);
+        let src_luma;
+        let detail = if self.mode.detail_blend > 0.0 {
+            src_luma = src_full.luma();
+            Some((&src_luma, &self.key_luma, self.mode.detail_blend))
+        } else {
+            None
+        };
+        render(&self.style, &self.nnf, self.f, detail, &mut self.out);
+        self.prev_out = self.out.downsample(self.f);
+        self.prev_luma = Some(luma);
+        self.index += 1;
+        self.out.to_frame()
+    }
+
+    fn flow_params(&self) -> FlowParams {
+        let mut p = self.settings.flow.clone();
+        // Past ~400 px the finest pyramid level adds time but little accuracy for synthesis.
+        if self.key.w.max(self.key.h) > 400 {
+            p.finest_level = p.finest_level.max(1);
+        }
+        p
+    }
+}

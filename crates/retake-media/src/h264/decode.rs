@@ -1,0 +1,202 @@
+//! H.264 decoding with OpenH264, keeping each picture's identity through B-frame reordering.
+
+use std::ptr::null_mut;
+
+use openh264::decoder::{Decoder, DecoderConfig, Flush};
+use openh264::OpenH264API;
+use openh264_sys2::{
+    SBufferInfo, DECODER_OPTION_ERROR_CON_IDC, DECODER_OPTION_NUM_OF_FRAMES_REMAINING_IN_BUFFER,
+};
+
+use super::sps::{parse_avcc, parse_sps, Sps};
+use crate::{MediaError, Result};
+
+/// One decoded picture in tight I420 layout.
+pub struct Picture {
+    /// The tag passed with the sample this picture came from (we use the sample index).
+    pub tag: u64,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Luma plane, `width * height`.
+    pub y: Vec<u8>,
+    /// Cb plane, `ceil(width/2) * ceil(height/2)`.
+    pub u: Vec<u8>,
+    /// Cr plane, same size as `u`.
+    pub v: Vec<u8>,
+}
+
+impl Picture {
+    /// Chroma plane width.
+    pub fn chroma_width(&self) -> usize {
+        self.width.div_ceil(2)
+    }
+}
+
+/// An H.264 decoder fed with MP4 samples (length-prefixed NAL units).
+pub struct H264Decoder {
+    inner: Decoder,
+    length_size: usize,
+    /// SPS and PPS as Annex-B, sent before the first sample.
+    header: Vec<u8>,
+    header_sent: bool,
+    sps: Sps,
+    annexb: Vec<u8>,
+}
+
+impl H264Decoder {
+    /// Creates a decoder from an `avcC` record, refusing streams OpenH264 cannot decode.
+    pub fn new(avcc: &[u8]) -> Result<Self> {
+        let config = parse_avcc(avcc)?;
+        let (sps_list, pps_list, length_size) = (config.sps, config.pps, config.length_size);
+        let sps = parse_sps(&sps_list[0])?;
+        if let Some(reason) = sps.unsupported_reason() {
+            return Err(MediaError::UnsupportedCodec(reason));
+        }
+        let mut header = Vec::new();
+        for nal in sps_list.iter().chain(&pps_list) {
+            header.extend_from_slice(&[0, 0, 0, 1]);
+            header.extend_from_slice(nal);
+        }
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let mut inner = Decoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| MediaError::Decode(format!("cannot start the decoder: {e}")))?;
+        // Error concealment off: a damaged frame is reported and dropped rather than shown
+        // with garbage blocks; the retimer fills the gap from a neighbouring frame.
+        let mut ec: i32 = 0;
+        // SAFETY: the option id and pointer type match OpenH264's documented signature.
+        unsafe {
+            inner
+                .raw_api()
+                .set_option(DECODER_OPTION_ERROR_CON_IDC, (&raw mut ec).cast());
+        }
+        Ok(Self {
+            inner,
+            length_size,
+            header,
+            header_sent: false,
+            sps,
+            annexb: Vec::new(),
+        })
+    }
+
+    /// The stream's sequence parameters.
+    pub fn sps(&self) -> &Sps {
+        &self.sps
+    }
+
+    /// Decodes one sample. Pictures that come out (possibly of earlier samples, in display
+    /// order) are appended to `out`. An `Err` means this sample was damaged; decoding can go on.
+    pub fn decode(&mut self, sample: &[u8], tag: u64, out: &mut Vec<Picture>) -> Result<()> {
+        self.annexb.clear();
+        if !self.header_sent {
+            self.annexb.extend_from_slice(&self.header);
+            self.header_sent = true;
+        }
+        let mut pos = 0;
+        while pos < sample.len() {
+            let Some(len_bytes) = sample.get(pos..pos + self.length_size) else {
+                return Err(MediaError::Decode(
+                    "a frame's NAL length is cut short".into(),
+                ));
+            };
+            let len = len_bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+            pos += self.length_size;
+            let Some(nal) = sample.get(pos..pos + len) else {
+                return Err(MediaError::Decode(format!(
+                    "a NAL unit claims {len} bytes but the frame has {} left",
+                    sample.len() - pos
+                )));
+            };
+            self.annexb.extend_from_slice(&[0, 0, 0, 1]);
+            self.annexb.extend_from_slice(nal);
+            pos += len;
+        }
+        let mut dst = [null_mut::<u8>(); 3];
+        let mut info = SBufferInfo {
+            uiInBsTimeStamp: tag,
+            ..Default::default()
+        };
+        // SAFETY: pointers are valid for the call; OpenH264 fills `dst`/`info`.
+        let state = unsafe {
+            self.inner.raw_api().decode_frame_no_delay(
+                self.annexb.as_ptr(),
+                self.annexb.len() as i32,
+                dst.as_mut_ptr(),
+                &raw mut info,
+            )
+        };
+        if let Some(p) = picture_from(&dst, &info) {
+            out.push(p);
+        }
+        if state != 0 {
+            return Err(MediaError::Decode(format!(
+                "the decoder reported error state {state:#x} on this frame"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Drains the pictures still held for reordering.
+    pub fn flush(&mut self, out: &mut Vec<Picture>) {
+        let mut remaining: i32 = 0;
+        // SAFETY: matching option id and pointer type.
+        unsafe {
+            self.inner.raw_api().get_option(
+                DECODER_OPTION_NUM_OF_FRAMES_REMAINING_IN_BUFFER,
+                (&raw mut remaining).cast(),
+            );
+        }
+        for _ in 0..remaining.max(0) {
+            let mut dst = [null_mut::<u8>(); 3];
+            let mut info = SBufferInfo::default();
+            // SAFETY: as above.
+            unsafe {
+                self.inner
+                    .raw_api()
+                    .flush_frame(dst.as_mut_ptr(), &raw mut info);
+            }
+            if let Some(p) = picture_from(&dst, &info) {
+                out.push(p);
+            }
+        }
+    }
+}
+
+/// Copies a picture out of OpenH264's buffers, if one is ready.
+fn picture_from(dst: &[*mut u8; 3], info: &SBufferInfo) -> Option<Picture> {
+    if info.iBufferStatus != 1 || dst.iter().any(|p| p.is_null()) {
+        return None;
+    }
+    // SAFETY: with iBufferStatus == 1 the union holds the system buffer description.
+    let buf = unsafe { info.UsrData.sSystemBuffer };
+    let (w, h) = (buf.iWidth.max(0) as usize, buf.iHeight.max(0) as usize);
+    let (ys, cs) = (
+        buf.iStride[0].max(0) as usize,
+        buf.iStride[1].max(0) as usize,
+    );
+    if w == 0 || h == 0 || ys < w || cs < w.div_ceil(2) {
+        return None;
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let copy = |ptr: *mut u8, stride: usize, width: usize, rows: usize| {
+        let mut plane = Vec::with_capacity(width * rows);
+        for r in 0..rows {
+            // SAFETY: OpenH264 guarantees `rows` rows of `stride` bytes behind each pointer.
+            let row = unsafe { std::slice::from_raw_parts(ptr.add(r * stride), width) };
+            plane.extend_from_slice(row);
+        }
+        plane
+    };
+    Some(Picture {
+        tag: info.uiOutYuvTimeStamp,
+        width: w,
+        height: h,
+        y: copy(dst[0], ys, w, h),
+        u: copy(dst[1], cs, cw, ch),
+        v: copy(dst[2], cs, cw, ch),
+    })
+}

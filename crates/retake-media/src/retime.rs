@@ -1,0 +1,121 @@
+//! Conversion of any frame timing (constant or variable) to exactly 24 fps by presentation time.
+
+/// The output frame rate of every clip retake writes.
+pub const OUTPUT_FPS: u32 = 24;
+
+/// Number of output frames for a clip of `duration_s` seconds at [`OUTPUT_FPS`].
+pub fn output_frame_count(duration_s: f64) -> usize {
+    ((duration_s * OUTPUT_FPS as f64).round() as usize).max(1)
+}
+
+/// Picks, for each output time k/24, the source frame whose presentation time is nearest
+/// (ties go to the earlier frame). Frames arrive in presentation order, one at a time, so
+/// only the previous frame is held.
+pub struct Retimer<T> {
+    next: usize,
+    total: usize,
+    prev: Option<(f64, T)>,
+}
+
+impl<T: Clone> Retimer<T> {
+    /// A retimer that will emit exactly `total` frames.
+    pub fn new(total: usize) -> Self {
+        Self {
+            next: 0,
+            total,
+            prev: None,
+        }
+    }
+
+    /// Output frames emitted so far.
+    pub fn emitted(&self) -> usize {
+        self.next
+    }
+
+    /// Feeds the source frame shown at `pts` seconds; pushes the output frames it decides
+    /// onto `out` as `(output index, frame)`. Frames not after the previous one are ignored.
+    pub fn push(&mut self, pts: f64, frame: T, out: &mut Vec<(usize, T)>) {
+        if let Some((prev_pts, _)) = &self.prev {
+            if pts <= *prev_pts {
+                return;
+            }
+        }
+        while self.next < self.total {
+            let t = self.next as f64 / OUTPUT_FPS as f64;
+            if pts < t {
+                break;
+            }
+            let pick_prev = match &self.prev {
+                Some((prev_pts, _)) => t - prev_pts <= pts - t,
+                None => false,
+            };
+            let chosen = match (&self.prev, pick_prev) {
+                (Some((_, p)), true) => p.clone(),
+                _ => frame.clone(),
+            };
+            out.push((self.next, chosen));
+            self.next += 1;
+        }
+        self.prev = Some((pts, frame));
+    }
+
+    /// Emits the remaining output frames from the last source frame.
+    pub fn finish(&mut self, out: &mut Vec<(usize, T)>) {
+        if let Some((_, last)) = &self.prev {
+            while self.next < self.total {
+                out.push((self.next, last.clone()));
+                self.next += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(fps: f64, seconds: f64) -> Vec<(usize, usize)> {
+        let n = (fps * seconds).round() as usize;
+        let mut r = Retimer::new(output_frame_count(seconds));
+        let mut out = Vec::new();
+        for i in 0..n {
+            r.push(i as f64 / fps, i, &mut out);
+        }
+        r.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn thirty_fps_five_seconds_gives_120_frames_within_half_a_frame() {
+        let out = run(30.0, 5.0);
+        assert_eq!(out.len(), 120);
+        for (k, src) in &out {
+            let err = (*src as f64 / 30.0 - *k as f64 / 24.0).abs();
+            assert!(err <= 0.5 / 30.0 + 1e-9, "frame {k} took source {src}");
+        }
+        // The last output time, 4.958 s, is nearest to source frame 149 (4.967 s).
+        assert_eq!(out.last().unwrap().1, 149);
+    }
+
+    #[test]
+    fn low_frame_rate_repeats_frames() {
+        let out = run(12.0, 1.0);
+        assert_eq!(out.len(), 24);
+        assert_eq!(out.iter().filter(|(_, s)| *s == 0).count(), 2);
+    }
+
+    #[test]
+    fn variable_frame_rate_uses_timestamps() {
+        let pts = [0.0, 0.01, 0.5, 0.51, 0.99];
+        let mut r = Retimer::new(24);
+        let mut out = Vec::new();
+        for (i, &p) in pts.iter().enumerate() {
+            r.push(p, i, &mut out);
+        }
+        r.finish(&mut out);
+        assert_eq!(out.len(), 24);
+        // At t = 0.25 s the nearest frames are 0.01 (0.24 away) and 0.5 (0.25 away).
+        assert_eq!(out[6].1, 1);
+        assert_eq!(out[12].1, 2);
+    }
+}

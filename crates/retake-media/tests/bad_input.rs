@@ -1,0 +1,304 @@
+//! A corpus of bad inputs: every one must give a clean error that says what is wrong.
+
+use std::path::{Path, PathBuf};
+
+use retake_media::{probe, Limits, MediaError, SizeCap, VideoReader};
+use retake_testkit::{args, clip_from, pattern, tone};
+
+fn good_clip() -> PathBuf {
+    clip_from(
+        "good.mp4",
+        &[
+            pattern("160x120", "24", 1.0),
+            args(&[
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-movflags",
+                "+faststart",
+            ]),
+        ],
+    )
+}
+
+fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let p = retake_testkit::scratch(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Opens the clip for decoding and reads every frame; returns the error it must produce.
+fn open_and_read(path: &Path) -> MediaError {
+    match VideoReader::open(path, &Limits::default()) {
+        Err(e) => e,
+        Ok(mut r) => loop {
+            match r.next_frame() {
+                Err(e) => break e,
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("{} decoded without error", path.display()),
+            }
+        },
+    }
+}
+
+fn assert_error(path: &Path, needle: &str) -> MediaError {
+    let e = open_and_read(path);
+    let msg = e.to_string();
+    assert!(
+        msg.contains(needle),
+        "{}: expected {needle:?} in {msg:?}",
+        path.display()
+    );
+    e
+}
+
+#[test]
+fn zero_byte_file() {
+    let p = write("empty.mp4", b"");
+    assert!(matches!(assert_error(&p, "empty"), MediaError::Empty));
+}
+
+#[test]
+fn garbage_file() {
+    let p = write("garbage.mp4", &[0x5a; 4096]);
+    assert!(matches!(
+        assert_error(&p, "does not start like an MP4"),
+        MediaError::NotAVideo(_)
+    ));
+}
+
+#[test]
+fn image_with_a_video_extension() {
+    let png = retake_testkit::scratch("tiny.png");
+    retake_testkit::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:size=32x32:duration=0.04",
+        "-frames:v",
+        "1",
+        &png.to_string_lossy(),
+    ]);
+    let p = write("really-a-png.mp4", &std::fs::read(&png).unwrap());
+    assert_error(&p, "not a video retake can read");
+}
+
+#[test]
+fn truncated_files() {
+    let bytes = std::fs::read(good_clip()).unwrap();
+    // moov first (faststart): cutting into the middle of mdat loses frame data.
+    let p = write("trunc-half.mp4", &bytes[..bytes.len() / 2]);
+    assert_error(&p, "truncated");
+    // Cut inside the moov itself.
+    let p = write("trunc-head.mp4", &bytes[..200]);
+    assert_error(&p, "truncated");
+    // A recording whose moov was never written (moov at the end, cut off).
+    let late = clip_from(
+        "moov-last.mp4",
+        &[
+            pattern("160x120", "24", 1.0),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let b = std::fs::read(&late).unwrap();
+    let p = write("no-moov.mp4", &b[..b.len() * 3 / 4]);
+    let e = open_and_read(&p).to_string();
+    assert!(e.contains("truncated") || e.contains("interrupted"), "{e}");
+}
+
+#[test]
+fn audio_only_file_has_no_video_stream() {
+    let p = clip_from("audio-only.m4a", &[tone(1.0), args(&["-c:a", "aac"])]);
+    assert!(matches!(
+        assert_error(&p, "no video stream"),
+        MediaError::NoVideoStream
+    ));
+}
+
+#[test]
+fn unsupported_codecs_are_named() {
+    let hevc = clip_from(
+        "hevc.mp4",
+        &[
+            pattern("160x120", "24", 0.5),
+            args(&[
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=none",
+                "-tag:v",
+                "hvc1",
+            ]),
+        ],
+    );
+    assert_error(&hevc, "HEVC/H.265");
+    let vp9 = clip_from(
+        "vp9.mp4",
+        &[
+            pattern("160x120", "24", 0.5),
+            args(&["-c:v", "libvpx-vp9", "-b:v", "200k"]),
+        ],
+    );
+    assert_error(&vp9, "VP9");
+    let hi10 = clip_from(
+        "high10.mp4",
+        &[
+            pattern("160x120", "24", 0.5),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p10le"]),
+        ],
+    );
+    assert_error(&hi10, "10-bit");
+    let interlaced = clip_from(
+        "interlaced.mp4",
+        &[
+            pattern("160x120", "24", 0.5),
+            args(&[
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-flags",
+                "+ildct+ilme",
+            ]),
+        ],
+    );
+    assert_error(&interlaced, "interlaced");
+    // Probe still describes what it cannot decode.
+    let info = probe(&hevc, SizeCap::default()).unwrap();
+    assert!(info.video.unsupported.unwrap().contains("HEVC"));
+}
+
+#[test]
+fn limits_are_enforced_with_actionable_messages() {
+    let long = clip_from(
+        "long.mp4",
+        &[
+            pattern("64x64", "24", 11.0),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let e = assert_error(&long, "the limit is 10 s");
+    assert!(e.to_string().contains("11.0 s"), "{e}");
+    let limits = Limits {
+        max_file_bytes: 1000,
+        ..Limits::default()
+    };
+    let e = VideoReader::open(&good_clip(), &limits)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("limit is 0.0 MB") || e.contains("max_file_bytes"),
+        "{e}"
+    );
+    let wide = clip_from(
+        "too-wide.mp4",
+        &[
+            pattern("4112x16", "24", 0.1),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    assert_error(&wide, "largest accepted side is 4096");
+    let tiny = clip_from(
+        "tiny.mp4",
+        &[
+            pattern("8x8", "24", 0.2),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    assert_error(&tiny, "at least 16x16");
+}
+
+/// Finds `moov` → … → `stsz`/`stco` style boxes by naive scanning, for corruption tests.
+fn find_box(bytes: &[u8], kind: &[u8; 4]) -> Option<usize> {
+    bytes.windows(4).position(|w| w == kind).map(|p| p - 4)
+}
+
+#[test]
+fn forged_tables_and_headers_fail_cleanly() {
+    let bytes = std::fs::read(good_clip()).unwrap();
+    // A sample size table that claims billions of entries.
+    let mut b = bytes.clone();
+    let stsz = find_box(&b, b"stsz").unwrap();
+    b[stsz + 16..stsz + 20].copy_from_slice(&u32::MAX.to_be_bytes());
+    let p = write("forged-stsz.mp4", &b);
+    assert_error(&p, "damaged or truncated");
+    // Chunk offsets pointing far past the end of the file.
+    let mut b = bytes.clone();
+    let stco = find_box(&b, b"stco").unwrap();
+    let n = u32::from_be_bytes(b[stco + 12..stco + 16].try_into().unwrap()) as usize;
+    for i in 0..n {
+        let at = stco + 16 + 4 * i;
+        b[at..at + 4].copy_from_slice(&0x7fff_0000u32.to_be_bytes());
+    }
+    let p = write("forged-stco.mp4", &b);
+    assert_error(&p, "truncated");
+    // A box size larger than the file.
+    let mut b = bytes.clone();
+    let moov = find_box(&b, b"moov").unwrap();
+    b[moov..moov + 4].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+    let p = write("forged-moov-size.mp4", &b);
+    assert_error(&p, "damaged or truncated");
+    // A damaged H.264 configuration record.
+    let mut b = bytes;
+    let avcc = find_box(&b, b"avcC").unwrap();
+    for v in &mut b[avcc + 8..avcc + 20] {
+        *v = 0xff;
+    }
+    let p = write("forged-avcc.mp4", &b);
+    let e = open_and_read(&p).to_string();
+    assert!(e.contains("damaged") || e.contains("H.264"), "{e}");
+}
+
+#[test]
+fn corrupt_nal_units_mid_stream() {
+    let clip = clip_from(
+        "for-corruption.mp4",
+        &[
+            pattern("160x120", "24", 2.0),
+            args(&[
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-g",
+                "12",
+                "-movflags",
+                "+faststart",
+            ]),
+        ],
+    );
+    let demux = retake_media::demux::Demuxer::open(&clip).unwrap();
+    let samples = demux.video().unwrap().samples.clone();
+    let bytes = std::fs::read(&clip).unwrap();
+    // Light damage: scribble over the middle of two non-key frames. We decode what can be
+    // decoded and fill the gaps, so the output keeps its full frame count.
+    let mut b = bytes.clone();
+    for s in samples.iter().filter(|s| !s.sync).skip(5).take(2) {
+        let start = s.offset as usize + 8;
+        let end = (s.offset + s.size as u64) as usize;
+        for (i, v) in b[start..end].iter_mut().enumerate() {
+            *v = (i * 37 % 251) as u8;
+        }
+    }
+    let p = write("corrupt-light.mp4", &b);
+    let mut r = VideoReader::open(&p, &Limits::default()).unwrap();
+    let mut n = 0;
+    while r.next_frame().unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 48);
+    // Heavy damage: every frame scribbled over. This must fail cleanly, saying so.
+    let mut b = bytes;
+    for s in &samples {
+        let start = s.offset as usize + 5;
+        let end = (s.offset + s.size as u64) as usize;
+        for (i, v) in b[start..end].iter_mut().enumerate() {
+            *v = (i * 91 % 253) as u8;
+        }
+    }
+    let p = write("corrupt-heavy.mp4", &b);
+    let e = open_and_read(&p).to_string();
+    assert!(e.contains("none of the 48 frames could be decoded"), "{e}");
+}

@@ -1,0 +1,138 @@
+//! Key administration for the `retake keys` command and first start; blocking calls.
+
+use std::path::PathBuf;
+
+use crate::auth;
+use crate::config::ServiceConfig;
+use crate::error::{Result, ServiceError};
+use crate::pricing::Credits;
+use crate::store::{now_ms, KeyRecord, SqliteStore};
+
+/// A key just made. The token is shown once; only its hash is stored.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CreatedKey {
+    /// Public id.
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// What clients send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Secret to verify webhook signatures with (Standard Webhooks `whsec_…`).
+    pub webhook_secret: String,
+    /// Starting credits.
+    pub credits: f64,
+}
+
+/// A key as listed (no secrets).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KeyInfo {
+    /// Public id.
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// Credits not spent or held.
+    pub available: f64,
+    /// Credits held for running generations.
+    pub reserved: f64,
+    /// Created, RFC 3339.
+    pub created_at: String,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl From<&KeyRecord> for KeyInfo {
+    fn from(k: &KeyRecord) -> Self {
+        Self {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            available: k.available().as_f64(),
+            reserved: k.reserved.as_f64(),
+            created_at: crate::domain::rfc3339_ms(k.created_at),
+            revoked: k.revoked,
+        }
+    }
+}
+
+/// Admin access to a data folder's keys.
+pub struct Admin {
+    store: SqliteStore,
+    data_dir: PathBuf,
+}
+
+impl Admin {
+    /// Opens the data folder's database (creating it).
+    pub fn open(config: &ServiceConfig) -> Result<Self> {
+        Ok(Self {
+            store: crate::server::open_store(&config.data_dir)?,
+            data_dir: config.data_dir.clone(),
+        })
+    }
+
+    /// Makes a key with `credits` to spend.
+    pub fn create_key(&self, name: &str, credits: f64) -> Result<CreatedKey> {
+        if !credits.is_finite() || credits < 0.0 {
+            return Err(ServiceError::BadRequest(format!(
+                "credits must be 0 or more; got {credits}"
+            )));
+        }
+        let k = auth::new_key()?;
+        self.store.insert_key_blocking(&KeyRecord {
+            id: k.id.clone(),
+            name: name.to_string(),
+            secret_hash: k.secret_hash.to_vec(),
+            webhook_secret: k.webhook_secret.clone(),
+            balance: Credits::from_f64(credits),
+            reserved: Credits(0),
+            created_at: now_ms(),
+            revoked: false,
+        })?;
+        Ok(CreatedKey {
+            id: k.id,
+            name: name.to_string(),
+            token: k.token,
+            webhook_secret: auth::webhook_secret_string(&k.webhook_secret),
+            credits: Credits::from_f64(credits).as_f64(),
+        })
+    }
+
+    /// All keys.
+    pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+        Ok(self
+            .store
+            .list_keys_blocking()?
+            .iter()
+            .map(KeyInfo::from)
+            .collect())
+    }
+
+    /// Revokes a key by id.
+    pub fn revoke_key(&self, id: &str) -> Result<()> {
+        Ok(self.store.revoke_key_blocking(id)?)
+    }
+
+    /// Adds credits (negative removes) and returns the key.
+    pub fn add_credits(&self, id: &str, amount: f64) -> Result<KeyInfo> {
+        if !amount.is_finite() {
+            return Err(ServiceError::BadRequest("credits must be a number".into()));
+        }
+        Ok(KeyInfo::from(
+            &self
+                .store
+                .add_credits_blocking(id, Credits::from_f64(amount))?,
+        ))
+    }
+
+    /// On first start (no keys at all): makes an `admin` key and writes it, owner-readable
+    /// only, to `<data_dir>/admin-key.json`. Returns that path when it did.
+    pub fn ensure_admin_key(&self, credits: f64) -> Result<Option<PathBuf>> {
+        if !self.store.list_keys_blocking()?.is_empty() {
+            return Ok(None);
+        }
+        let key = self.create_key("admin", credits)?;
+        let path = self.data_dir.join("admin-key.json");
+        let json =
+            serde_json::to_vec_pretty(&key).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        crate::server::write_private(&path, &json)?;
+        Ok(Some(path))
+    }
+}

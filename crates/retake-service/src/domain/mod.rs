@@ -1,0 +1,7 @@
+//! The service's domain: generations, their states, and modify-video requests.
+
+mod generation;
+mod request;
+
+pub use generation::{rfc3339_ms, Assets, Generation, State, GENERATION_TYPE};
+pub use request::{MediaRef, Model, ModifyVideoRequest, ValidRequest};

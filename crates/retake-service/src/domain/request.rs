@@ -1,0 +1,269 @@
+//! The modify-video request as clients send it, and its validation.
+
+use retake_engine::Mode;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServiceError;
+
+/// A media reference: `{"url": "..."}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaRef {
+    /// Where the file is: `http(s)://…` or an upload URL of this server.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// The body of `POST /generations/video/modify`, read leniently so that every mistake gets
+/// our own message, and echoed back as the generation's `request`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModifyVideoRequest {
+    /// Must be `modify_video` when given.
+    #[serde(default)]
+    pub generation_type: Option<String>,
+    /// The source clip.
+    #[serde(default)]
+    pub media: Option<MediaRef>,
+    /// The edited first frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_frame: Option<MediaRef>,
+    /// `adhere_1` … `reimagine_3`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// `ray-2` or `ray-flash-2`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// What to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Where to POST the generation on dreaming, completed and failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+}
+
+/// The models a client may name; both run the same local pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// `ray-2`.
+    Ray2,
+    /// `ray-flash-2`.
+    RayFlash2,
+}
+
+impl Model {
+    /// The name clients use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Ray2 => "ray-2",
+            Model::RayFlash2 => "ray-flash-2",
+        }
+    }
+}
+
+/// A request that passed validation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidRequest {
+    /// Source clip URL.
+    pub media_url: String,
+    /// Edited first frame URL.
+    pub first_frame_url: Option<String>,
+    /// The mode.
+    pub mode: Mode,
+    /// The model.
+    pub model: Model,
+    /// The prompt (trimmed; empty becomes `None`).
+    pub prompt: Option<String>,
+    /// Webhook target.
+    pub callback_url: Option<String>,
+}
+
+const MODES: &str =
+    "adhere_1, adhere_2, adhere_3, flex_1, flex_2, flex_3, reimagine_1, reimagine_2, reimagine_3";
+
+fn bad(msg: impl Into<String>) -> ServiceError {
+    ServiceError::BadRequest(msg.into())
+}
+
+fn check_url(field: &str, url: &str) -> Result<(), ServiceError> {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{field} must be an http:// or https:// URL (or an upload URL from POST /v1/uploads); got `{}`",
+            truncate(url, 80)
+        )))
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+impl ModifyVideoRequest {
+    /// Parses a JSON body, with a message that says what is wrong with it.
+    pub fn from_json(body: &[u8]) -> Result<Self, ServiceError> {
+        serde_json::from_slice(body).map_err(|e| {
+            bad(format!(
+                "the body must be a JSON object like {{\"generation_type\": \"modify_video\", \
+                 \"media\": {{\"url\": \"https://…/clip.mp4\"}}, \"mode\": \"flex_1\", \
+                 \"model\": \"ray-2\"}}; it could not be read: {e}"
+            ))
+        })
+    }
+
+    /// Checks every field; `max_prompt_chars` caps the prompt.
+    pub fn validate(&self, max_prompt_chars: usize) -> Result<ValidRequest, ServiceError> {
+        if let Some(t) = &self.generation_type {
+            if t != crate::domain::GENERATION_TYPE {
+                return Err(bad(format!(
+                    "generation_type is `{t}`; this endpoint only does `modify_video`"
+                )));
+            }
+        }
+        let media_url = self
+            .media
+            .as_ref()
+            .and_then(|m| m.url.clone())
+            .filter(|u| !u.trim().is_empty())
+            .ok_or_else(|| {
+                bad("media.url is required: the URL of the source clip (MP4 or MOV, H.264)")
+            })?;
+        check_url("media.url", &media_url)?;
+        let first_frame_url = match &self.first_frame {
+            None => None,
+            Some(f) => match f.url.as_deref().map(str::trim) {
+                Some(u) if !u.is_empty() => {
+                    check_url("first_frame.url", u)?;
+                    Some(u.to_string())
+                }
+                _ => {
+                    return Err(bad(
+                        "first_frame.url is empty; give the URL of the edited first frame \
+                         (PNG, JPEG or WebP) or leave out first_frame",
+                    ))
+                }
+            },
+        };
+        let mode_name = self
+            .mode
+            .as_deref()
+            .ok_or_else(|| bad(format!("mode is required; one of {MODES}")))?;
+        let mode = mode_name
+            .parse::<Mode>()
+            .map_err(|_| bad(format!("mode `{mode_name}` is unknown; use one of {MODES}")))?;
+        let model = match self.model.as_deref() {
+            Some("ray-2") => Model::Ray2,
+            Some("ray-flash-2") => Model::RayFlash2,
+            Some(other) => {
+                return Err(bad(format!(
+                    "model `{}` is unknown; use `ray-2` or `ray-flash-2`",
+                    truncate(other, 40)
+                )))
+            }
+            None => return Err(bad("model is required: `ray-2` or `ray-flash-2`")),
+        };
+        let prompt = self
+            .prompt
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
+        if let Some(p) = prompt {
+            let n = p.chars().count();
+            if n > max_prompt_chars {
+                return Err(bad(format!(
+                    "prompt is {n} characters; the limit is {max_prompt_chars} — shorten it"
+                )));
+            }
+        }
+        let callback_url = match self.callback_url.as_deref().map(str::trim) {
+            Some(u) if !u.is_empty() => {
+                check_url("callback_url", u)?;
+                Some(u.to_string())
+            }
+            _ => None,
+        };
+        Ok(ValidRequest {
+            media_url: media_url.trim().to_string(),
+            first_frame_url,
+            mode,
+            model,
+            prompt: prompt.map(str::to_string),
+            callback_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> Result<ValidRequest, String> {
+        ModifyVideoRequest::from_json(json.as_bytes())
+            .and_then(|r| r.validate(20))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn accepts_the_sdk_shape() {
+        let v = req(
+            r#"{"generation_type":"modify_video","media":{"url":"https://x/a.mp4"},
+            "first_frame":{"url":"https://x/f.png"},"mode":"reimagine_3","model":"ray-flash-2",
+            "prompt":" neon ","callback_url":"http://hook/x"}"#,
+        )
+        .unwrap();
+        assert_eq!(v.mode, Mode::Reimagine3);
+        assert_eq!(v.model, Model::RayFlash2);
+        assert_eq!(v.prompt.as_deref(), Some("neon"));
+        assert_eq!(v.first_frame_url.as_deref(), Some("https://x/f.png"));
+    }
+
+    #[test]
+    fn every_mistake_says_what_to_fix() {
+        let base = r#""media":{"url":"https://x/a.mp4"},"mode":"flex_1","model":"ray-2""#;
+        let cases = [
+            ("{}".to_string(), "media.url is required"),
+            ("[1]".to_string(), "must be a JSON object"),
+            (
+                format!(r#"{{{base},"generation_type":"video"}}"#),
+                "only does `modify_video`",
+            ),
+            (
+                r#"{"media":{"url":"file:///etc/passwd"},"mode":"flex_1","model":"ray-2"}"#
+                    .to_string(),
+                "http:// or https://",
+            ),
+            (
+                r#"{"media":{"url":"https://x"},"mode":"wild","model":"ray-2"}"#.to_string(),
+                "mode `wild` is unknown",
+            ),
+            (
+                r#"{"media":{"url":"https://x"},"model":"ray-2"}"#.to_string(),
+                "mode is required",
+            ),
+            (
+                r#"{"media":{"url":"https://x"},"mode":"flex_1","model":"ray-3"}"#.to_string(),
+                "model `ray-3` is unknown",
+            ),
+            (
+                format!(r#"{{{base},"prompt":"{}"}}"#, "a".repeat(21)),
+                "prompt is 21 characters; the limit is 20",
+            ),
+            (
+                format!(r#"{{{base},"first_frame":{{}}}}"#),
+                "first_frame.url is empty",
+            ),
+            (
+                format!(r#"{{{base},"callback_url":"ftp://x"}}"#),
+                "callback_url must be",
+            ),
+        ];
+        for (body, want) in cases {
+            let e = req(&body).unwrap_err();
+            assert!(e.contains(want), "{body}: {e}");
+        }
+    }
+}

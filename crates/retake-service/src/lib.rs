@@ -1,0 +1,28 @@
+//! retake's HTTP service: a Luma-compatible Modify Video API in front of the same clip
+//! pipeline the CLI runs, with a durable job queue, credits and webhooks.
+//!
+//! Start it with [`serve`] (or [`start`] on a bound listener); manage keys with [`Admin`].
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod fetch;
+pub mod links;
+pub mod pipeline;
+pub mod pricing;
+mod server;
+pub mod service;
+pub mod store;
+pub mod webhook;
+mod worker;
+
+pub use admin::{Admin, CreatedKey, KeyInfo};
+pub use config::ServiceConfig;
+pub use error::ServiceError;
+pub use fetch::{AllowNet, FetchConfig};
+pub use pipeline::{ClipPipeline, MediaPipeline, PipelineError, PipelineJob, PipelineOutput};
+pub use server::{open_store, serve, start, RunningServer};

@@ -1,0 +1,222 @@
+//! Storage seam: everything durable (keys, credits, generations, the job queue) goes through
+//! [`Store`]. SQLite is the default; a PostgreSQL implementation slots in behind the same trait.
+
+mod schema;
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+use crate::domain::State;
+use crate::pricing::Credits;
+
+/// What storage can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The key cannot cover the reservation.
+    #[error("needs {needed} credits, {available} available")]
+    InsufficientCredits {
+        /// Cost asked for.
+        needed: Credits,
+        /// Available balance.
+        available: Credits,
+    },
+    /// No such row (for this key).
+    #[error("{0}")]
+    NotFound(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(String),
+    /// Stored data is not what this version expects.
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// Shorthand for storage results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An API key as stored (no secret, only its hash).
+#[derive(Clone, Debug)]
+pub struct KeyRecord {
+    /// Public id.
+    pub id: String,
+    /// Human label.
+    pub name: String,
+    /// SHA-256 of the secret part.
+    pub secret_hash: Vec<u8>,
+    /// Raw webhook signing secret.
+    pub webhook_secret: Vec<u8>,
+    /// Total balance.
+    pub balance: Credits,
+    /// Held for generations in flight.
+    pub reserved: Credits,
+    /// Creation time, Unix ms.
+    pub created_at: i64,
+    /// Set once revoked.
+    pub revoked: bool,
+}
+
+impl KeyRecord {
+    /// Balance minus reservations.
+    pub fn available(&self) -> Credits {
+        Credits(self.balance.0 - self.reserved.0)
+    }
+}
+
+/// Where a generation's credits stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreditState {
+    /// Held at submit.
+    Reserved,
+    /// Taken on success.
+    Charged,
+    /// Given back on failure or delete.
+    Released,
+}
+
+/// A generation as stored.
+#[derive(Clone, Debug)]
+pub struct GenerationRecord {
+    /// UUID.
+    pub id: String,
+    /// Owning key.
+    pub key_id: String,
+    /// Current state.
+    pub state: State,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// Submit time, Unix ms.
+    pub created_at: i64,
+    /// The request as JSON (echoed back).
+    pub request_json: String,
+    /// Model name.
+    pub model: String,
+    /// 0–100.
+    pub progress: u8,
+    /// Blob key of the source clip.
+    pub media_blob: String,
+    /// Blob key of the edited first frame.
+    pub first_frame_blob: Option<String>,
+    /// Blob key of the output, once completed.
+    pub output_blob: Option<String>,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// Output frames.
+    pub frames: u32,
+    /// Price, reserved at submit.
+    pub cost: Credits,
+    /// Where the credits stand.
+    pub credit_state: CreditState,
+    /// Webhook target.
+    pub callback_url: Option<String>,
+}
+
+/// A job a worker holds a lease on.
+#[derive(Clone, Debug)]
+pub struct LeasedJob {
+    /// The generation to make.
+    pub generation: GenerationRecord,
+    /// How many times the job has been leased, this time included.
+    pub attempt: u32,
+}
+
+/// What a heartbeat learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// Still ours; carry on.
+    Held,
+    /// Gone (deleted, or the lease expired and someone else took it): stop.
+    Lost,
+}
+
+/// Outcome of a requeue sweep.
+#[derive(Clone, Debug, Default)]
+pub struct Requeued {
+    /// Jobs put back in the queue.
+    pub requeued: Vec<String>,
+    /// Jobs that ran out of attempts and were failed (credits released).
+    pub failed: Vec<GenerationRecord>,
+}
+
+/// Durable state of the service. All methods are atomic; implementations must make
+/// `complete` and `fail` idempotent so credits are never charged or released twice.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Adds a key.
+    async fn insert_key(&self, key: KeyRecord) -> StoreResult<()>;
+    /// A key by public id (revoked keys included; the caller checks).
+    async fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>>;
+    /// All keys, oldest first.
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
+    /// Revokes a key.
+    async fn revoke_key(&self, id: &str) -> StoreResult<()>;
+    /// Adds (or with a negative amount, removes) credits.
+    async fn add_credits(&self, id: &str, amount: Credits) -> StoreResult<KeyRecord>;
+    /// Reserves `generation.cost` from its key, stores the generation and queues its job, atomically.
+    async fn submit(&self, generation: GenerationRecord) -> StoreResult<()>;
+    /// A generation, whoever owns it (for workers and signed links).
+    async fn generation_by_id(&self, id: &str) -> StoreResult<Option<GenerationRecord>>;
+    /// A generation, only if `key_id` owns it.
+    async fn generation(&self, key_id: &str, id: &str) -> StoreResult<Option<GenerationRecord>> {
+        Ok(self
+            .generation_by_id(id)
+            .await?
+            .filter(|g| g.key_id == key_id))
+    }
+    /// A key's generations, newest first, and whether more follow.
+    async fn list_generations(
+        &self,
+        key_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<(Vec<GenerationRecord>, bool)>;
+    /// Deletes a generation of `key_id` (releasing unspent credits); returns it.
+    async fn delete_generation(&self, key_id: &str, id: &str) -> StoreResult<GenerationRecord>;
+    /// Leases the oldest queued job to `worker` until now + `ttl_ms`, and marks it dreaming.
+    async fn lease_job(&self, worker: &str, ttl_ms: i64) -> StoreResult<Option<LeasedJob>>;
+    /// Extends a lease and records progress.
+    async fn heartbeat(
+        &self,
+        id: &str,
+        worker: &str,
+        ttl_ms: i64,
+        progress: u8,
+    ) -> StoreResult<Lease>;
+    /// Marks completed with its output and charges the reservation (once).
+    async fn complete(
+        &self,
+        id: &str,
+        worker: &str,
+        output_blob: &str,
+    ) -> StoreResult<Option<GenerationRecord>>;
+    /// Marks failed and releases the reservation (once).
+    async fn fail(
+        &self,
+        id: &str,
+        worker: &str,
+        reason: &str,
+    ) -> StoreResult<Option<GenerationRecord>>;
+    /// Requeues jobs whose lease expired; fails those out of attempts.
+    async fn requeue_expired(&self, max_attempts: u32) -> StoreResult<Requeued>;
+    /// Number of queued jobs.
+    async fn queue_depth(&self) -> StoreResult<u64>;
+}
+
+/// Current Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,553 @@
+//! The SQLite store: one file in the data folder, WAL mode, one writer connection.
+//!
+//! rusqlite is synchronous; every call runs on tokio's blocking pool so handlers never block
+//! the reactor. Each method is one transaction.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+use super::{
+    now_ms, schema, CreditState, GenerationRecord, KeyRecord, Lease, LeasedJob, Requeued, Store,
+    StoreError, StoreResult,
+};
+use crate::domain::State;
+use crate::pricing::Credits;
+
+/// A [`Store`] on an SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const GEN_COLS: &str = "id, key_id, state, failure_reason, created_at, request, model, progress, \
+    media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, callback_url";
+
+const KEY_COLS: &str =
+    "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
+
+fn credit_state_str(s: CreditState) -> &'static str {
+    match s {
+        CreditState::Reserved => "reserved",
+        CreditState::Charged => "charged",
+        CreditState::Released => "released",
+    }
+}
+
+fn gen_from_row(r: &Row<'_>) -> rusqlite::Result<GenerationRecord> {
+    let state: String = r.get(2)?;
+    let credit: String = r.get(15)?;
+    let bad = |what: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            Box::new(StoreError::Corrupt(what)),
+        )
+    };
+    Ok(GenerationRecord {
+        id: r.get(0)?,
+        key_id: r.get(1)?,
+        state: State::parse(&state).ok_or_else(|| bad(format!("unknown state `{state}`")))?,
+        failure_reason: r.get(3)?,
+        created_at: r.get(4)?,
+        request_json: r.get(5)?,
+        model: r.get(6)?,
+        progress: r.get::<_, i64>(7)?.clamp(0, 100) as u8,
+        media_blob: r.get(8)?,
+        first_frame_blob: r.get(9)?,
+        output_blob: r.get(10)?,
+        width: r.get(11)?,
+        height: r.get(12)?,
+        frames: r.get(13)?,
+        cost: Credits(r.get(14)?),
+        credit_state: match credit.as_str() {
+            "reserved" => CreditState::Reserved,
+            "charged" => CreditState::Charged,
+            "released" => CreditState::Released,
+            other => return Err(bad(format!("unknown credit state `{other}`"))),
+        },
+        callback_url: r.get(16)?,
+    })
+}
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    Ok(KeyRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        secret_hash: r.get(2)?,
+        webhook_secret: r.get(3)?,
+        balance: Credits(r.get(4)?),
+        reserved: Credits(r.get(5)?),
+        created_at: r.get(6)?,
+        revoked: r.get::<_, Option<i64>>(7)?.is_some(),
+    })
+}
+
+fn get_gen(tx: &Connection, id: &str) -> StoreResult<Option<GenerationRecord>> {
+    Ok(tx
+        .query_row(
+            &format!("SELECT {GEN_COLS} FROM generations WHERE id = ?1"),
+            [id],
+            gen_from_row,
+        )
+        .optional()?)
+}
+
+fn get_key(c: &Connection, id: &str) -> StoreResult<Option<KeyRecord>> {
+    Ok(c.query_row(
+        &format!("SELECT {KEY_COLS} FROM api_keys WHERE id = ?1"),
+        [id],
+        key_from_row,
+    )
+    .optional()?)
+}
+
+/// Moves a generation to a terminal state and settles its credits, once. Returns the
+/// updated record, or `None` when it was already settled or is gone.
+fn settle(
+    tx: &Transaction<'_>,
+    id: &str,
+    state: State,
+    reason: Option<&str>,
+    output_blob: Option<&str>,
+) -> StoreResult<Option<GenerationRecord>> {
+    let Some(g) = get_gen(tx, id)? else {
+        return Ok(None);
+    };
+    if g.state.is_terminal() || g.credit_state != CreditState::Reserved {
+        return Ok(None);
+    }
+    let (credit, charge) = if state == State::Completed {
+        (CreditState::Charged, g.cost.0)
+    } else {
+        (CreditState::Released, 0)
+    };
+    tx.execute(
+        "UPDATE generations SET state = ?2, failure_reason = ?3, output_blob = ?4, \
+         credit_state = ?5, progress = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress END, \
+         updated_at = ?6 WHERE id = ?1",
+        params![
+            id,
+            state.as_str(),
+            reason,
+            output_blob,
+            credit_state_str(credit),
+            now_ms()
+        ],
+    )?;
+    tx.execute(
+        "UPDATE api_keys SET reserved = reserved - ?2, balance = balance - ?3 WHERE id = ?1",
+        params![g.key_id, g.cost.0, charge],
+    )?;
+    tx.execute("DELETE FROM jobs WHERE generation_id = ?1", [id])?;
+    get_gen(tx, id)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        schema::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection, on the calling thread (for the CLI and blocking callers).
+    pub fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut guard = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Database("a database call panicked earlier".into()))?;
+        f(&mut guard)
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.with_conn(f))
+            .await
+            .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+
+    /// Adds a key (blocking).
+    pub fn insert_key_blocking(&self, k: &KeyRecord) -> StoreResult<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO api_keys (id, name, secret_hash, webhook_secret, balance, reserved, \
+                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    k.id,
+                    k.name,
+                    k.secret_hash,
+                    k.webhook_secret,
+                    k.balance.0,
+                    k.reserved.0,
+                    k.created_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// All keys, oldest first (blocking).
+    pub fn list_keys_blocking(&self) -> StoreResult<Vec<KeyRecord>> {
+        self.with_conn(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {KEY_COLS} FROM api_keys ORDER BY created_at, id"
+            ))?;
+            let rows = st.query_map([], key_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Revokes a key (blocking).
+    pub fn revoke_key_blocking(&self, id: &str) -> StoreResult<()> {
+        self.with_conn(|c| {
+            let n = c.execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now_ms()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("no active key `{id}`")));
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds credits to a key (blocking).
+    pub fn add_credits_blocking(&self, id: &str, amount: Credits) -> StoreResult<KeyRecord> {
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE api_keys SET balance = balance + ?2 WHERE id = ?1",
+                params![id, amount.0],
+            )?;
+            get_key(c, id)?.ok_or_else(|| StoreError::NotFound(format!("no key `{id}`")))
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_key(&self, key: KeyRecord) -> StoreResult<()> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.insert_key_blocking(&key))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
+        let id = id.to_string();
+        self.call(move |c| get_key(c, &id)).await
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.list_keys_blocking())
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn revoke_key(&self, id: &str) -> StoreResult<()> {
+        let (me, id) = (self.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || me.revoke_key_blocking(&id))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn add_credits(&self, id: &str, amount: Credits) -> StoreResult<KeyRecord> {
+        let (me, id) = (self.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || me.add_credits_blocking(&id, amount))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn submit(&self, g: GenerationRecord) -> StoreResult<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE api_keys SET reserved = reserved + ?2 \
+                 WHERE id = ?1 AND revoked_at IS NULL AND balance - reserved >= ?2",
+                params![g.key_id, g.cost.0],
+            )?;
+            if n == 0 {
+                let available = get_key(&tx, &g.key_id)?
+                    .map(|k| k.available())
+                    .unwrap_or_default();
+                return Err(StoreError::InsufficientCredits {
+                    needed: g.cost,
+                    available,
+                });
+            }
+            let now = now_ms();
+            tx.execute(
+                &format!(
+                    "INSERT INTO generations ({GEN_COLS}, updated_at) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                ),
+                params![
+                    g.id,
+                    g.key_id,
+                    State::Queued.as_str(),
+                    g.failure_reason,
+                    g.created_at,
+                    g.request_json,
+                    g.model,
+                    g.progress,
+                    g.media_blob,
+                    g.first_frame_blob,
+                    g.output_blob,
+                    g.width,
+                    g.height,
+                    g.frames,
+                    g.cost.0,
+                    credit_state_str(CreditState::Reserved),
+                    g.callback_url,
+                    now
+                ],
+            )?;
+            tx.execute(
+                "INSERT INTO jobs (generation_id, enqueued_at) VALUES (?1, ?2)",
+                params![g.id, now],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn generation_by_id(&self, id: &str) -> StoreResult<Option<GenerationRecord>> {
+        let id = id.to_string();
+        self.call(move |c| get_gen(c, &id)).await
+    }
+
+    async fn list_generations(
+        &self,
+        key_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<(Vec<GenerationRecord>, bool)> {
+        let key_id = key_id.to_string();
+        self.call(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {GEN_COLS} FROM generations WHERE key_id = ?1 \
+                 ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let rows = st.query_map(
+                params![key_id, i64::from(limit) + 1, i64::from(offset)],
+                gen_from_row,
+            )?;
+            let mut all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let more = all.len() > limit as usize;
+            all.truncate(limit as usize);
+            Ok((all, more))
+        })
+        .await
+    }
+
+    async fn delete_generation(&self, key_id: &str, id: &str) -> StoreResult<GenerationRecord> {
+        let (key_id, id) = (key_id.to_string(), id.to_string());
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let g = get_gen(&tx, &id)?
+                .filter(|g| g.key_id == key_id)
+                .ok_or_else(|| StoreError::NotFound(format!("no generation `{id}`")))?;
+            if g.credit_state == CreditState::Reserved {
+                tx.execute(
+                    "UPDATE api_keys SET reserved = reserved - ?2 WHERE id = ?1",
+                    params![g.key_id, g.cost.0],
+                )?;
+            }
+            tx.execute("DELETE FROM jobs WHERE generation_id = ?1", [&id])?;
+            tx.execute("DELETE FROM generations WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(g)
+        })
+        .await
+    }
+
+    async fn lease_job(&self, worker: &str, ttl_ms: i64) -> StoreResult<Option<LeasedJob>> {
+        let worker = worker.to_string();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let now = now_ms();
+            let leased: Option<(String, u32)> = tx
+                .query_row(
+                    "UPDATE jobs SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1 \
+                     WHERE generation_id = (SELECT generation_id FROM jobs \
+                        WHERE lease_until IS NULL ORDER BY enqueued_at LIMIT 1) \
+                     RETURNING generation_id, attempts",
+                    params![worker, now + ttl_ms],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((id, attempt)) = leased else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE generations SET state = 'dreaming', updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            let generation = get_gen(&tx, &id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("job `{id}` has no generation")))?;
+            tx.commit()?;
+            Ok(Some(LeasedJob {
+                generation,
+                attempt,
+            }))
+        })
+        .await
+    }
+
+    async fn heartbeat(
+        &self,
+        id: &str,
+        worker: &str,
+        ttl_ms: i64,
+        progress: u8,
+    ) -> StoreResult<Lease> {
+        let (id, worker) = (id.to_string(), worker.to_string());
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let now = now_ms();
+            let n = tx.execute(
+                "UPDATE jobs SET lease_until = ?3 WHERE generation_id = ?1 AND lease_owner = ?2",
+                params![id, worker, now + ttl_ms],
+            )?;
+            if n == 0 {
+                return Ok(Lease::Lost);
+            }
+            tx.execute(
+                "UPDATE generations SET progress = MAX(progress, ?2), updated_at = ?3 \
+                 WHERE id = ?1",
+                params![id, progress.min(99), now],
+            )?;
+            tx.commit()?;
+            Ok(Lease::Held)
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        id: &str,
+        worker: &str,
+        output_blob: &str,
+    ) -> StoreResult<Option<GenerationRecord>> {
+        let (id, worker, blob) = (id.to_string(), worker.to_string(), output_blob.to_string());
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            // A job requeued after our lease expired is still ours to finish until another
+            // worker takes it; one taken by another worker is theirs.
+            let owner: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT lease_owner FROM jobs WHERE generation_id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match owner {
+                Some(Some(o)) if o != worker => return Ok(None),
+                None => return Ok(None),
+                _ => {}
+            }
+            let g = settle(&tx, &id, State::Completed, None, Some(&blob))?;
+            tx.commit()?;
+            Ok(g)
+        })
+        .await
+    }
+
+    async fn fail(
+        &self,
+        id: &str,
+        worker: &str,
+        reason: &str,
+    ) -> StoreResult<Option<GenerationRecord>> {
+        let (id, worker, reason) = (id.to_string(), worker.to_string(), reason.to_string());
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let owner: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT lease_owner FROM jobs WHERE generation_id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match owner {
+                Some(Some(o)) if o != worker => return Ok(None),
+                None => return Ok(None),
+                _ => {}
+            }
+            let g = settle(&tx, &id, State::Failed, Some(&reason), None)?;
+            tx.commit()?;
+            Ok(g)
+        })
+        .await
+    }
+
+    async fn requeue_expired(&self, max_attempts: u32) -> StoreResult<Requeued> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let now = now_ms();
+            let expired: Vec<(String, u32)> = {
+                let mut st = tx.prepare(
+                    "SELECT generation_id, attempts FROM jobs \
+                     WHERE lease_until IS NOT NULL AND lease_until < ?1",
+                )?;
+                let rows = st.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let mut out = Requeued::default();
+            for (id, attempts) in expired {
+                if attempts >= max_attempts {
+                    let reason = format!(
+                        "processing stopped {attempts} times without finishing (the worker \
+                         crashed, was killed or hung); no credits were charged — try again, or \
+                         send a shorter clip"
+                    );
+                    if let Some(g) = settle(&tx, &id, State::Failed, Some(&reason), None)? {
+                        out.failed.push(g);
+                    }
+                } else {
+                    tx.execute(
+                        "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+                         WHERE generation_id = ?1",
+                        [&id],
+                    )?;
+                    tx.execute(
+                        "UPDATE generations SET state = 'queued', progress = 0, updated_at = ?2 \
+                         WHERE id = ?1",
+                        params![id, now],
+                    )?;
+                    out.requeued.push(id);
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn queue_depth(&self) -> StoreResult<u64> {
+        self.call(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE lease_until IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+        .await
+    }
+}

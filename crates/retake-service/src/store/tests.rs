@@ -1,0 +1,211 @@
+//! The store's contract, checked on SQLite: credits, ownership, leases, requeue.
+
+use super::*;
+use crate::domain::State;
+use crate::pricing::Credits;
+
+fn key(id: &str, credits: i64) -> KeyRecord {
+    KeyRecord {
+        id: id.into(),
+        name: id.into(),
+        secret_hash: vec![0; 32],
+        webhook_secret: vec![1; 24],
+        balance: Credits(credits),
+        reserved: Credits(0),
+        created_at: now_ms(),
+        revoked: false,
+    }
+}
+
+fn gen(id: &str, key_id: &str, cost: i64) -> GenerationRecord {
+    GenerationRecord {
+        id: id.into(),
+        key_id: key_id.into(),
+        state: State::Queued,
+        failure_reason: None,
+        created_at: now_ms(),
+        request_json: "{}".into(),
+        model: "ray-2".into(),
+        progress: 0,
+        media_blob: format!("inputs/{id}/media"),
+        first_frame_blob: None,
+        output_blob: None,
+        width: 1280,
+        height: 720,
+        frames: 120,
+        cost: Credits(cost),
+        credit_state: CreditState::Reserved,
+        callback_url: None,
+    }
+}
+
+async fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    s.insert_key(key("a", 500)).await.unwrap();
+    s.insert_key(key("b", 100)).await.unwrap();
+    (dir, s)
+}
+
+async fn available(s: &SqliteStore, id: &str) -> i64 {
+    s.key(id).await.unwrap().unwrap().available().0
+}
+
+#[tokio::test]
+async fn reserve_charge_and_release_settle_exactly_once() {
+    let (_d, s) = store().await;
+    s.submit(gen("g1", "a", 175)).await.unwrap();
+    s.submit(gen("g2", "a", 175)).await.unwrap();
+    assert_eq!(available(&s, "a").await, 150);
+    let e = s.submit(gen("g3", "a", 175)).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::InsufficientCredits {
+                needed: Credits(175),
+                available: Credits(150)
+            }
+        ),
+        "{e}"
+    );
+
+    let j1 = s.lease_job("w", 10_000).await.unwrap().unwrap();
+    assert_eq!(j1.generation.id, "g1");
+    assert_eq!(j1.generation.state, State::Dreaming);
+    let done = s
+        .complete("g1", "w", "outputs/g1.mp4")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, State::Completed);
+    assert_eq!(done.credit_state, CreditState::Charged);
+    // Twice is a no-op: never charged twice.
+    assert!(s
+        .complete("g1", "w", "outputs/g1.mp4")
+        .await
+        .unwrap()
+        .is_none());
+    let k = s.key("a").await.unwrap().unwrap();
+    assert_eq!((k.balance.0, k.reserved.0), (325, 175));
+
+    let j2 = s.lease_job("w", 10_000).await.unwrap().unwrap();
+    let failed = s
+        .fail(&j2.generation.id, "w", "bad clip")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.failure_reason.as_deref(), Some("bad clip"));
+    assert!(s.fail("g2", "w", "again").await.unwrap().is_none());
+    let k = s.key("a").await.unwrap().unwrap();
+    assert_eq!((k.balance.0, k.reserved.0), (325, 0));
+    assert!(s.lease_job("w", 10_000).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn keys_never_see_each_others_generations() {
+    let (_d, s) = store().await;
+    s.submit(gen("g1", "a", 10)).await.unwrap();
+    assert!(s.generation("b", "g1").await.unwrap().is_none());
+    assert!(s.generation("a", "g1").await.unwrap().is_some());
+    assert!(matches!(
+        s.delete_generation("b", "g1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.list_generations("b", 10, 0).await.unwrap().0.len(), 0);
+    s.delete_generation("a", "g1").await.unwrap();
+    assert_eq!(
+        available(&s, "a").await,
+        500,
+        "delete releases the reservation"
+    );
+    assert!(
+        s.lease_job("w", 1000).await.unwrap().is_none(),
+        "its job is gone too"
+    );
+}
+
+#[tokio::test]
+async fn listing_pages_newest_first() {
+    let (_d, s) = store().await;
+    for i in 0..5 {
+        s.submit(gen(&format!("g{i}"), "a", 1)).await.unwrap();
+    }
+    let (page, more) = s.list_generations("a", 2, 0).await.unwrap();
+    assert_eq!(
+        page.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        ["g4", "g3"]
+    );
+    assert!(more);
+    let (page, more) = s.list_generations("a", 2, 4).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert!(!more);
+}
+
+#[tokio::test]
+async fn expired_leases_are_requeued_then_failed_after_max_attempts() {
+    let (_d, s) = store().await;
+    s.submit(gen("g1", "a", 100)).await.unwrap();
+    let _ = s.lease_job("dead", -1).await.unwrap().unwrap();
+    // A heartbeat from another worker does not hold it.
+    assert_eq!(
+        s.heartbeat("g1", "other", 1000, 5).await.unwrap(),
+        Lease::Lost
+    );
+    let r = s.requeue_expired(2).await.unwrap();
+    assert_eq!(r.requeued, ["g1"]);
+    assert_eq!(
+        s.generation_by_id("g1").await.unwrap().unwrap().state,
+        State::Queued
+    );
+    let j = s.lease_job("w2", 10_000).await.unwrap().unwrap();
+    assert_eq!(j.attempt, 2);
+    assert_eq!(
+        s.heartbeat("g1", "w2", 10_000, 40).await.unwrap(),
+        Lease::Held
+    );
+    assert_eq!(
+        s.generation_by_id("g1").await.unwrap().unwrap().progress,
+        40
+    );
+    // The old worker's late completion is refused once someone else holds the job.
+    assert!(s.complete("g1", "dead", "x").await.unwrap().is_none());
+    // Expire again: out of attempts, failed, credits released.
+    s.heartbeat("g1", "w2", -1, 40).await.unwrap();
+    let r = s.requeue_expired(2).await.unwrap();
+    assert_eq!(r.failed.len(), 1);
+    assert!(r.failed[0]
+        .failure_reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("2 times"));
+    assert_eq!(available(&s, "a").await, 500);
+}
+
+#[tokio::test]
+async fn credits_and_revocation() {
+    let (_d, s) = store().await;
+    let k = s.add_credits("b", Credits(50)).await.unwrap();
+    assert_eq!(k.balance, Credits(150));
+    s.revoke_key("b").await.unwrap();
+    assert!(s.key("b").await.unwrap().unwrap().revoked);
+    assert!(matches!(
+        s.revoke_key("b").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        s.submit(gen("g", "b", 1)).await.is_err(),
+        "a revoked key cannot spend"
+    );
+}
+
+#[test]
+fn migrations_are_applied_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let s = SqliteStore::open(&path).unwrap();
+    let v: i64 = s
+        .with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(v as usize, schema::latest_version());
+}

@@ -1,0 +1,164 @@
+//! In-process workers: lease a job, run the pipeline on a blocking thread while heartbeating,
+//! store the output, settle the generation, fire the webhook.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::blobs::Blobs;
+use crate::domain::ModifyVideoRequest;
+use crate::pipeline::{PipelineError, PipelineJob};
+use crate::service::Service;
+use crate::store::{Lease, LeasedJob};
+
+/// Runs one worker until `shutdown` turns true (checked between jobs).
+pub(crate) async fn run(svc: Arc<Service>, worker_id: String, mut shutdown: watch::Receiver<bool>) {
+    let ttl = svc.config.lease_ttl.as_millis() as i64;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match svc.store.lease_job(&worker_id, ttl).await {
+            Ok(Some(job)) => process(&svc, &worker_id, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = svc.wake.notified() => {}
+                    _ = tokio::time::sleep(svc.config.poll_interval) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(worker = %worker_id, "leasing a job failed: {e}");
+                tokio::time::sleep(svc.config.poll_interval).await;
+            }
+        }
+    }
+}
+
+/// Requeues expired leases now and then for as long as the server runs.
+pub(crate) async fn sweep(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let every = (svc.config.lease_ttl / 2).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        requeue_once(&svc).await;
+    }
+}
+
+/// One requeue pass: expired leases go back to the queue, or fail when out of attempts.
+pub(crate) async fn requeue_once(svc: &Service) {
+    match svc.store.requeue_expired(svc.config.max_attempts).await {
+        Ok(r) => {
+            for g in &r.failed {
+                tracing::warn!(generation = %g.id, "failed after too many attempts");
+                svc.blobs.remove_inputs(&g.id).await;
+                svc.emit_webhook(g).await;
+            }
+            if !r.requeued.is_empty() {
+                tracing::info!(
+                    count = r.requeued.len(),
+                    "requeued jobs whose lease expired"
+                );
+                svc.wake.notify_waiters();
+            }
+        }
+        Err(e) => tracing::error!("requeue sweep failed: {e}"),
+    }
+}
+
+fn seed_of(id: &str) -> u64 {
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.as_u64_pair().0)
+        .unwrap_or(0)
+}
+
+async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
+    let g = job.generation;
+    tracing::info!(generation = %g.id, attempt = job.attempt, "dreaming");
+    svc.emit_webhook(&g).await;
+    let request = serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
+    let tmp = svc.blobs.temp_path().with_extension("mp4");
+    let pj = PipelineJob {
+        input: svc.blobs.path(&g.media_blob),
+        first_frame: g.first_frame_blob.as_deref().map(|b| svc.blobs.path(b)),
+        prompt: request.prompt.clone(),
+        mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
+        output: tmp.clone(),
+        seed: seed_of(&g.id),
+    };
+    let progress = Arc::new(AtomicU8::new(0));
+    let cancel = Arc::new(AtomicBool::new(false));
+    let pipeline = svc.pipeline.clone();
+    let (p, c) = (progress.clone(), cancel.clone());
+    let mut task = tokio::task::spawn_blocking(move || {
+        pipeline.run(&pj, &|v| p.store(v.min(100), Ordering::Relaxed), &c)
+    });
+    let ttl = svc.config.lease_ttl;
+    let mut beat = tokio::time::interval((ttl / 3).max(Duration::from_millis(50)));
+    let result = loop {
+        tokio::select! {
+            r = &mut task => break r,
+            _ = beat.tick() => {
+                let pr = progress.load(Ordering::Relaxed);
+                match svc.store.heartbeat(&g.id, worker_id, ttl.as_millis() as i64, pr).await {
+                    Ok(Lease::Held) => {}
+                    Ok(Lease::Lost) => cancel.store(true, Ordering::Relaxed),
+                    Err(e) => tracing::warn!(generation = %g.id, "heartbeat failed: {e}"),
+                }
+            }
+        }
+    };
+    let outcome = match result {
+        Ok(r) => r,
+        Err(e) => Err(PipelineError::Failed(format!("the pipeline crashed: {e}"))),
+    };
+    match outcome {
+        Ok(out) => {
+            let key = Blobs::output_key(&g.id);
+            let settled = match svc.blobs.commit(&tmp, &key).await {
+                Ok(_) => svc.store.complete(&g.id, worker_id, &key).await,
+                Err(e) => {
+                    let reason = format!("the output could not be stored: {e}");
+                    svc.store.fail(&g.id, worker_id, &reason).await
+                }
+            };
+            match settled {
+                Ok(Some(done)) => {
+                    tracing::info!(generation = %g.id, frames = out.frames, state = done.state.as_str(), "finished");
+                    svc.blobs.remove_inputs(&g.id).await;
+                    svc.emit_webhook(&done).await;
+                }
+                Ok(None) => cleanup_if_gone(svc, &g.id).await,
+                Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
+            }
+        }
+        Err(PipelineError::Cancelled) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            cleanup_if_gone(svc, &g.id).await;
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            let reason = e.to_string();
+            tracing::info!(generation = %g.id, "failed: {reason}");
+            match svc.store.fail(&g.id, worker_id, &reason).await {
+                Ok(Some(done)) => {
+                    svc.blobs.remove_inputs(&g.id).await;
+                    svc.emit_webhook(&done).await;
+                }
+                Ok(None) => cleanup_if_gone(svc, &g.id).await,
+                Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
+            }
+        }
+    }
+}
+
+/// A generation deleted while it ran leaves files behind; remove them.
+async fn cleanup_if_gone(svc: &Service, id: &str) {
+    if let Ok(None) = svc.store.generation_by_id(id).await {
+        svc.blobs.remove_generation(id).await;
+    }
+}

@@ -1,0 +1,224 @@
+//! Shared test rig: the real server on a free loopback port with a temporary data folder,
+//! a loopback file server for input media, and clips made by ffmpeg.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path as AxPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use retake_service::{
+    Admin, AllowNet, ClipPipeline, CreatedKey, MediaPipeline, RunningServer, ServiceConfig,
+};
+use tokio::net::TcpListener;
+
+/// A running server with its data folder and an HTTP client.
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub dir: tempfile::TempDir,
+    pub config: ServiceConfig,
+    pub http: reqwest::Client,
+}
+
+/// The config tests use: loopback allow-listed, short leases and fast retries.
+pub fn test_config(dir: &Path) -> ServiceConfig {
+    let mut c = ServiceConfig {
+        data_dir: dir.to_path_buf(),
+        lease_ttl: Duration::from_secs(3),
+        poll_interval: Duration::from_millis(100),
+        webhook_backoff: Duration::from_millis(100),
+        ..ServiceConfig::default()
+    };
+    c.fetch.allow = vec![AllowNet::parse("127.0.0.0/8").unwrap()];
+    c
+}
+
+impl TestServer {
+    /// Starts the server with the real media pipeline.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}, Arc::new(MediaPipeline::default())).await
+    }
+
+    /// Starts the server with a config tweak and a pipeline.
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut ServiceConfig),
+        pipeline: Arc<dyn ClipPipeline>,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = retake_service::start(config.clone(), pipeline, listener)
+            .await
+            .unwrap();
+        Self {
+            server: Some(server),
+            dir,
+            config,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn base(&self) -> String {
+        self.server.as_ref().unwrap().base_url().to_string()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/dream-machine/v1{path}", self.base())
+    }
+
+    /// Makes a key with `credits`.
+    pub fn key(&self, name: &str, credits: f64) -> CreatedKey {
+        Admin::open(&self.config)
+            .unwrap()
+            .create_key(name, credits)
+            .unwrap()
+    }
+
+    pub async fn post_json(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Polls a generation until it is completed or failed.
+    pub async fn wait_done(&self, token: &str, id: &str) -> serde_json::Value {
+        for _ in 0..1200 {
+            let g: serde_json::Value = self
+                .get(token, &format!("/generations/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            if g["state"] == "completed" || g["state"] == "failed" {
+                return g;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("generation {id} did not finish in 120 s");
+    }
+}
+
+/// Reads the `x-remaining-credits` header.
+pub fn remaining(resp: &reqwest::Response) -> Option<f64> {
+    resp.headers()
+        .get("x-remaining-credits")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A loopback HTTP server handing out files (and redirects) by name.
+#[derive(Clone, Default)]
+pub struct Files {
+    inner: Arc<Mutex<HashMap<String, Entry>>>,
+    pub addr: Option<SocketAddr>,
+}
+
+#[derive(Clone)]
+enum Entry {
+    Bytes(Vec<u8>),
+    Redirect(String),
+}
+
+async fn serve_file(State(files): State<Files>, AxPath(name): AxPath<String>) -> Response {
+    let entry = files.inner.lock().unwrap().get(&name).cloned();
+    match entry {
+        Some(Entry::Bytes(b)) => b.into_response(),
+        Some(Entry::Redirect(to)) => (StatusCode::FOUND, [("location", to)]).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+impl Files {
+    pub async fn start() -> Self {
+        let mut files = Files::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        files.addr = Some(listener.local_addr().unwrap());
+        let app = Router::new()
+            .route("/f/{name}", get(serve_file))
+            .with_state(files.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        files
+    }
+
+    /// Serves `bytes` as `/f/{name}` and returns its URL.
+    pub fn put(&self, name: &str, bytes: Vec<u8>) -> String {
+        self.inner
+            .lock()
+            .unwrap()
+            .insert(name.into(), Entry::Bytes(bytes));
+        self.url(name)
+    }
+
+    /// Serves a redirect to `to` as `/f/{name}`.
+    pub fn redirect(&self, name: &str, to: &str) -> String {
+        self.inner
+            .lock()
+            .unwrap()
+            .insert(name.into(), Entry::Redirect(to.into()));
+        self.url(name)
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}/f/{name}", self.addr.unwrap())
+    }
+}
+
+/// A 1 s, 128×96, 24 fps H.264 clip (24 frames) made by ffmpeg.
+pub fn small_clip() -> PathBuf {
+    retake_testkit::clip_from(
+        "svc-small.mp4",
+        &[
+            retake_testkit::pattern("128x96", "24", 1.0),
+            retake_testkit::args(&["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12"]),
+        ],
+    )
+}
+
+/// The first frame of `clip`, hue-rotated as if edited, as PNG bytes.
+pub fn edited_first_frame(clip: &Path) -> Vec<u8> {
+    let out = retake_testkit::fixture_dir().join(format!(
+        "svc-first-{}.png",
+        clip.file_name().unwrap().to_string_lossy()
+    ));
+    if !out.exists() {
+        let tmp = retake_testkit::scratch("first.png");
+        retake_testkit::ffmpeg(&[
+            "-i",
+            &clip.to_string_lossy(),
+            "-vf",
+            "hue=h=120",
+            "-frames:v",
+            "1",
+            &tmp.to_string_lossy(),
+        ]);
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    std::fs::read(out).unwrap()
+}

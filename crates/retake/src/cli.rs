@@ -1,0 +1,136 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use retake_engine::Mode;
+use retake_media::{Limits, SizeCap};
+
+/// retake: restyle a video clip while keeping its motion, timing and sound.
+#[derive(Parser, Debug)]
+#[command(name = "retake", version, about, long_about = None)]
+pub struct Cli {
+    /// Print no progress bars or notes (errors still go to stderr).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Describe a clip: container, streams, timing, and the output retake would make.
+    Probe {
+        /// The clip (MP4 or MOV).
+        clip: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Export the frame to edit, at the output size and orientation.
+    Frame {
+        /// The clip.
+        clip: PathBuf,
+        /// Time of the frame, in seconds.
+        #[arg(long, default_value_t = 0.0)]
+        at: f64,
+        /// Where to write the PNG.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Restyle a clip: carry an edited first frame through every frame, following the motion.
+    Modify {
+        /// The clip (MP4 or MOV).
+        clip: PathBuf,
+        /// The edited first frame (PNG, JPEG or WebP), made from `retake frame`'s export.
+        #[arg(long)]
+        first_frame: Option<PathBuf>,
+        /// A text prompt (needs the diffusion engine; not in this build yet).
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Strength: adhere_1..3 (subtle) · flex_1..3 (balanced) · reimagine_1..3 (bold).
+        #[arg(long, default_value_t = Mode::default(), value_parser = parse_mode)]
+        mode: Mode,
+        /// Seed for the engine's random search; the same seed gives the same output.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where to write the MP4.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Drop the audio.
+        #[arg(long)]
+        mute: bool,
+        /// Print a JSON report when done.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Re-encode a clip the way retake writes every output (24 fps, output size, audio kept),
+    /// with no restyling: a preview of the frames the engines will see.
+    Convert {
+        /// The clip.
+        clip: PathBuf,
+        /// Where to write the MP4.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Drop the audio.
+        #[arg(long)]
+        mute: bool,
+        /// Print a JSON report when done.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+}
+
+/// Limits on accepted clips; each can also be set by environment variable.
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Longest accepted clip, seconds.
+    #[arg(long, env = "RETAKE_MAX_DURATION_S", default_value_t = Limits::default().max_duration_s)]
+    pub max_duration: f64,
+    /// Largest accepted file, bytes.
+    #[arg(long, env = "RETAKE_MAX_BYTES", default_value_t = Limits::default().max_file_bytes)]
+    pub max_bytes: u64,
+    /// Output size cap as LONGxSHORT (longer side × shorter side).
+    #[arg(long, env = "RETAKE_SIZE_CAP", default_value = "1280x720", value_parser = parse_cap)]
+    pub size_cap: SizeCap,
+}
+
+impl LimitArgs {
+    /// The limits these flags describe.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_duration_s: self.max_duration,
+            max_file_bytes: self.max_bytes,
+            output_cap: self.size_cap,
+            ..Limits::default()
+        }
+    }
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse::<Mode>().map_err(|e| e.to_string())
+}
+
+fn parse_cap(s: &str) -> Result<SizeCap, String> {
+    let err = || format!("expected LONGxSHORT such as 1280x720, got {s:?}");
+    let (a, b) = s.split_once(['x', 'X']).ok_or_else(err)?;
+    let a: u32 = a.trim().parse().map_err(|_| err())?;
+    let b: u32 = b.trim().parse().map_err(|_| err())?;
+    if a < 16 || b < 16 || a > 8192 || b > 8192 {
+        return Err(format!(
+            "size cap sides must be 16 to 8192 pixels, got {s:?}"
+        ));
+    }
+    Ok(SizeCap {
+        long: a.max(b),
+        short: a.min(b),
+    })
+}

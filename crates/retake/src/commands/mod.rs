@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod convert;
+pub mod frame;
+pub mod modify;
+pub mod probe;

@@ -1,0 +1,26 @@
+//! Progress bars on stderr, hidden with `--quiet` or when stderr is not a terminal.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A frame-count progress bar with rate and ETA.
+pub fn frames_bar(total: usize, label: &str, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(total as u64),
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    let style = ProgressStyle::with_template(
+        "{msg:>10} [{bar:32}] {pos}/{len} frames  {per_sec}  ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(label.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
