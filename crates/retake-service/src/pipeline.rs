@@ -127,11 +127,24 @@ impl MediaPipeline {
 pub fn check_keyframe_shape(kw: u32, kh: u32, width: u32, height: u32) -> Result<(), String> {
     let ka = kw as f64 / kh.max(1) as f64;
     let ca = width as f64 / height.max(1) as f64;
-    if (ka / ca - 1.0).abs() > 0.03 {
+    // Same tolerance as `retake modify`, so the CLI and the server accept the same frames.
+    if (ka / ca - 1.0).abs() > 0.01 {
         return Err(format!(
             "first_frame is {kw}x{kh} but the clip's frames are {width}x{height}, a different \
              shape; edit the frame `retake frame CLIP` exports, without cropping"
         ));
+    }
+    Ok(())
+}
+
+/// Refuses a clip with a single frame: there is no motion to carry an edit along.
+pub fn check_motion(source_frames: usize, output_frames: usize) -> Result<(), String> {
+    if source_frames < 2 || output_frames < 2 {
+        return Err(
+            "the clip has a single frame, so there is no motion to carry the edit \
+                    along; use the edited image itself"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -162,6 +175,8 @@ impl ClipPipeline for MediaPipeline {
             ))
         })?;
         let reader = VideoReader::open(&job.input, &self.limits)?;
+        check_motion(reader.info().video.frame_count, reader.frame_count())
+            .map_err(PipelineError::Input)?;
         let (width, height) = reader.output_size();
         let keyframe = fit_keyframe(keyframe, width, height)?;
         let mut propagator: Option<Propagator> = None;

@@ -14,7 +14,7 @@ use crate::domain::{rfc3339_ms, Assets, Generation, ModifyVideoRequest, State, G
 use crate::error::{Result, ServiceError};
 use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
-use crate::pipeline::{check_keyframe_shape, ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
+use crate::pipeline::{check_keyframe_shape, check_motion, ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
 use crate::pricing::{self, Credits};
 use crate::store::{now_ms, CreditState, GenerationRecord, KeyRecord, Store};
 use crate::webhook::{WebhookEvent, WebhookSender};
@@ -239,14 +239,17 @@ impl Service {
                 limits.max_file_bytes,
             )
             .await?;
-        let (width, height, frames) = blocking(move || {
+        let (width, height, source_frames, frames) = blocking(move || {
             VideoReader::open(&media_path, &limits).map(|r| {
                 let (w, h) = r.output_size();
-                (w, h, r.frame_count() as u32)
+                (w, h, r.info().video.frame_count, r.frame_count())
             })
         })
         .await?
         .map_err(|e| media_error("media.url", e))?;
+        check_motion(source_frames, frames)
+            .map_err(|m| ServiceError::UnreadableMedia(format!("media.url: {m}")))?;
+        let frames = frames as u32;
         let first_frame_blob = match &valid.first_frame_url {
             None => None,
             Some(url) => {
