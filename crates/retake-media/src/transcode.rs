@@ -41,6 +41,44 @@ pub struct TranscodeOptions {
     pub mute: bool,
 }
 
+/// A processing stage between reader and writer that may hold frames back, e.g. until the
+/// next keyframe arrives. It must emit exactly one output frame per source frame, in order.
+pub trait FrameProcessor {
+    /// The stage's error; media errors (decode, encode, cancel) convert into it.
+    type Error: From<MediaError> + Send;
+
+    /// Takes source frame `index` and appends any output frames now finished to `out`.
+    fn push(
+        &mut self,
+        index: usize,
+        frame: RgbFrame,
+        out: &mut Vec<RgbFrame>,
+    ) -> Result<(), Self::Error>;
+
+    /// The source has ended: appends the frames still held back.
+    fn finish(&mut self, out: &mut Vec<RgbFrame>) -> Result<(), Self::Error>;
+}
+
+/// A frame-by-frame function as a [`FrameProcessor`] that holds nothing back.
+struct PerFrame<F, E>(F, std::marker::PhantomData<E>);
+
+impl<E, F> FrameProcessor for PerFrame<F, E>
+where
+    E: From<MediaError> + Send,
+    F: FnMut(usize, RgbFrame) -> Result<RgbFrame, E>,
+{
+    type Error = E;
+
+    fn push(&mut self, index: usize, frame: RgbFrame, out: &mut Vec<RgbFrame>) -> Result<(), E> {
+        out.push((self.0)(index, frame)?);
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &mut Vec<RgbFrame>) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 /// Reads `reader` to the end, passes each frame through `process`, and writes `output`.
 ///
 /// `process` gets the output frame index and the source frame and returns the frame to
@@ -50,7 +88,7 @@ pub fn transcode<E, F>(
     reader: VideoReader,
     output: &Path,
     options: TranscodeOptions,
-    mut process: F,
+    process: F,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<TranscodeReport, E>
@@ -58,6 +96,21 @@ where
     E: From<MediaError> + Send,
     F: FnMut(usize, RgbFrame) -> Result<RgbFrame, E>,
 {
+    let mut stage = PerFrame(process, std::marker::PhantomData);
+    transcode_with(reader, output, options, &mut stage, progress, cancel)
+}
+
+/// As [`transcode`], with a stage that may emit its frames later than it receives them.
+/// Progress counts frames written. A stage that emits more or fewer frames than it was
+/// given fails the run (no output is created).
+pub fn transcode_with<P: FrameProcessor>(
+    reader: VideoReader,
+    output: &Path,
+    options: TranscodeOptions,
+    stage: &mut P,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<TranscodeReport, P::Error> {
     let total = reader.frame_count();
     let (width, height) = reader.output_size();
     let info: ProbeInfo = reader.info().clone();
@@ -77,7 +130,7 @@ where
     let mut writer = VideoWriter::create(output, width, height, audio.as_ref(), options.encode)?;
     let (tx, rx) = sync_channel::<Result<RgbFrame, MediaError>>(READ_AHEAD);
     let stop = AtomicBool::new(false);
-    let damaged = std::thread::scope(|scope| -> Result<usize, E> {
+    let damaged = std::thread::scope(|scope| -> Result<usize, P::Error> {
         let decode = scope.spawn(|| {
             let mut reader = reader;
             while !stop.load(Ordering::Relaxed) && !cancel.load(Ordering::Relaxed) {
@@ -97,28 +150,45 @@ where
             drop(tx);
             reader.damaged_frames()
         });
-        let result = (|| -> Result<(), E> {
+        let result = (|| -> Result<(), P::Error> {
             let mut done = 0;
+            let mut received = 0;
+            let mut ready = Vec::new();
             progress(0, total);
+            let mut write = |ready: &mut Vec<RgbFrame>, done: &mut usize| -> Result<(), P::Error> {
+                for frame in ready.drain(..) {
+                    if frame.width() != width || frame.height() != height {
+                        return Err(MediaError::InvalidFrame(format!(
+                            "processing returned a {}x{} frame for a {width}x{height} video",
+                            frame.width(),
+                            frame.height()
+                        ))
+                        .into());
+                    }
+                    writer.push(&frame)?;
+                    *done += 1;
+                    progress(*done, total);
+                }
+                Ok(())
+            };
             for frame in rx.iter() {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(MediaError::Cancelled.into());
                 }
-                let frame = process(done, frame?)?;
-                if frame.width() != width || frame.height() != height {
-                    return Err(MediaError::InvalidFrame(format!(
-                        "processing returned a {}x{} frame for a {width}x{height} video",
-                        frame.width(),
-                        frame.height()
-                    ))
-                    .into());
-                }
-                writer.push(&frame)?;
-                done += 1;
-                progress(done, total);
+                stage.push(received, frame?, &mut ready)?;
+                received += 1;
+                write(&mut ready, &mut done)?;
             }
             if cancel.load(Ordering::Relaxed) {
                 return Err(MediaError::Cancelled.into());
+            }
+            stage.finish(&mut ready)?;
+            write(&mut ready, &mut done)?;
+            if done != received {
+                return Err(MediaError::InvalidFrame(format!(
+                    "processing returned {done} frames for {received} source frames"
+                ))
+                .into());
             }
             Ok(())
         })();
