@@ -32,6 +32,11 @@ pub enum EngineError {
     /// An unknown mode name.
     #[error("unknown mode `{0}`; valid modes are adhere_1, adhere_2, adhere_3, flex_1, flex_2, flex_3, reimagine_1, reimagine_2, reimagine_3")]
     UnknownMode(String),
+    /// An unknown profile or model name.
+    #[error(
+        "unknown model `{0}`; valid names are ray-2 (alias quality) and ray-flash-2 (alias fast)"
+    )]
+    UnknownProfile(String),
     /// A parameter is out of its range.
     #[error("parameter `{name}` is {value}; {hint}")]
     InvalidParam {

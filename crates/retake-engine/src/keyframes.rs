@@ -2,10 +2,13 @@
 //! the later one backward, then cross-fade by distance so neither keyframe leaves a seam.
 
 use crate::mode::ModeParams;
-use crate::plane::ColorImage;
+use crate::plane::{check_size, ColorImage};
 use crate::propagate::{Propagator, SynthSettings};
 use crate::EngineError;
 use retake_media::RgbFrame;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A styled keyframe and the source frame it was made from.
 #[derive(Clone, Copy, Debug)]
@@ -27,15 +30,37 @@ pub fn propagate_between(
     seed: u64,
     settings: &SynthSettings,
 ) -> Result<Vec<RgbFrame>, EngineError> {
-    let mut fwd = Propagator::with_settings(a.styled, a.source, mode, seed, settings.clone())?;
-    fwd.push(a.source)?;
+    blend_between(a, b, between, mode, seed, settings, None).map(|(frames, _)| frames)
+}
+
+/// [`propagate_between`] that also returns the scene cuts the forward pass found (indices into
+/// `between`) and stops when `cancel` is set.
+fn blend_between(
+    a: Keyframe<'_>,
+    b: Keyframe<'_>,
+    between: &[RgbFrame],
+    mode: &ModeParams,
+    seed: u64,
+    settings: &SynthSettings,
+    cancel: Option<&Arc<AtomicBool>>,
+) -> Result<(Vec<RgbFrame>, Vec<usize>), EngineError> {
+    let start = |k: Keyframe<'_>| -> Result<Propagator, EngineError> {
+        let mut p = Propagator::with_settings(k.styled, k.source, mode, seed, settings.clone())?;
+        if let Some(c) = cancel {
+            p.set_cancel_flag(c.clone());
+        }
+        p.push(k.source)?;
+        Ok(p)
+    };
+    let mut fwd = start(a)?;
     let mut forward = Vec::with_capacity(between.len());
     for f in between {
         forward.push(fwd.push(f)?);
     }
+    // The keyframe itself was push 0, so push k + 1 is `between[k]`.
+    let cuts: Vec<usize> = fwd.cuts().iter().map(|c| c - 1).collect();
     drop(fwd);
-    let mut bwd = Propagator::with_settings(b.styled, b.source, mode, seed, settings.clone())?;
-    bwd.push(b.source)?;
+    let mut bwd = start(b)?;
     let n = between.len();
     for (k, f) in between.iter().enumerate().rev() {
         let back = bwd.push(f)?;
@@ -49,7 +74,183 @@ pub fn propagate_between(
         }
         forward[k] = mix.to_frame()?;
     }
-    Ok(forward)
+    Ok((forward, cuts))
+}
+
+/// The last keyframe passed, with its source frame.
+struct Anchor {
+    index: usize,
+    styled: RgbFrame,
+    source: RgbFrame,
+}
+
+/// Streams a clip through any number of styled keyframes. Frames after the last keyframe are
+/// propagated forward as they arrive; frames between two keyframes are held until the later
+/// one arrives, then rendered from both ([`propagate_between`]). A keyframe's own frame is
+/// the keyframe itself. Memory: the frames between two neighbouring keyframes, not the clip.
+pub struct KeyframeSequencer {
+    pending: VecDeque<(usize, RgbFrame)>,
+    anchor: Option<Anchor>,
+    forward: Option<Propagator>,
+    held: Vec<RgbFrame>,
+    mode: ModeParams,
+    seed: u64,
+    settings: SynthSettings,
+    cancel: Option<Arc<AtomicBool>>,
+    cuts: Vec<usize>,
+}
+
+impl KeyframeSequencer {
+    /// Keyframes are `(frame index, styled frame)`, at strictly increasing indices, the first at
+    /// frame 0, all the same size as the clip's frames.
+    pub fn new(
+        keyframes: Vec<(usize, RgbFrame)>,
+        mode: &ModeParams,
+        seed: u64,
+        settings: SynthSettings,
+    ) -> Result<Self, EngineError> {
+        let indices: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
+        if indices.first() != Some(&0) || indices.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(EngineError::BadKeyframes(format!(
+                "{indices:?} (the first must be at frame 0)"
+            )));
+        }
+        Ok(Self {
+            pending: keyframes.into(),
+            anchor: None,
+            forward: None,
+            held: Vec::new(),
+            mode: *mode,
+            seed,
+            settings,
+            cancel: None,
+            cuts: Vec::new(),
+        })
+    }
+
+    /// Makes the work stop with [`EngineError::Cancelled`] once `flag` is set.
+    pub fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+
+    /// Frame indices where a new shot started (propagation re-matched the keyframe there).
+    pub fn cuts(&self) -> &[usize] {
+        &self.cuts
+    }
+
+    /// Takes source frame `index` (frames arrive in order from 0) and appends the output
+    /// frames now finished to `out`.
+    pub fn push(
+        &mut self,
+        index: usize,
+        source: RgbFrame,
+        out: &mut Vec<RgbFrame>,
+    ) -> Result<(), EngineError> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(EngineError::Cancelled);
+        }
+        if self.pending.front().is_some_and(|(i, _)| *i == index) {
+            let Some((_, styled)) = self.pending.pop_front() else {
+                return Err(EngineError::BadKeyframes("keyframe queue emptied".into()));
+            };
+            check_size(
+                "keyframe",
+                &styled,
+                source.width() as usize,
+                source.height() as usize,
+            )?;
+            if let Some(a) = self.anchor.take() {
+                let held = std::mem::take(&mut self.held);
+                let (frames, cuts) = blend_between(
+                    Keyframe {
+                        styled: &a.styled,
+                        source: &a.source,
+                    },
+                    Keyframe {
+                        styled: &styled,
+                        source: &source,
+                    },
+                    &held,
+                    &self.mode,
+                    self.seed,
+                    &self.settings,
+                    self.cancel.as_ref(),
+                )?;
+                self.cuts.extend(cuts.iter().map(|c| a.index + 1 + c));
+                out.extend(frames);
+            }
+            out.push(styled.clone());
+            self.forward = if self.pending.is_empty() {
+                let mut p = Propagator::with_settings(
+                    &styled,
+                    &source,
+                    &self.mode,
+                    self.seed,
+                    self.settings.clone(),
+                )?;
+                if let Some(c) = &self.cancel {
+                    p.set_cancel_flag(c.clone());
+                }
+                p.push(&source)?;
+                Some(p)
+            } else {
+                None
+            };
+            self.anchor = Some(Anchor {
+                index,
+                styled,
+                source,
+            });
+            return Ok(());
+        }
+        let Some(anchor) = &self.anchor else {
+            return Err(EngineError::BadKeyframes(format!(
+                "frame {index} arrived before the keyframe at frame 0"
+            )));
+        };
+        match &mut self.forward {
+            Some(p) => {
+                out.push(p.push(&source)?);
+                // Push 0 was the keyframe's own source.
+                if p.cuts().last().is_some_and(|&c| anchor.index + c == index) {
+                    self.cuts.push(index);
+                }
+            }
+            None => self.held.push(source),
+        }
+        Ok(())
+    }
+
+    /// The clip has ended: renders frames held for keyframes that lay past its end.
+    pub fn finish(&mut self, out: &mut Vec<RgbFrame>) -> Result<(), EngineError> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let Some(a) = &self.anchor else {
+            return Ok(());
+        };
+        let mut p = Propagator::with_settings(
+            &a.styled,
+            &a.source,
+            &self.mode,
+            self.seed,
+            self.settings.clone(),
+        )?;
+        if let Some(c) = &self.cancel {
+            p.set_cancel_flag(c.clone());
+        }
+        p.push(&a.source)?;
+        for f in std::mem::take(&mut self.held) {
+            out.push(p.push(&f)?);
+        }
+        self.cuts.extend(p.cuts().iter().map(|c| a.index + c));
+        self.pending.clear();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +287,130 @@ mod tests {
         let near_b = psnr(&out[3], &src[4]).unwrap();
         assert!(near_a > psnr(&out[3], &recolour(&src[4])).unwrap());
         assert!(near_b > psnr(&out[0], &src[1]).unwrap());
+    }
+
+    fn run(seq: &mut KeyframeSequencer, frames: &[RgbFrame]) -> Vec<RgbFrame> {
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            seq.push(i, f.clone(), &mut out).unwrap();
+        }
+        seq.finish(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn one_keyframe_streams_like_the_propagator() {
+        let s = Scene::new(SceneKind::Translate, 64, 48, 5, 2).unwrap();
+        let src: Vec<_> = (0..5).map(|i| s.frame(i)).collect();
+        let key = recolour(&src[0]);
+        let mode = ModeParams::default();
+        let mut seq =
+            KeyframeSequencer::new(vec![(0, key.clone())], &mode, 3, SynthSettings::default())
+                .unwrap();
+        let mut out = Vec::new();
+        seq.push(0, src[0].clone(), &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![key.clone()],
+            "the keyframe's own frame is the keyframe"
+        );
+        seq.push(1, src[1].clone(), &mut out).unwrap();
+        assert_eq!(out.len(), 2, "no keyframe ahead: nothing is held back");
+        for (i, f) in src.iter().enumerate().skip(2) {
+            seq.push(i, f.clone(), &mut out).unwrap();
+        }
+        seq.finish(&mut out).unwrap();
+        let mut p = Propagator::new(&key, &src[0], &mode, 3).unwrap();
+        p.push(&src[0]).unwrap();
+        let direct: Vec<_> = src[1..].iter().map(|f| p.push(f).unwrap()).collect();
+        assert_eq!(&out[1..], &direct[..]);
+    }
+
+    #[test]
+    fn frames_between_keyframes_are_held_then_blended() {
+        let s = Scene::new(SceneKind::Translate, 64, 48, 8, 2).unwrap();
+        let src: Vec<_> = (0..8).map(|i| s.frame(i)).collect();
+        let ka = recolour(&src[0]);
+        let kb = src[5].clone();
+        let mut seq = KeyframeSequencer::new(
+            vec![(0, ka.clone()), (5, kb.clone())],
+            &ModeParams::default(),
+            1,
+            SynthSettings::default(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        for (i, f) in src.iter().enumerate().take(5) {
+            seq.push(i, f.clone(), &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 1, "frames 1-4 wait for the keyframe at 5");
+        seq.push(5, src[5].clone(), &mut out).unwrap();
+        assert_eq!(out.len(), 6);
+        assert_eq!(out[5], kb);
+        for (i, f) in src.iter().enumerate().skip(6) {
+            seq.push(i, f.clone(), &mut out).unwrap();
+        }
+        seq.finish(&mut out).unwrap();
+        assert_eq!(out.len(), 8);
+        assert!(psnr(&out[1], &recolour(&src[1])).unwrap() > psnr(&out[1], &src[1]).unwrap());
+        assert!(psnr(&out[4], &src[4]).unwrap() > psnr(&out[4], &recolour(&src[4])).unwrap());
+        assert!(
+            psnr(&out[7], &src[7]).unwrap() > 25.0,
+            "after the last keyframe, its look"
+        );
+    }
+
+    #[test]
+    fn a_keyframe_past_the_end_still_gives_every_frame() {
+        let s = Scene::new(SceneKind::PanZoom, 64, 48, 4, 2).unwrap();
+        let src: Vec<_> = (0..4).map(|i| s.frame(i)).collect();
+        let key = recolour(&src[0]);
+        let mut seq = KeyframeSequencer::new(
+            vec![(0, key), (10, src[0].clone())],
+            &ModeParams::default(),
+            1,
+            SynthSettings::default(),
+        )
+        .unwrap();
+        let out = run(&mut seq, &src);
+        assert_eq!(out.len(), 4);
+        assert!(psnr(&out[3], &recolour(&src[3])).unwrap() > psnr(&out[3], &src[3]).unwrap());
+    }
+
+    #[test]
+    fn keyframes_must_start_at_zero_and_increase() {
+        let f = RgbFrame::filled(32, 32, [1; 3]);
+        let m = ModeParams::default();
+        for keys in [
+            vec![(1, f.clone())],
+            vec![(0, f.clone()), (4, f.clone()), (4, f.clone())],
+            vec![],
+        ] {
+            let e = KeyframeSequencer::new(keys, &m, 0, SynthSettings::default());
+            assert!(matches!(e, Err(EngineError::BadKeyframes(_))));
+        }
+    }
+
+    #[test]
+    fn cuts_are_reported_at_their_frame_index() {
+        let a = Scene::new(SceneKind::Translate, 96, 64, 4, 3).unwrap();
+        let c = Scene::new(SceneKind::PanZoom, 96, 64, 3, 77).unwrap();
+        let frames: Vec<_> = (0..4)
+            .map(|i| a.frame(i))
+            .chain((0..3).map(|i| c.frame(i)))
+            .collect();
+        for keys in [vec![0], vec![0, 6]] {
+            let keyframes = keys.iter().map(|&i| (i, recolour(&frames[i]))).collect();
+            let mut seq = KeyframeSequencer::new(
+                keyframes,
+                &ModeParams::default(),
+                1,
+                SynthSettings::default(),
+            )
+            .unwrap();
+            let out = run(&mut seq, &frames);
+            assert_eq!(out.len(), 7);
+            assert_eq!(seq.cuts(), &[4], "keyframes {keys:?}");
+        }
     }
 }

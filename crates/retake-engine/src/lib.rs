@@ -11,14 +11,16 @@ pub mod metrics;
 pub mod mode;
 pub mod patchmatch;
 pub mod plane;
+pub mod profile;
 pub mod propagate;
 pub mod scene;
 mod synth;
 
 pub use error::EngineError;
 pub use flow::{bidirectional_flow, dense_flow, occlusion_mask, FlowField, FlowParams};
-pub use keyframes::{propagate_between, Keyframe};
+pub use keyframes::{propagate_between, Keyframe, KeyframeSequencer};
 pub use mode::{Mode, ModeParams};
 pub use plane::{ColorImage, Plane};
+pub use profile::Profile;
 pub use propagate::{Propagator, SynthSettings};
 pub use scene::{Scene, SceneKind};

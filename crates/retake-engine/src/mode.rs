@@ -6,10 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How far the output may move away from the source: `adhere_*` stays closest, `reimagine_*` is boldest.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mode {
     /// Closest to the source.
     Adhere1,
@@ -86,6 +83,19 @@ impl FromStr for Mode {
     }
 }
 
+impl Serialize for Mode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a mode means to the engines.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModeParams {
@@ -155,6 +165,16 @@ mod tests {
             assert_eq!(m.to_string().parse::<Mode>().unwrap(), m);
         }
         assert_eq!("Reimagine-3".parse::<Mode>().unwrap(), Mode::Reimagine3);
+    }
+
+    #[test]
+    fn serialises_as_the_name_users_type() {
+        for m in Mode::ALL {
+            let j = serde_json::to_string(&m).unwrap();
+            assert_eq!(j, format!("\"{}\"", m.name()));
+            assert_eq!(serde_json::from_str::<Mode>(&j).unwrap(), m);
+        }
+        assert!(serde_json::from_str::<Mode>("\"bold\"").is_err());
     }
 
     #[test]
