@@ -5,11 +5,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use retake_engine::{EngineError, Mode, Propagator};
-use retake_media::transform::FrameResizer;
-use retake_media::{
-    load_image, transcode, Limits, MediaError, RgbFrame, TranscodeOptions, VideoReader,
-};
+use retake_engine::{Mode, Profile};
+use retake_media::{Limits, TranscodeOptions};
+use retake_pipeline::{modify, ErrorKind, ModifyRequest};
 
 /// What to tell a client who sent a prompt and no first frame to a build without a model.
 pub const PROMPT_ONLY_NEEDS_MODEL: &str = "prompt-only modification needs a diffusion model \
@@ -26,6 +24,8 @@ pub struct PipelineJob {
     pub prompt: Option<String>,
     /// Mode name (`adhere_1` … `reimagine_3`).
     pub mode: String,
+    /// Model name (`ray-2` is the quality profile, `ray-flash-2` the fast one).
+    pub model: String,
     /// Where to write the MP4 (the pipeline writes a temporary file and renames it).
     pub output: PathBuf,
     /// Seed for deterministic synthesis.
@@ -60,29 +60,20 @@ pub enum PipelineError {
     Failed(String),
 }
 
-impl From<MediaError> for PipelineError {
-    fn from(e: MediaError) -> Self {
-        match e {
-            MediaError::Cancelled => PipelineError::Cancelled,
-            MediaError::Io { .. }
-            | MediaError::Stream(_)
-            | MediaError::Encode(_)
-            | MediaError::InvalidFrame(_)
-            | MediaError::InvalidArgument(_) => PipelineError::Failed(e.to_string()),
-            other => PipelineError::Input(other.to_string()),
+impl From<retake_pipeline::PipelineError> for PipelineError {
+    fn from(e: retake_pipeline::PipelineError) -> Self {
+        match e.kind() {
+            ErrorKind::Cancelled => PipelineError::Cancelled,
+            ErrorKind::Input => PipelineError::Input(e.to_string()),
+            ErrorKind::Unavailable => PipelineError::Unavailable(e.to_string()),
+            ErrorKind::Output | ErrorKind::Internal => PipelineError::Failed(e.to_string()),
         }
     }
 }
 
-impl From<EngineError> for PipelineError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::Cancelled => PipelineError::Cancelled,
-            EngineError::TooSmall { .. } | EngineError::UnknownMode(_) => {
-                PipelineError::Input(e.to_string())
-            }
-            other => PipelineError::Failed(other.to_string()),
-        }
+impl From<retake_engine::EngineError> for PipelineError {
+    fn from(e: retake_engine::EngineError) -> Self {
+        retake_pipeline::PipelineError::Engine(e).into()
     }
 }
 
@@ -122,41 +113,6 @@ impl MediaPipeline {
     }
 }
 
-/// Checks that an edited first frame of `kw`×`kh` has the clip's shape (`width`×`height`);
-/// a different crop would smear across the whole clip.
-pub fn check_keyframe_shape(kw: u32, kh: u32, width: u32, height: u32) -> Result<(), String> {
-    let ka = kw as f64 / kh.max(1) as f64;
-    let ca = width as f64 / height.max(1) as f64;
-    // Same tolerance as `retake modify`, so the CLI and the server accept the same frames.
-    if (ka / ca - 1.0).abs() > 0.01 {
-        return Err(format!(
-            "first_frame is {kw}x{kh} but the clip's frames are {width}x{height}, a different \
-             shape; edit the frame `retake frame CLIP` exports, without cropping"
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses a clip with a single frame: there is no motion to carry an edit along.
-pub fn check_motion(source_frames: usize, output_frames: usize) -> Result<(), String> {
-    if source_frames < 2 || output_frames < 2 {
-        return Err(
-            "the clip has a single frame, so there is no motion to carry the edit \
-                    along; use the edited image itself"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
-fn fit_keyframe(key: RgbFrame, width: u32, height: u32) -> Result<RgbFrame, PipelineError> {
-    if (key.width(), key.height()) == (width, height) {
-        return Ok(key);
-    }
-    check_keyframe_shape(key.width(), key.height(), width, height).map_err(PipelineError::Input)?;
-    Ok(FrameResizer::default().resize(key, width, height)?)
-}
-
 impl ClipPipeline for MediaPipeline {
     fn run(
         &self,
@@ -164,45 +120,22 @@ impl ClipPipeline for MediaPipeline {
         progress: &dyn Fn(u8),
         cancel: &AtomicBool,
     ) -> Result<PipelineOutput, PipelineError> {
-        let Some(first_frame) = &job.first_frame else {
-            return Err(PipelineError::Unavailable(PROMPT_ONLY_NEEDS_MODEL.into()));
+        let req = ModifyRequest {
+            first_frame: job.first_frame.clone(),
+            prompt: job.prompt.clone(),
+            mode: job.mode.parse::<Mode>()?,
+            profile: job.model.parse::<Profile>()?,
+            seed: job.seed,
+            limits: self.limits,
+            encode: self.options.encode,
+            mute: self.options.mute,
+            ..ModifyRequest::new(&job.input, &job.output)
         };
-        let mode: Mode = job.mode.parse()?;
-        let params = mode.params();
-        let keyframe = load_image(first_frame).map_err(|e| {
-            PipelineError::Input(format!(
-                "first_frame cannot be read as PNG, JPEG or WebP: {e}"
-            ))
-        })?;
-        let reader = VideoReader::open(&job.input, &self.limits)?;
-        check_motion(reader.info().video.frame_count, reader.frame_count())
-            .map_err(PipelineError::Input)?;
-        let (width, height) = reader.output_size();
-        let keyframe = fit_keyframe(keyframe, width, height)?;
-        let mut propagator: Option<Propagator> = None;
-        let mut report = |done: usize, total: usize| {
-            progress((done * 100 / total.max(1)).min(100) as u8);
-        };
-        let out = transcode::<PipelineError, _>(
-            reader,
-            &job.output,
-            self.options,
-            |_, frame| {
-                let p = match &mut propagator {
-                    Some(p) => p,
-                    None => {
-                        propagator.insert(Propagator::new(&keyframe, &frame, &params, job.seed)?)
-                    }
-                };
-                Ok(p.push(&frame)?)
-            },
-            &mut report,
-            cancel,
-        )?;
+        let report = modify(&req, &mut |p| progress(p.percent()), cancel)?;
         Ok(PipelineOutput {
-            frames: out.frames,
-            width: out.width,
-            height: out.height,
+            frames: report.media.frames,
+            width: report.media.width,
+            height: report.media.height,
         })
     }
 }

@@ -14,10 +14,11 @@ use crate::domain::{rfc3339_ms, Assets, Generation, ModifyVideoRequest, State, G
 use crate::error::{Result, ServiceError};
 use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
-use crate::pipeline::{check_keyframe_shape, check_motion, ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
+use crate::pipeline::{ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
 use crate::pricing::{self, Credits};
 use crate::store::{now_ms, CreditState, GenerationRecord, KeyRecord, Store};
 use crate::webhook::{WebhookEvent, WebhookSender};
+use retake_pipeline::{check_first_frame_shape, check_motion};
 
 /// A page of generations (Luma's list response).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -270,7 +271,8 @@ impl Service {
                             "first_frame.url is not a PNG, JPEG or WebP image retake can read: {e}"
                         ))
                     })?;
-                check_keyframe_shape(kw, kh, width, height).map_err(ServiceError::BadRequest)?;
+                check_first_frame_shape(kw, kh, width, height)
+                    .map_err(|m| ServiceError::BadRequest(format!("first_frame.url: {m}")))?;
                 Some(key)
             }
         };

@@ -87,6 +87,7 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         first_frame: g.first_frame_blob.as_deref().map(|b| svc.blobs.path(b)),
         prompt: request.prompt.clone(),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
+        model: g.model.clone(),
         output: tmp.clone(),
         seed: seed_of(&g.id),
     };

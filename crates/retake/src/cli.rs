@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use retake_engine::Mode;
+use retake_engine::{Mode, Profile};
 use retake_media::{Limits, SizeCap};
 
 /// retake: restyle a video clip while keeping its motion, timing and sound.
@@ -49,12 +49,15 @@ pub enum Command {
         /// The edited first frame (PNG, JPEG or WebP), made from `retake frame`'s export.
         #[arg(long)]
         first_frame: Option<PathBuf>,
-        /// A text prompt (needs the diffusion engine; not in this build yet).
+        /// A text prompt (needs a diffusion model).
         #[arg(long)]
         prompt: Option<String>,
         /// Strength: adhere_1..3 (subtle) · flex_1..3 (balanced) · reimagine_1..3 (bold).
         #[arg(long, default_value_t = Mode::default(), value_parser = parse_mode)]
         mode: Mode,
+        /// Effort: `quality` (alias ray-2) or `fast` (alias ray-flash-2).
+        #[arg(long, default_value_t = Profile::default(), value_parser = parse_profile)]
+        model: Profile,
         /// Seed for the engine's random search; the same seed gives the same output.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -117,6 +120,10 @@ impl LimitArgs {
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse::<Mode>().map_err(|e| e.to_string())
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse::<Profile>().map_err(|e| e.to_string())
 }
 
 fn parse_cap(s: &str) -> Result<SizeCap, String> {

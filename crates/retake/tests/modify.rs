@@ -1,0 +1,177 @@
+//! `retake modify` driven as a user would: export a frame, edit it, carry it through the clip.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use retake_engine::edits::recolour;
+use retake_media::transform::FrameResizer;
+use retake_media::{load_image, save_png, RgbFrame};
+use retake_testkit::{args, clip_from, ffmpeg_rgb_frames, ffprobe_json, pattern, psnr, scratch};
+
+/// Exports frame 0 of `clip` and writes a recoloured copy of it: the user's edit.
+fn edited_first_frame(clip: &Path, name: &str) -> (PathBuf, RgbFrame) {
+    let exported = scratch(&format!("{name}-export.png"));
+    let o = retake(&["frame", &s(clip), "-o", &s(&exported), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let edited = recolour(&load_image(&exported).unwrap());
+    let path = scratch(&format!("{name}-edited.png"));
+    save_png(&edited, &path).unwrap();
+    (path, edited)
+}
+
+fn frames_of(path: &Path, w: u32, h: u32) -> Vec<RgbFrame> {
+    ffmpeg_rgb_frames(path, w, h, "")
+        .into_iter()
+        .map(|d| RgbFrame::from_raw(w, h, d).unwrap())
+        .collect()
+}
+
+#[test]
+fn carries_the_edit_through_the_clip_with_audio_and_timing_kept() {
+    let clip = clip_with_audio();
+    let (first, edited) = edited_first_frame(&clip, "carry");
+    let out = scratch("carry-out.mp4");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--mode",
+        "flex_2",
+        "--model",
+        "ray-flash-2",
+        "-o",
+        &s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["frames"], 48);
+    assert_eq!(report["mode"], "flex_2");
+    assert_eq!(report["profile"], "fast");
+    assert_eq!(report["keyframes"], serde_json::json!([0]));
+    assert_eq!(report["audio_copied"], true);
+
+    let probe = ffprobe_json(&out, &["-show_streams", "-show_format"]);
+    let streams = probe["streams"].as_array().unwrap();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(video["codec_name"], "h264");
+    assert_eq!(video["r_frame_rate"], "24/1");
+    assert!(streams.iter().any(|s| s["codec_type"] == "audio"));
+    let duration: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((duration - 2.0).abs() < 0.1, "duration {duration}");
+
+    let source = frames_of(&clip, 320, 240);
+    let output = frames_of(&out, 320, 240);
+    assert_eq!(output.len(), 48);
+    let p0 = psnr(output[0].data(), edited.data());
+    assert!(p0 > 35.0, "frame 0 should be the edited frame: {p0:.1} dB");
+    // The source is 30 fps; output frame 47 (1.958 s) shows source frame 59.
+    let last = &output[47];
+    let truth = recolour(&source[59]);
+    let to_edit = psnr(last.data(), truth.data());
+    let to_source = psnr(last.data(), source[59].data());
+    assert!(
+        to_edit > to_source + 3.0,
+        "the last frame should carry the edit: {to_edit:.1} dB to the edited source, \
+         {to_source:.1} dB to the unedited one"
+    );
+}
+
+#[test]
+fn a_first_frame_at_another_scale_is_resized() {
+    let clip = clip_with_audio();
+    let (_, edited) = edited_first_frame(&clip, "scaled");
+    let big = FrameResizer::default().resize(edited, 640, 480).unwrap();
+    let path = scratch("scaled-640.png");
+    save_png(&big, &path).unwrap();
+    let out = scratch("scaled-out.mp4");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&path),
+        "-o",
+        &s(&out),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.exists());
+}
+
+#[test]
+fn bad_first_frames_and_clips_are_refused_with_what_to_do() {
+    let clip = clip_with_audio();
+    let out = scratch("refused.mp4");
+    let square = scratch("square.png");
+    save_png(&RgbFrame::filled(100, 100, [50; 3]), &square).unwrap();
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&square),
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 3, "resize yours to 320x240");
+    assert!(!out.exists());
+
+    let garbage = scratch("garbage.png");
+    std::fs::write(&garbage, b"not an image at all").unwrap();
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&garbage),
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 3, "garbage.png");
+    assert!(!out.exists());
+
+    let one = clip_from(
+        "one-frame.mp4",
+        &[
+            pattern("64x48", "24", 1.0 / 24.0),
+            args(&["-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let small = scratch("small.png");
+    save_png(&RgbFrame::filled(64, 48, [9; 3]), &small).unwrap();
+    let o = retake(&[
+        "modify",
+        &s(&one),
+        "--first-frame",
+        &s(&small),
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 3, "single frame");
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_modes_models_and_missing_edits_are_usage_errors() {
+    let clip = clip_with_audio();
+    let out = scratch("usage.mp4");
+    let o = retake(&["modify", &s(&clip), "--mode", "bold", "-o", &s(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for m in ["adhere_1", "flex_2", "reimagine_3"] {
+        assert!(err.contains(m), "{err}");
+    }
+    let o = retake(&["modify", &s(&clip), "--model", "ray-3", "-o", &s(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("ray-flash-2"), "{}", stderr(&o));
+    let o = retake(&["modify", &s(&clip), "--prompt", "film noir", "-o", &s(&out)]);
+    assert_clean_failure(&o, 2, "diffusion model");
+    let o = retake(&["modify", &s(&clip), "-o", &s(&out)]);
+    assert_clean_failure(&o, 2, "--first-frame");
+    assert!(!out.exists());
+}
