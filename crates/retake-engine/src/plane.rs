@@ -109,6 +109,28 @@ impl Plane {
         out
     }
 
+    /// Mean over a (2r + 1)² window, clamped at the borders (two running-sum passes).
+    pub fn box_blur(&self, r: usize) -> Self {
+        let (w, h) = (self.w, self.h);
+        let pass = |src: &[f32], len: usize, stride: usize, lines: usize, line_step: usize| {
+            let mut out = vec![0.0f32; src.len()];
+            let n = (2 * r + 1) as f32;
+            for l in 0..lines {
+                let at =
+                    |k: isize| src[l * line_step + k.clamp(0, len as isize - 1) as usize * stride];
+                let mut acc: f32 = (-(r as isize)..=r as isize).map(at).sum();
+                for k in 0..len {
+                    out[l * line_step + k * stride] = acc / n;
+                    acc += at(k as isize + r as isize + 1) - at(k as isize - r as isize);
+                }
+            }
+            out
+        };
+        let rows = pass(&self.data, w, 1, h, w);
+        let data = pass(&rows, h, w, w, 1);
+        Self { w, h, data }
+    }
+
     /// Halves the size with a 2x2 box filter (for pyramids).
     pub fn half(&self) -> Self {
         self.downsample(2)

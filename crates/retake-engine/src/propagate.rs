@@ -1,11 +1,11 @@
 //! Streaming propagation of one styled keyframe through the following source frames.
 
 use crate::cut::CutDetector;
-use crate::flow::{bidirectional_flow, occlusion_mask, FlowParams};
+use crate::flow::{bidirectional_flow, occlusion_mask, FlowField, FlowParams};
 use crate::mode::ModeParams;
 use crate::patchmatch::{score, search, Guides, Nnf, Search};
 use crate::plane::{check_size, ColorImage, Plane};
-use crate::synth::{appearance, key_guides, render, temporal};
+use crate::synth::{appearance, edit_map, key_guides, render, temporal, Residual};
 use crate::EngineError;
 use rayon::prelude::*;
 use retake_media::RgbFrame;
@@ -25,6 +25,15 @@ pub struct SynthSettings {
     pub reset_iterations: usize,
     /// Random-search radius (working pixels) around tracked matches.
     pub local_radius: f32,
+    /// Share of each output pixel taken from the previous output carried along the flow (0
+    /// turns the temporal blend off). Where the freshly synthesised pixel disagrees strongly
+    /// with the carried one (a revealed area, a change of light), the fresh one wins.
+    pub temporal_blend: f32,
+    /// Colour difference (0–255 scale) at which the carried pixel's share has fallen to 1/e.
+    pub blend_tolerance: f32,
+    /// Edit size (mean RGB difference between keyframe and its source, 0–255) below which an
+    /// area counts as unedited and keeps the source's own appearance; 0 turns this off.
+    pub edit_tolerance: f32,
     /// Flow parameters (at working resolution).
     pub flow: FlowParams,
 }
@@ -37,6 +46,9 @@ impl Default for SynthSettings {
             iterations: 2,
             reset_iterations: 6,
             local_radius: 4.0,
+            temporal_blend: 0.85,
+            blend_tolerance: 40.0,
+            edit_tolerance: 20.0,
             flow: FlowParams::default(),
         }
     }
@@ -52,13 +64,17 @@ pub struct Propagator {
     settings: SynthSettings,
     seed: u64,
     style: ColorImage,
-    key_luma: Plane,
+    /// The keyframe's source at full resolution, and where the keyframe differs from it.
+    key_src: ColorImage,
+    edit: Plane,
     key: Guides,
     tgt: Guides,
     nnf: Nnf,
     prev_luma: Option<Plane>,
     prev_out: ColorImage,
     out: ColorImage,
+    /// The previous output at full resolution, for the temporal blend.
+    prev_full: ColorImage,
     cut: CutDetector,
     cuts: Vec<usize>,
     index: usize,
@@ -97,6 +113,7 @@ impl Propagator {
             });
         }
         let f = w.max(h).div_ceil(settings.max_working_side).max(1);
+        let edit_radius = 2 * settings.patch_radius * f;
         let style = ColorImage::from_frame(keyframe);
         let src = ColorImage::from_frame(key_source);
         let key = key_guides(&src.downsample(f), &style.downsample(f), mode);
@@ -115,7 +132,8 @@ impl Propagator {
             mode: *mode,
             settings,
             seed,
-            key_luma: src.luma(),
+            edit: edit_map(&style, &src, edit_radius),
+            key_src: src,
             style,
             key,
             tgt: Guides {
@@ -128,6 +146,7 @@ impl Propagator {
             prev_luma: None,
             prev_out: ColorImage::new(ww, wh),
             out: ColorImage::new(w, h),
+            prev_full: ColorImage::new(w, h),
             cut: CutDetector::new(),
             cuts: Vec::new(),
             index: 0,
@@ -177,6 +196,7 @@ impl Propagator {
         appearance(&src, &luma, &self.mode, &mut self.tgt.app);
         let mut tmask = vec![0.0f32; ww * wh];
         let mut track = Vec::new();
+        let mut carried = None;
         let iterations;
         match (&self.prev_luma, is_cut) {
             (Some(prev), false) => {
@@ -203,6 +223,7 @@ impl Propagator {
                         }
                     });
                 temporal(&warped, &self.mode, &mut self.tgt.tmp);
+                carried = Some((bwd, occ));
                 self.nnf.pos.clone_from(&pos);
                 track = pos;
                 iterations = self.settings.iterations;
@@ -234,14 +255,34 @@ impl Propagator {
         };
         score(&mut self.nnf, &self.key, &self.tgt, &s);
         search(&mut self.nnf, &self.key, &self.tgt, &s);
-        let src_luma;
-        let detail = if self.mode.detail_blend > 0.0 {
-            src_luma = src_full.luma();
-            Some((&src_luma, &self.key_luma, self.mode.detail_blend))
-        } else {
-            None
+        let residual = Residual {
+            src: &src_full,
+            key_src: &self.key_src,
+            edit: &self.edit,
+            floor: self.mode.detail_blend,
+            tolerance: self.settings.edit_tolerance,
         };
-        render(&self.style, &self.nnf, self.f, detail, &mut self.out);
+        std::mem::swap(&mut self.out, &mut self.prev_full);
+        render(
+            &self.style,
+            &self.nnf,
+            self.f,
+            Some(&residual),
+            &mut self.out,
+        );
+        if let Some((bwd, occ)) = carried {
+            if self.settings.temporal_blend > 0.0 {
+                blend_carried(
+                    &mut self.out,
+                    &self.prev_full,
+                    &bwd,
+                    &occ,
+                    self.f,
+                    self.settings.temporal_blend,
+                    self.settings.blend_tolerance,
+                );
+            }
+        }
         self.prev_out = self.out.downsample(self.f);
         self.prev_luma = Some(luma);
         self.index += 1;
@@ -256,4 +297,44 @@ impl Propagator {
         }
         p
     }
+}
+
+/// Mixes the previous output, carried along the backward flow (working resolution, `f` times
+/// coarser), into `out` where the flow is trusted. The carried share falls off with the colour
+/// difference, so the blend steadies flicker without dragging stale colour into real changes.
+fn blend_carried(
+    out: &mut ColorImage,
+    prev: &ColorImage,
+    bwd: &FlowField,
+    occ: &[bool],
+    f: usize,
+    share: f32,
+    tolerance: f32,
+) {
+    let w = out.width();
+    let (fw, fh) = (bwd.width(), bwd.height());
+    let fs = f as f32;
+    let inv_tol = 1.0 / (tolerance * tolerance).max(1e-6);
+    out.data_mut()
+        .par_chunks_mut(w)
+        .enumerate()
+        .for_each(|(y, row)| {
+            let v = (y as f32 + 0.5) / fs - 0.5;
+            let oy = (v.round().max(0.0) as usize).min(fh - 1);
+            for (x, o) in row.iter_mut().enumerate() {
+                let u = (x as f32 + 0.5) / fs - 0.5;
+                let ox = (u.round().max(0.0) as usize).min(fw - 1);
+                if occ[oy * fw + ox] {
+                    continue;
+                }
+                let b = bwd.sample(u, v);
+                let c = prev.sample(x as f32 + b[0] * fs, y as f32 + b[1] * fs);
+                let d2 =
+                    ((c[0] - o[0]).powi(2) + (c[1] - o[1]).powi(2) + (c[2] - o[2]).powi(2)) / 3.0;
+                let a = share * (-d2 * inv_tol).exp();
+                for k in 0..3 {
+                    o[k] += a * (c[k] - o[k]);
+                }
+            }
+        });
 }

@@ -47,15 +47,47 @@ pub(crate) fn key_guides(src: &ColorImage, style: &ColorImage, m: &ModeParams) -
     g
 }
 
+/// How much of the source's own change since the keyframe goes into the output: its luminance
+/// change at the `floor` share everywhere, and where the keyframe left the source unedited
+/// (its edit map well below `tolerance`) the whole change, so untouched areas keep the
+/// source's own appearance.
+pub(crate) struct Residual<'a> {
+    /// The current source frame.
+    pub src: &'a ColorImage,
+    /// The keyframe's source frame.
+    pub key_src: &'a ColorImage,
+    /// Per-pixel size of the edit (mean |keyframe − its source|, blurred), 0–255 scale.
+    pub edit: &'a Plane,
+    /// Share of the source's change carried everywhere (the mode's detail blend).
+    pub floor: f32,
+    /// Edit size at which the share has fallen back to `floor` by 1/e.
+    pub tolerance: f32,
+}
+
+/// The edit map of a keyframe: mean absolute RGB difference to its source, blurred over about
+/// a patch so isolated pixels neither count as edits nor escape them.
+pub(crate) fn edit_map(style: &ColorImage, key_src: &ColorImage, radius: usize) -> Plane {
+    let d: Vec<f32> = style
+        .data()
+        .iter()
+        .zip(key_src.data())
+        .map(|(a, b)| ((a[0] - b[0]).abs() + (a[1] - b[1]).abs() + (a[2] - b[2]).abs()) / 3.0)
+        .collect();
+    match Plane::from_vec(style.width(), style.height(), d) {
+        Ok(p) => p.box_blur(radius),
+        Err(_) => Plane::new(style.width(), style.height()),
+    }
+}
+
 /// Renders the full-resolution output. Every full-resolution pixel blends the keyframe looked up
 /// through the displacements of its nearest working-resolution neighbours (a bilinear vote of
 /// overlapping patches), so seams between patches are soft while coherent areas stay sharp.
-/// With `detail`, the change of source luminance since the keyframe is added back.
+/// With `residual`, the source's change since the keyframe is added back (see [`Residual`]).
 pub(crate) fn render(
     style: &ColorImage,
     nnf: &Nnf,
     f: usize,
-    detail: Option<(&Plane, &Plane, f32)>,
+    residual: Option<&Residual<'_>>,
     out: &mut ColorImage,
 ) {
     let w = out.width();
@@ -81,34 +113,52 @@ pub(crate) fn render(
                     (q1x, q1y, fx * fy),
                 ];
                 let mut acc = [0.0f32; 3];
-                let mut kl = 0.0f32;
-                let mut last: Option<([f32; 2], [f32; 3], f32)> = None;
+                let mut ks = [0.0f32; 3];
+                let mut edit = 0.0f32;
+                type Lookup = ([f32; 2], [f32; 3], [f32; 3], f32);
+                let mut last: Option<Lookup> = None;
                 for (qx, qy, wt) in qs {
                     let p = nnf.pos[qy * nw + qx];
                     let d = [(p[0] - qx as f32) * fs, (p[1] - qy as f32) * fs];
                     // Coherent neighbours share a displacement: reuse the lookup.
-                    let (c, l) = match last {
-                        Some((ld, c, l))
+                    let (c, k, e) = match last {
+                        Some((ld, c, k, e))
                             if (ld[0] - d[0]).abs() < 0.05 && (ld[1] - d[1]).abs() < 0.05 =>
                         {
-                            (c, l)
+                            (c, k, e)
                         }
                         _ => {
                             let (sx, sy) = (x as f32 + d[0], y as f32 + d[1]);
                             let c = style.sample(sx, sy);
-                            let l = detail.map_or(0.0, |(_, ks, _)| ks.sample(sx, sy));
-                            last = Some((d, c, l));
-                            (c, l)
+                            let (k, e) = match residual {
+                                Some(r) => (r.key_src.sample(sx, sy), r.edit.sample(sx, sy)),
+                                None => ([0.0; 3], 0.0),
+                            };
+                            last = Some((d, c, k, e));
+                            (c, k, e)
                         }
                     };
-                    acc[0] += wt * c[0];
-                    acc[1] += wt * c[1];
-                    acc[2] += wt * c[2];
-                    kl += wt * l;
+                    for i in 0..3 {
+                        acc[i] += wt * c[i];
+                        ks[i] += wt * k[i];
+                    }
+                    edit += wt * e;
                 }
-                if let Some((src, _, a)) = detail {
-                    let add = a * 255.0 * (src.data()[y * w + x] - kl);
-                    acc = acc.map(|c| c + add);
+                if let Some(r) = residual {
+                    // Unedited areas take the source's whole change; edited ones its luminance
+                    // change only, at the floor share, so the edit's colours stay.
+                    let keep = if r.tolerance > 0.0 {
+                        let t = edit / r.tolerance;
+                        (-t * t).exp()
+                    } else {
+                        0.0
+                    };
+                    let s = r.src.data()[y * w + x];
+                    let d = [s[0] - ks[0], s[1] - ks[1], s[2] - ks[2]];
+                    let dy = (1.0 - keep) * r.floor * (0.299 * d[0] + 0.587 * d[1] + 0.114 * d[2]);
+                    for i in 0..3 {
+                        acc[i] += keep * d[i] + dy;
+                    }
                 }
                 *o = acc;
             }
