@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod cut;
 pub mod edits;
 pub mod error;
+pub mod eval;
 pub mod flow;
 pub mod keyframes;
 pub mod metrics;

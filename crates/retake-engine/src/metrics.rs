@@ -157,6 +157,55 @@ pub fn warping_error(
     Ok(if n == 0 { 0.0 } else { sum / n as f64 })
 }
 
+/// Temporal-change error against a ground truth: the mean absolute difference (0–255 scale)
+/// between the output's frame-to-frame change and the truth's, both measured along the true
+/// flow over unoccluded pixels. Zero when the output changes exactly as the truth does; a
+/// flickering output scores high, and so does one that stays still (or blurs) where the truth
+/// changes. Needs clips with known motion and a known edited truth.
+pub fn temporal_change_error(
+    prev_out: &RgbFrame,
+    out: &RgbFrame,
+    prev_truth: &RgbFrame,
+    truth: &RgbFrame,
+    flow: &FlowField,
+    occluded: &[bool],
+) -> Result<f64, EngineError> {
+    same_size(prev_out, out)?;
+    same_size(prev_out, prev_truth)?;
+    same_size(prev_out, truth)?;
+    let (w, h) = (out.width() as usize, out.height() as usize);
+    if flow.width() != w || flow.height() != h || occluded.len() != w * h {
+        return Err(EngineError::SizeMismatch {
+            what: "flow",
+            got_w: flow.width(),
+            got_h: flow.height(),
+            want_w: w,
+            want_h: h,
+        });
+    }
+    let (o, t) = (ColorImage::from_frame(out), ColorImage::from_frame(truth));
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if occluded[i] {
+                continue;
+            }
+            let f = flow.get(x, y);
+            let (qx, qy) = (x as f32 + f[0], y as f32 + f[1]);
+            let (qo, qt) = (o.sample(qx, qy), t.sample(qx, qy));
+            let po = &prev_out.data()[i * 3..i * 3 + 3];
+            let pt = &prev_truth.data()[i * 3..i * 3 + 3];
+            sum += (0..3)
+                .map(|k| ((qo[k] - po[k] as f32) - (qt[k] - pt[k] as f32)).abs() as f64)
+                .sum::<f64>()
+                / 3.0;
+            n += 1;
+        }
+    }
+    Ok(if n == 0 { 0.0 } else { sum / n as f64 })
+}
+
 /// Mean end-point error (pixels) of `flow` against `truth`, over pixels where `mask` is false
 /// (pass an all-false mask, or `&[]`, to use every pixel).
 pub fn endpoint_error(

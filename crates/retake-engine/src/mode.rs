@@ -208,4 +208,33 @@ mod tests {
         assert_eq!(Mode::Adhere1.params().strength, 0.25);
         assert_eq!(Mode::Reimagine3.params().strength, 0.85);
     }
+
+    #[test]
+    fn the_readme_table_matches_this_one() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .expect("README.md at the workspace root");
+        for m in Mode::ALL {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| {}", m.name())))
+                .unwrap_or_else(|| panic!("README has no row for {m}"));
+            let nums: Vec<f32> = row
+                .split('|')
+                .skip(2)
+                .filter_map(|c| c.trim().parse().ok())
+                .collect();
+            let p = m.params();
+            let want = [
+                p.appearance_weight,
+                p.edge_weight,
+                p.temporal_weight,
+                p.position_weight,
+                p.detail_blend,
+                p.keyframe_interval as f32,
+                p.strength,
+            ];
+            assert_eq!(nums, want, "README row for {m}: {row}");
+        }
+    }
 }
