@@ -73,6 +73,39 @@ pub enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Measure quality: score a modified clip, or run the built-in suite of synthetic clips
+    /// with known motion (the engine against two baselines).
+    Eval {
+        /// The source clip the output was made from.
+        #[arg(long, required_unless_present = "suite")]
+        source: Option<PathBuf>,
+        /// The edited first frame the output was made with.
+        #[arg(long, required_unless_present = "suite")]
+        first_frame: Option<PathBuf>,
+        /// The modified clip to score.
+        #[arg(long, required_unless_present = "suite")]
+        output: Option<PathBuf>,
+        /// Run the synthetic suite instead (Markdown tables, or JSON with --json).
+        #[arg(long, conflicts_with_all = ["source", "first_frame", "output"])]
+        suite: bool,
+        /// Suite frame size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "256x144", value_parser = parse_size)]
+        size: (usize, usize),
+        /// Suite frames per clip.
+        #[arg(long, default_value_t = 24)]
+        frames: usize,
+        /// Suite mode for the engine.
+        #[arg(long, default_value_t = Mode::default(), value_parser = parse_mode)]
+        mode: Mode,
+        /// Suite profile: `quality` (ray-2) or `fast` (ray-flash-2).
+        #[arg(long, default_value_t = Profile::default(), value_parser = parse_profile)]
+        model: Profile,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
     /// Re-encode a clip the way retake writes every output (24 fps, output size, audio kept),
     /// with no restyling: a preview of the frames the engines will see.
     Convert {
@@ -124,6 +157,17 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse::<Profile>().map_err(|e| e.to_string())
+}
+
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let err = || format!("expected WIDTHxHEIGHT such as 256x144, got {s:?}");
+    let (a, b) = s.split_once(['x', 'X']).ok_or_else(err)?;
+    let w: usize = a.trim().parse().map_err(|_| err())?;
+    let h: usize = b.trim().parse().map_err(|_| err())?;
+    if !(16..=4096).contains(&w) || !(16..=4096).contains(&h) {
+        return Err(format!("sides must be 16 to 4096 pixels, got {s:?}"));
+    }
+    Ok((w, h))
 }
 
 fn parse_cap(s: &str) -> Result<SizeCap, String> {

@@ -69,6 +69,26 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             quiet,
             cancel,
         ),
+        Command::Eval {
+            source,
+            first_frame,
+            output,
+            suite,
+            size,
+            frames,
+            mode,
+            model,
+            json,
+            limits,
+        } => match (suite, source, first_frame, output) {
+            (true, ..) => commands::eval::suite(size.0, size.1, frames, mode, model, json, quiet),
+            (false, Some(src), Some(first), Some(out)) => {
+                commands::eval::clip(&src, &first, &out, json, &limits.limits(), quiet, cancel)
+            }
+            _ => Err(CliError::usage(anyhow::anyhow!(
+                "give --source, --first-frame and --output, or --suite"
+            ))),
+        },
         Command::Convert {
             clip,
             output,

@@ -6,6 +6,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A frame-count progress bar with rate and ETA.
 pub fn frames_bar(total: usize, label: &str, quiet: bool) -> ProgressBar {
+    count_bar(total, label, "frames", quiet)
+}
+
+/// A progress bar counting `unit`s, with rate and ETA.
+pub fn count_bar(total: usize, label: &str, unit: &str, quiet: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
         Some(total as u64),
         if quiet {
@@ -14,9 +19,9 @@ pub fn frames_bar(total: usize, label: &str, quiet: bool) -> ProgressBar {
             ProgressDrawTarget::stderr()
         },
     );
-    let style = ProgressStyle::with_template(
-        "{msg:>10} [{bar:32}] {pos}/{len} frames  {per_sec}  ETA {eta}",
-    )
+    let style = ProgressStyle::with_template(&format!(
+        "{{msg:>10}} [{{bar:32}}] {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}"
+    ))
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
     bar.set_style(style);

@@ -175,3 +175,143 @@ fn bad_modes_models_and_missing_edits_are_usage_errors() {
     assert_clean_failure(&o, 2, "--first-frame");
     assert!(!out.exists());
 }
+
+#[test]
+fn eval_scores_a_modified_clip_and_refuses_a_mismatched_one() {
+    let clip = clip_with_audio();
+    let (first, _) = edited_first_frame(&clip, "eval");
+    let out = scratch("eval-out.mp4");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "-o",
+        &s(&out),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = retake(&[
+        "eval",
+        "--source",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--output",
+        &s(&out),
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frames"], 48);
+    assert!(v["first_frame_psnr"].as_f64().unwrap() > 35.0, "{v}");
+    assert!(v["first_frame_ssim"].as_f64().unwrap() > 0.9, "{v}");
+    let warp = v["warping_error"].as_f64().unwrap();
+    assert!(warp > 0.0 && warp < 20.0, "{v}");
+    assert!(v["edge_ssim"].as_f64().unwrap() > 0.3, "{v}");
+
+    // The source scored as its own output: a perfect structure score, a poor first frame.
+    let o = retake(&[
+        "eval",
+        "--source",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--output",
+        &s(&clip),
+        "--json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let same: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(same["edge_ssim"].as_f64().unwrap() > 0.99, "{same}");
+    assert!(same["first_frame_psnr"].as_f64().unwrap() < v["first_frame_psnr"].as_f64().unwrap());
+
+    let other = clip_from(
+        "eval-other.mp4",
+        &[
+            pattern("320x240", "24", 1.0),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let o = retake(&[
+        "eval",
+        "--source",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--output",
+        &s(&other),
+    ]);
+    assert_clean_failure(&o, 3, "24 frames");
+    let o = retake(&["eval", "--source", &s(&clip)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn eval_suite_covers_every_scene_and_edit() {
+    let o = retake(&[
+        "eval", "--suite", "--size", "64x48", "--frames", "4", "--json", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["rows"].as_array().unwrap().len(), 15);
+    assert_eq!(v["flow"].as_array().unwrap().len(), 5);
+    for r in v["rows"].as_array().unwrap() {
+        assert!(
+            r["ours"]["psnr"].as_f64().unwrap() > r["frozen"]["psnr"].as_f64().unwrap(),
+            "{r}"
+        );
+    }
+    let o = retake(&["eval", "--suite", "--frames", "2"]);
+    assert_clean_failure(&o, 3, "at least 3 frames");
+}
+
+#[test]
+fn a_scene_cut_is_found_and_reported() {
+    let clip = clip_from(
+        "cut.mp4",
+        &[args(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x96:rate=24:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=160x96:rate=24",
+            "-filter_complex",
+            "[1:v]trim=duration=1,setpts=PTS-STARTPTS[b];[0:v][b]concat=n=2:v=1:a=0",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ])],
+    );
+    let (first, _) = edited_first_frame(&clip, "cut");
+    let out = scratch("cut-out.mp4");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "-o",
+        &s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frames"], 48);
+    assert_eq!(v["scene_cuts"], serde_json::json!([24]), "{v}");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "-o",
+        &s(&out),
+    ]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("scene cut at 1.00 s"), "{}", stderr(&o));
+}
