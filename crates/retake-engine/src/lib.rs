@@ -23,5 +23,5 @@ pub use keyframes::{propagate_between, Keyframe, KeyframeSequencer};
 pub use mode::{Mode, ModeParams};
 pub use plane::{ColorImage, Plane};
 pub use profile::Profile;
-pub use propagate::{Propagator, SynthSettings};
+pub use propagate::{Propagator, StageTimes, SynthSettings};
 pub use scene::{Scene, SceneKind};

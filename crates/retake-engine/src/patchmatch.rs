@@ -16,6 +16,33 @@ pub(crate) struct Guides {
     pub app: Vec<f32>,
     /// Temporal channels: the style on the keyframe side, the warped previous output on the target side.
     pub tmp: Vec<[f32; 3]>,
+    /// Both packed per pixel (appearance, temporal, a zero), so a patch distance runs over one
+    /// contiguous, vector-friendly row; filled by [`Guides::pack`].
+    pub px: Vec<[f32; 8]>,
+}
+
+impl Guides {
+    /// Guides of a `w`×`h` image with no channels yet.
+    pub fn empty(w: usize, h: usize) -> Self {
+        Self {
+            w,
+            h,
+            app: Vec::new(),
+            tmp: Vec::new(),
+            px: Vec::new(),
+        }
+    }
+
+    /// Packs `app` and `tmp` into `px`; call after either changes.
+    pub fn pack(&mut self) {
+        self.px.clear();
+        self.px.extend(
+            self.app
+                .chunks_exact(APP)
+                .zip(&self.tmp)
+                .map(|(a, t)| [a[0], a[1], a[2], a[3], t[0], t[1], t[2], 0.0]),
+        );
+    }
 }
 
 /// Nearest-neighbour field: keyframe coordinates (working resolution, sub-pixel) per target pixel.
@@ -122,35 +149,47 @@ impl Ctx<'_> {
             let (dx, dy) = (c[0] - t[0], c[1] - t[1]);
             total += wp * (dx * dx + dy * dy).min(400.0);
         }
-        let r = self.s.radius as isize;
-        let (cx, cy) = (c[0].round() as isize, c[1].round() as isize);
-        let (kw, kh, tw_, th) = (
-            self.key.w as isize,
-            self.key.h as isize,
-            self.tgt.w as isize,
-            self.tgt.h as isize,
-        );
-        for dy in -r..=r {
-            let ty = (py as isize + dy).clamp(0, th - 1);
-            let ky = (cy + dy).clamp(0, kh - 1);
-            for dx in -r..=r {
-                let tx = (px as isize + dx).clamp(0, tw_ - 1);
-                let ti = (ty * tw_ + tx) as usize;
-                let ki = (ky * kw + (cx + dx).clamp(0, kw - 1)) as usize;
-                let a = &self.tgt.app[ti * APP..ti * APP + APP];
-                let b = &self.key.app[ki * APP..ki * APP + APP];
-                let mut d = 0.0;
-                for k in 0..APP {
-                    let e = a[k] - b[k];
-                    d += e * e;
+        // Candidates are clamped to the keyframe, so they are never negative.
+        let (cx, cy) = ((c[0] + 0.5) as usize, (c[1] + 0.5) as usize);
+        let mask = [1.0, 1.0, 1.0, 1.0, tw, tw, tw, 0.0];
+        let r = self.s.radius;
+        let (kw, kh, tw_, th) = (self.key.w, self.key.h, self.tgt.w, self.tgt.h);
+        let inside = px >= r
+            && py >= r
+            && px + r < tw_
+            && py + r < th
+            && cx >= r
+            && cy >= r
+            && cx + r < kw
+            && cy + r < kh;
+        let side = 2 * r + 1;
+        for dy in 0..side {
+            let mut d = [0.0f32; 8];
+            if inside {
+                let t0 = (py + dy - r) * tw_ + px - r;
+                let k0 = (cy + dy - r) * kw + cx - r;
+                let trow = &self.tgt.px[t0..t0 + side];
+                let krow = &self.key.px[k0..k0 + side];
+                for (a, b) in trow.iter().zip(krow) {
+                    for k in 0..8 {
+                        let e = a[k] - b[k];
+                        d[k] += e * e;
+                    }
                 }
-                if tw > 0.0 {
-                    let (a, b) = (self.tgt.tmp[ti], self.key.tmp[ki]);
-                    let e = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
-                    d += tw * (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]);
+            } else {
+                let ty = (py + dy).saturating_sub(r).min(th - 1);
+                let ky = (cy + dy).saturating_sub(r).min(kh - 1);
+                for dx in 0..side {
+                    let tx = (px + dx).saturating_sub(r).min(tw_ - 1);
+                    let kx = (cx + dx).saturating_sub(r).min(kw - 1);
+                    let (a, b) = (&self.tgt.px[ty * tw_ + tx], &self.key.px[ky * kw + kx]);
+                    for k in 0..8 {
+                        let e = a[k] - b[k];
+                        d[k] += e * e;
+                    }
                 }
-                total += d;
             }
+            total += d.iter().zip(&mask).map(|(d, m)| d * m).sum::<f32>();
             if total > limit {
                 return total;
             }

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use retake_media::RgbFrame;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Resolution and effort of the synthesis; the defaults meet the 720p speed target.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +55,19 @@ impl Default for SynthSettings {
     }
 }
 
+/// Where a propagator's time went, summed over the frames pushed so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimes {
+    /// Colour conversion, downsampling and guide channels.
+    pub guides: Duration,
+    /// Optical flow (forward and backward) and the occlusion mask.
+    pub flow: Duration,
+    /// Carrying the field along the flow and the PatchMatch passes.
+    pub search: Duration,
+    /// Full-resolution rendering and the temporal blend.
+    pub render: Duration,
+}
+
 /// Carries a styled keyframe through the following frames, one `push` per source frame.
 /// Memory is a fixed handful of full- and working-resolution buffers, whatever the clip length.
 pub struct Propagator {
@@ -79,6 +93,7 @@ pub struct Propagator {
     cuts: Vec<usize>,
     index: usize,
     cancel: Option<Arc<AtomicBool>>,
+    times: StageTimes,
 }
 
 impl Propagator {
@@ -136,12 +151,7 @@ impl Propagator {
             key_src: src,
             style,
             key,
-            tgt: Guides {
-                w: ww,
-                h: wh,
-                app: Vec::new(),
-                tmp: Vec::new(),
-            },
+            tgt: Guides::empty(ww, wh),
             nnf: Nnf::identity(ww, wh),
             prev_luma: None,
             prev_out: ColorImage::new(ww, wh),
@@ -151,6 +161,7 @@ impl Propagator {
             cuts: Vec::new(),
             index: 0,
             cancel: None,
+            times: StageTimes::default(),
         })
     }
 
@@ -170,6 +181,11 @@ impl Propagator {
         self.index
     }
 
+    /// Time spent per stage so far.
+    pub fn times(&self) -> StageTimes {
+        self.times
+    }
+
     /// The current nearest-neighbour field (keyframe positions at working resolution).
     pub fn nnf(&self) -> &Nnf {
         &self.nnf
@@ -185,6 +201,7 @@ impl Propagator {
         {
             return Err(EngineError::Cancelled);
         }
+        let t0 = Instant::now();
         let src_full = ColorImage::from_frame(source);
         let src = src_full.downsample(self.f);
         let luma = src.luma();
@@ -194,14 +211,19 @@ impl Propagator {
             self.cuts.push(self.index);
         }
         appearance(&src, &luma, &self.mode, &mut self.tgt.app);
+        let tg = Instant::now();
+        self.times.guides += tg - t0;
+        let mut flow_time = Duration::ZERO;
         let mut tmask = vec![0.0f32; ww * wh];
         let mut track = Vec::new();
         let mut carried = None;
         let iterations;
         match (&self.prev_luma, is_cut) {
             (Some(prev), false) => {
+                let t1 = Instant::now();
                 let (bwd, fwd) = bidirectional_flow(&luma, prev, &self.flow_params())?;
                 let occ = occlusion_mask(&bwd, &fwd);
+                flow_time = t1.elapsed();
                 let old = &self.nnf.pos;
                 let prev_out = &self.prev_out;
                 let mut warped = ColorImage::new(ww, wh);
@@ -253,8 +275,12 @@ impl Propagator {
             },
             seed: self.seed ^ (self.index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
         };
+        self.tgt.pack();
         score(&mut self.nnf, &self.key, &self.tgt, &s);
         search(&mut self.nnf, &self.key, &self.tgt, &s);
+        let t3 = Instant::now();
+        self.times.flow += flow_time;
+        self.times.search += (t3 - tg).saturating_sub(flow_time);
         let residual = Residual {
             src: &src_full,
             key_src: &self.key_src,
@@ -284,6 +310,7 @@ impl Propagator {
             }
         }
         self.prev_out = self.out.downsample(self.f);
+        self.times.render += t3.elapsed();
         self.prev_luma = Some(luma);
         self.index += 1;
         self.out.to_frame()

@@ -36,14 +36,10 @@ pub(crate) fn temporal(img: &ColorImage, m: &ModeParams, out: &mut Vec<[f32; 3]>
 
 /// Builds the keyframe-side guides: its source's appearance and the style itself.
 pub(crate) fn key_guides(src: &ColorImage, style: &ColorImage, m: &ModeParams) -> Guides {
-    let mut g = Guides {
-        w: src.width(),
-        h: src.height(),
-        app: Vec::new(),
-        tmp: Vec::new(),
-    };
+    let mut g = Guides::empty(src.width(), src.height());
     appearance(src, &src.luma(), m, &mut g.app);
     temporal(style, m, &mut g.tmp);
+    g.pack();
     g
 }
 
