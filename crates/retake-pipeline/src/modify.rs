@@ -8,7 +8,7 @@ use std::time::Duration;
 use retake_engine::{KeyframeSequencer, Mode, Profile};
 use retake_media::{
     load_image, transcode_with, EncodeSettings, FrameProcessor, Limits, MediaError, RgbFrame,
-    TranscodeOptions, TranscodeReport, VideoReader,
+    TranscodeOptions, TranscodeReport, VideoReader, OUTPUT_FPS,
 };
 use serde::Serialize;
 
@@ -27,6 +27,9 @@ pub struct ModifyRequest {
     pub clip: PathBuf,
     /// The edited first frame (PNG, JPEG or WebP).
     pub first_frame: Option<PathBuf>,
+    /// More edited frames, each at a time in seconds (e.g. the first frame of a new shot);
+    /// the engine blends between neighbouring keyframes.
+    pub keyframes: Vec<(f64, PathBuf)>,
     /// What to change, in words.
     pub prompt: Option<String>,
     /// How far the output may move from the source.
@@ -51,6 +54,7 @@ impl ModifyRequest {
         Self {
             clip: clip.into(),
             first_frame: None,
+            keyframes: Vec::new(),
             prompt: None,
             mode: Mode::default(),
             profile: Profile::default(),
@@ -129,6 +133,18 @@ fn input(path: &Path, e: MediaError) -> PipelineError {
     }
 }
 
+/// The output frame a keyframe time falls on, refusing times outside the clip.
+fn keyframe_index(at: f64, frames: usize) -> Result<usize, PipelineError> {
+    let duration = frames as f64 / OUTPUT_FPS as f64;
+    if !at.is_finite() || at < 0.0 || at >= duration {
+        return Err(PipelineError::Input(format!(
+            "a keyframe is at {at} s but the clip runs from 0 to {duration:.3} s; export it with \
+             `retake frame CLIP --at SECONDS`"
+        )));
+    }
+    Ok(((at * OUTPUT_FPS as f64).round() as usize).min(frames - 1))
+}
+
 /// Runs one clip end to end: decode, style every frame from the keyframes, encode with the
 /// source audio. `progress` hears about every frame written; setting `cancel` stops the run
 /// with nothing written at `output`.
@@ -161,7 +177,21 @@ pub fn modify(
     let (width, height) = reader.output_size();
     let first = load_image(first_frame_path).map_err(|e| input(first_frame_path, e))?;
     let first = fit_first_frame(first, width, height)?;
-    let keyframes = vec![(0, first)];
+    let mut keyframes = vec![(0, first)];
+    let total = reader.frame_count();
+    for (at, path) in &req.keyframes {
+        let index = keyframe_index(*at, total)?;
+        let img = load_image(path).map_err(|e| input(path, e))?;
+        keyframes.push((index, fit_first_frame(img, width, height)?));
+    }
+    keyframes.sort_by_key(|(i, _)| *i);
+    if let Some(w) = keyframes.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(PipelineError::Input(format!(
+            "two keyframes fall on output frame {} ({:.3} s); give each its own frame",
+            w[0].0,
+            w[0].0 as f64 / OUTPUT_FPS as f64
+        )));
+    }
     let keyframe_indices: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
     let mut sequencer = KeyframeSequencer::new(
         keyframes,

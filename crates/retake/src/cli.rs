@@ -49,6 +49,10 @@ pub enum Command {
         /// The edited first frame (PNG, JPEG or WebP), made from `retake frame`'s export.
         #[arg(long)]
         first_frame: Option<PathBuf>,
+        /// Another edited frame, at SECONDS into the clip (export it with `retake frame --at`);
+        /// repeat for more. Frames between two keyframes blend both.
+        #[arg(long = "keyframe", value_name = "SECONDS=IMAGE", value_parser = parse_keyframe)]
+        keyframes: Vec<(f64, PathBuf)>,
         /// A text prompt (needs a diffusion model).
         #[arg(long)]
         prompt: Option<String>,
@@ -157,6 +161,16 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse::<Profile>().map_err(|e| e.to_string())
+}
+
+fn parse_keyframe(s: &str) -> Result<(f64, PathBuf), String> {
+    let err = || format!("expected SECONDS=IMAGE such as 2.5=frame.png, got {s:?}");
+    let (t, p) = s.split_once('=').ok_or_else(err)?;
+    let t: f64 = t.trim().parse().map_err(|_| err())?;
+    if !t.is_finite() || t < 0.0 || p.is_empty() {
+        return Err(err());
+    }
+    Ok((t, PathBuf::from(p)))
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {

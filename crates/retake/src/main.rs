@@ -46,6 +46,7 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
         Command::Modify {
             clip,
             first_frame,
+            keyframes,
             prompt,
             mode,
             model,
@@ -57,6 +58,7 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
         } => commands::modify::run(
             retake_pipeline::ModifyRequest {
                 first_frame,
+                keyframes,
                 prompt,
                 mode,
                 profile: model,

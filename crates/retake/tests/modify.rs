@@ -314,4 +314,88 @@ fn a_scene_cut_is_found_and_reported() {
     ]);
     assert!(o.status.success());
     assert!(stderr(&o).contains("scene cut at 1.00 s"), "{}", stderr(&o));
+
+    // An edited keyframe for the second shot carries that shot's edit much better.
+    let second = scratch("cut-second.png");
+    let o = retake(&[
+        "frame",
+        &s(&clip),
+        "--at",
+        "1.0",
+        "-o",
+        &s(&second),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let second_edit = recolour(&load_image(&second).unwrap());
+    save_png(&second_edit, &second).unwrap();
+    let with_key = scratch("cut-keyed.mp4");
+    let keyframe = format!("1.0={}", s(&second));
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--keyframe",
+        &keyframe,
+        "-o",
+        &s(&with_key),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["keyframes"], serde_json::json!([0, 24]), "{v}");
+    assert_eq!(v["frames"], 48);
+    let source = frames_of(&clip, 160, 96);
+    let truth = recolour(&source[40]);
+    let keyed = psnr(frames_of(&with_key, 160, 96)[40].data(), truth.data());
+    let unkeyed = psnr(frames_of(&out, 160, 96)[40].data(), truth.data());
+    assert!(
+        keyed > unkeyed + 3.0,
+        "with the keyframe {keyed:.1} dB, without {unkeyed:.1} dB"
+    );
+}
+
+#[test]
+fn bad_keyframes_are_refused() {
+    let clip = clip_with_audio();
+    let (first, _) = edited_first_frame(&clip, "badkey");
+    let out = scratch("badkey.mp4");
+    let late = format!("5={}", s(&first));
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--keyframe",
+        &late,
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 3, "runs from 0 to 2.000 s");
+    let zero = format!("0={}", s(&first));
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--keyframe",
+        &zero,
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 3, "two keyframes fall on output frame 0");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&first),
+        "--keyframe",
+        "soon",
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("SECONDS=IMAGE"), "{}", stderr(&o));
+    assert!(!out.exists());
 }

@@ -30,6 +30,9 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<(), CliError> {
     crate::exit::require_file(&req.clip)?;
+    for (_, k) in &req.keyframes {
+        crate::exit::require_file(k)?;
+    }
     match &req.first_frame {
         Some(f) => crate::exit::require_file(f)?,
         None => {
@@ -74,9 +77,10 @@ pub fn run(
         }
         for c in &report.scene_cuts {
             eprintln!(
-                "note: scene cut at {:.2} s (frame {c}): the edit was re-matched from the first \
-                 frame by appearance; for best results supply a keyframe for the new shot",
-                *c as f64 / fps
+                "note: scene cut at {t:.2} s (frame {c}): the edit was re-matched from the nearest \
+                 keyframe by appearance; for best results edit the new shot's first frame too \
+                 (`retake frame CLIP --at {t:.2}`) and pass it with --keyframe {t:.2}=IMAGE",
+                t = *c as f64 / fps
             );
         }
         eprintln!(
