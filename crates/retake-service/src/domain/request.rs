@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ServiceError;
 
 /// A media reference: `{"url": "..."}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaRef {
     /// Where the file is: `http(s)://…` or an upload URL of this server.
     #[serde(default)]
@@ -15,7 +15,7 @@ pub struct MediaRef {
 
 /// The body of `POST /generations/video/modify`, read leniently so that every mistake gets
 /// our own message, and echoed back as the generation's `request`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModifyVideoRequest {
     /// Must be `modify_video` when given.
     #[serde(default)]

@@ -26,17 +26,21 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
-/// The config tests use: loopback allow-listed, short leases and fast retries.
+/// The config tests use: loopback allow-listed, short leases and fast retries, rate limits
+/// out of the way (the tests of limits set their own).
 pub fn test_config(dir: &Path) -> ServiceConfig {
-    let mut c = ServiceConfig {
+    ServiceConfig {
         data_dir: dir.to_path_buf(),
         lease_ttl: Duration::from_secs(3),
         poll_interval: Duration::from_millis(100),
         webhook_backoff: Duration::from_millis(100),
+        fetch_allow: vec![AllowNet::parse("127.0.0.0/8").unwrap()],
+        rate_limit_per_s: 10_000.0,
+        rate_limit_burst: 10_000.0,
+        submit_limit_per_min: 10_000.0,
+        submit_limit_burst: 1_000.0,
         ..ServiceConfig::default()
-    };
-    c.fetch.allow = vec![AllowNet::parse("127.0.0.0/8").unwrap()];
-    c
+    }
 }
 
 impl TestServer {

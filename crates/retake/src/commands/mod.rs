@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
+pub mod config;
 pub mod convert;
 pub mod frame;
+pub mod keys;
 pub mod modify;
 pub mod probe;
+pub mod serve;
