@@ -31,15 +31,20 @@ use crate::store::{
 };
 use crate::webhook::{WebhookEvent, WebhookSender};
 
-/// How a client presented its key.
-#[derive(Clone, Copy, Debug)]
-pub enum Credentials<'a> {
-    /// An `Authorization` header value (`Bearer <key>`).
-    Authorization(&'a str),
-    /// An `x-api-key` header value (Segmind's style).
-    ApiKey(&'a str),
-    /// No key at all.
-    Missing,
+/// How a client presented its key: either header, or both with the same key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Credentials<'a> {
+    /// The `Authorization` header value (`Bearer <key>`).
+    pub authorization: Option<&'a str>,
+    /// The `x-api-key` header value (Segmind's style).
+    pub api_key: Option<&'a str>,
+}
+
+impl Credentials<'_> {
+    /// Whether no key header was sent at all.
+    pub fn is_missing(&self) -> bool {
+        self.authorization.is_none() && self.api_key.is_none()
+    }
 }
 
 /// What a create did.
@@ -158,12 +163,21 @@ fn check_idempotency_key(key: &str) -> Result<()> {
 impl Service {
     /// Checks a client's key and returns it.
     pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<KeyRecord> {
-        let token = match credentials {
-            Credentials::Authorization(h) => auth::bearer(Some(h))?,
-            Credentials::ApiKey(k) => k.trim(),
-            Credentials::Missing => {
-                return Err(auth::bearer(None).err().unwrap_or_else(auth::invalid_key))
+        let bearer = match credentials.authorization {
+            Some(h) => Some(auth::bearer(Some(h))?),
+            None => None,
+        };
+        let token = match (bearer, credentials.api_key.map(str::trim)) {
+            // Two different keys: refuse rather than guess which one the client meant.
+            (Some(a), Some(k)) if a != k => {
+                return Err(ServiceError::Unauthorized(
+                    "the Authorization and x-api-key headers carry different keys; send one key"
+                        .into(),
+                ))
             }
+            (Some(a), _) => a,
+            (None, Some(k)) => k,
+            (None, None) => return Err(auth::bearer(None).err().unwrap_or_else(auth::invalid_key)),
         };
         let (id, secret) = auth::parse_token(token)?;
         let key = self.store.key(id).await?.ok_or_else(auth::invalid_key)?;

@@ -34,13 +34,10 @@ fn credentials(parts: &Parts) -> Result<Credentials<'_>, ApiError> {
                 .map_err(|_| ApiError(auth::invalid_key())),
         }
     };
-    if let Some(h) = text(header::AUTHORIZATION.as_str())? {
-        return Ok(Credentials::Authorization(h));
-    }
-    if let Some(k) = text("x-api-key")? {
-        return Ok(Credentials::ApiKey(k));
-    }
-    Ok(Credentials::Missing)
+    Ok(Credentials {
+        authorization: text(header::AUTHORIZATION.as_str())?,
+        api_key: text("x-api-key")?,
+    })
 }
 
 impl FromRequestParts<Arc<Service>> for Caller {
@@ -69,7 +66,7 @@ impl FromRequestParts<Arc<Service>> for MaybeCaller {
         parts: &mut Parts,
         svc: &Arc<Service>,
     ) -> Result<Self, Self::Rejection> {
-        if let Credentials::Missing = credentials(parts)? {
+        if credentials(parts)?.is_missing() {
             return Ok(MaybeCaller(None));
         }
         Caller::from_request_parts(parts, svc)

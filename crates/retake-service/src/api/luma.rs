@@ -78,7 +78,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Servi
     tag = "luma",
     request_body = ModifyVideoRequest,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this create safe: 1–255 visible ASCII characters"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Makes retries of this create safe: 1–255 visible ASCII characters"),
     ),
     responses(
         (status = 201, description = "Queued", body = Generation),
@@ -161,7 +161,7 @@ fn query_u32(query: &Option<String>, name: &str, default: u32) -> Result<u32, Se
     tag = "luma",
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size (default 10)"),
-        ("offset" = Option<u32>, Query, minimum = 0, description = "How many to skip"),
+        ("offset" = Option<u32>, Query, minimum = 0, maximum = 2147483647, description = "How many to skip"),
     ),
     responses(
         (status = 200, description = "A page", body = GenerationList),
@@ -179,6 +179,11 @@ pub async fn list(
 ) -> ApiResult<Json<GenerationList>> {
     let limit = query_u32(&query, "limit", 10)?;
     let offset = query_u32(&query, "offset", 0)?;
+    if offset > i32::MAX as u32 {
+        return Err(
+            ServiceError::BadRequest(format!("offset is {offset}; use 0 to {}", i32::MAX)).into(),
+        );
+    }
     Ok(Json(svc.list(&key, limit, offset).await?))
 }
 

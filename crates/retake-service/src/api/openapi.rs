@@ -5,7 +5,10 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::{luma, segmind, uploads};
-use crate::domain::{Assets, Generation, MediaRef, ModifyVideoRequest, State};
+use crate::domain::{
+    Assets, Generation, GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest,
+    State,
+};
 use crate::service::{GenerationList, Upload};
 
 struct Security;
@@ -64,6 +67,9 @@ impl Modify for Security {
         State,
         ModifyVideoRequest,
         MediaRef,
+        ModeName,
+        ModelName,
+        GenerationTypeName,
         GenerationList,
         Upload,
         ErrorBody,

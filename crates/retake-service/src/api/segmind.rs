@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::luma::{idempotency_key, mp4_response};
-use crate::domain::{FailureCode, MediaRef, ModifyVideoRequest, State as GenState};
+use crate::domain::{
+    FailureCode, MediaRef, ModeName, ModelName, ModifyVideoRequest, State as GenState,
+};
 use crate::error::ServiceError;
 use crate::service::{Service, Upload};
 use crate::store::KeyRecord;
@@ -36,18 +38,22 @@ const MAX_FIELDS_BYTES: usize = 256 * 1024;
 pub struct SegmindModifyRequest {
     /// URL of the source clip (MP4 or MOV, H.264), or an upload URL of this server.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub video_url: Option<String>,
     /// URL of the edited first frame (PNG, JPEG or WebP).
     #[serde(default)]
     pub first_frame_url: Option<String>,
     /// What to change.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub prompt: Option<String>,
     /// `adhere_1` … `reimagine_3`; default `adhere_1`.
     #[serde(default)]
+    #[schema(value_type = Option<ModeName>)]
     pub mode: Option<String>,
     /// `ray-2` (default) or `ray-flash-2`.
     #[serde(default)]
+    #[schema(value_type = Option<ModelName>)]
     pub model: Option<String>,
 }
 
@@ -68,8 +74,10 @@ pub struct SegmindModifyForm {
     /// What to change.
     prompt: Option<String>,
     /// `adhere_1` … `reimagine_3`; default `adhere_1`.
+    #[schema(value_type = Option<ModeName>)]
     mode: Option<String>,
     /// `ray-2` (default) or `ray-flash-2`.
+    #[schema(value_type = Option<ModelName>)]
     model: Option<String>,
 }
 
@@ -325,7 +333,7 @@ fn failure_error(code: Option<FailureCode>, reason: String) -> ServiceError {
         (SegmindModifyForm = "multipart/form-data"),
     )),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this create safe"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Makes retries of this create safe: 1–255 visible ASCII characters"),
     ),
     responses(
         (status = 200, description = "The modified clip", content_type = "video/mp4", body = Vec<u8>,
@@ -425,7 +433,7 @@ async fn respond_settled(
         (SegmindModifyForm = "multipart/form-data"),
     )),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this create safe"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Makes retries of this create safe: 1–255 visible ASCII characters"),
     ),
     responses(
         (status = 200, description = "Queued", body = V2Submitted),

@@ -6,4 +6,6 @@ mod request;
 
 pub use failure::FailureCode;
 pub use generation::{rfc3339_ms, Assets, Generation, State, GENERATION_TYPE};
-pub use request::{MediaRef, Model, ModifyVideoRequest, ValidRequest};
+pub use request::{
+    GenerationTypeName, MediaRef, ModeName, Model, ModelName, ModifyVideoRequest, ValidRequest,
+};
