@@ -28,5 +28,5 @@ pub use error::ServiceError;
 pub use fetch::{AllowNet, FetchConfig};
 pub use pipeline::{ClipPipeline, MediaPipeline, PipelineError, PipelineJob, PipelineOutput};
 pub use server::{
-    open_store, serve, shutdown_signal, start, start_workers, RunningServer, RunningWorkers,
+    open_store, serve, start, start_workers, RunningServer, RunningWorkers, ShutdownSignal,
 };

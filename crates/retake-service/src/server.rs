@@ -229,26 +229,41 @@ pub async fn start_workers(
     Ok(RunningWorkers { stop, tasks })
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what service managers send).
-pub async fn shutdown_signal() {
+/// Ctrl-C and, on Unix, SIGTERM (what service managers send), listened for from the moment
+/// it is made, so a signal that comes right after start-up is not missed.
+pub struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Starts listening (inside a tokio runtime).
+    pub fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves at the first signal.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -260,8 +275,9 @@ pub async fn serve(config: ServiceConfig, pipeline: Arc<dyn ClipPipeline>) -> Re
             config.bind
         ))
     })?;
+    let mut signal = ShutdownSignal::install()?;
     let server = start(config, pipeline, listener).await?;
-    shutdown_signal().await;
+    signal.recv().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
-use retake_service::{Admin, ClipPipeline, MediaPipeline, ServiceConfig};
+use retake_service::{Admin, ClipPipeline, MediaPipeline, ServiceConfig, ShutdownSignal};
 
 use super::config::{load, ConfigArgs};
 use crate::exit::CliError;
@@ -113,6 +113,7 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
             })?;
         let (workers, data) = (config.workers, config.data_dir.clone());
         let pipeline = pipeline(&config);
+        let mut signal = ShutdownSignal::install().map_err(internal)?;
         let server = retake_service::start(config, pipeline, listener)
             .await
             .map_err(internal)?;
@@ -123,7 +124,7 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
             if workers == 1 { "" } else { "s" },
             data.display()
         );
-        retake_service::shutdown_signal().await;
+        signal.recv().await;
         eprintln!("retake: stopping");
         server.shutdown().await;
         Ok(())
@@ -144,6 +145,7 @@ pub fn run_worker(args: &WorkerArgs) -> Result<(), CliError> {
     runtime()?.block_on(async move {
         let (workers, data) = (config.workers, config.data_dir.clone());
         let pipeline = pipeline(&config);
+        let mut signal = ShutdownSignal::install().map_err(internal)?;
         let running = retake_service::start_workers(config, pipeline)
             .await
             .map_err(internal)?;
@@ -152,7 +154,7 @@ pub fn run_worker(args: &WorkerArgs) -> Result<(), CliError> {
             if workers == 1 { "" } else { "s" },
             data.display()
         );
-        retake_service::shutdown_signal().await;
+        signal.recv().await;
         eprintln!("retake: stopping");
         running.shutdown().await;
         Ok(())
