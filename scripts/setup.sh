@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing retake needs on a fresh Debian/Ubuntu machine:
-# nasm (OpenH264's fast assembly paths) and ffmpeg (the independent encoder/decoder the
-# tests compare against). Safe to run again: it installs only what is missing.
+# nasm (OpenH264's fast assembly paths), ffmpeg (the independent encoder/decoder the
+# tests compare against), and a Python virtual environment with the official lumaai and
+# segmind SDKs, pytest and schemathesis (the service's client and API-fuzzing tests).
+# Safe to run again: it installs only what is missing.
 set -euo pipefail
 need=()
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+# Debian's python3 makes virtual environments only with python3-venv (it brings ensurepip).
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -17,4 +22,18 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is missing; install Rust from your distribution or rustup first" >&2
   exit 1
+fi
+
+# The Python test packages, pinned to the versions the tests were written against, in their
+# own virtual environment (scripts/test.sh points $PYTHON at it). Reinstalled only when the
+# list below changes.
+py_packages="lumaai==1.21.0 segmind==1.3.0 pytest==9.2.0 schemathesis==4.32.5"
+venv="${RETAKE_VENV:-$HOME/.cache/retake-venv}"
+stamp="$venv/.retake-packages"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$py_packages" ]; then
+  echo "setup: installing Python test packages into $venv" >&2
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # shellcheck disable=SC2086 # the list is words on purpose
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $py_packages
+  echo "$py_packages" > "$stamp"
 fi

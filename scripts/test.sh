@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retake-target}"
+# The interpreter with the SDKs and schemathesis that setup.sh installed.
+export PYTHON="${PYTHON:-${RETAKE_VENV:-$HOME/.cache/retake-venv}/bin/python}"
 cargo test --workspace --locked "$@"

@@ -80,7 +80,7 @@ pub fn invalid_key() -> ServiceError {
 pub fn bearer(header: Option<&str>) -> Result<&str, ServiceError> {
     let value = header.ok_or_else(|| {
         ServiceError::Unauthorized(
-            "missing API key; send `Authorization: Bearer <key>` (create one with `retake keys create`)"
+            "missing API key; send `Authorization: Bearer <key>` or `x-api-key: <key>` (create one with `retake keys create`)"
                 .into(),
         )
     })?;

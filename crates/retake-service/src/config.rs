@@ -1,79 +1,606 @@
-//! Service configuration: one struct, defaults in code; the CLI fills it from flags and env.
+//! Service configuration: one flat struct with defaults in code, overridden by a TOML file and
+//! then by `RETAKE_<SETTING>` environment variables (`retake config` prints the result).
+//!
+//! Every setting is a top-level key of the file and has one variable: `max_bytes` in the file
+//! is `RETAKE_MAX_BYTES` in the environment. Durations are written like `30s`, `500ms`, `2m`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use retake_media::Limits;
+use retake_media::{Limits, SizeCap};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::fetch::FetchConfig;
+use crate::fetch::{AllowNet, FetchConfig};
 
-/// Everything `retake serve` can be told. [`ServiceConfig::default`] works on a fresh machine.
-#[derive(Clone, Debug)]
+/// Prefix of every environment variable the configuration reads.
+pub const ENV_PREFIX: &str = "RETAKE_";
+
+/// Everything `retake serve` and `retake worker` can be told. [`ServiceConfig::default`]
+/// works on a fresh machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
-    /// Folder for the SQLite database, blobs and the server's secrets.
+    /// Folder for the SQLite database, blobs, the admin key and the server's secret.
     pub data_dir: PathBuf,
-    /// Address to listen on (default `127.0.0.1:8787`).
+    /// Address to listen on.
     pub bind: SocketAddr,
     /// Base URL clients reach the server at (for asset links); default `http://{bind}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
-    /// Price in credits per million output pixels (pixels × frames).
-    pub price_per_mpx: f64,
-    /// Limits on accepted clips (duration, bytes, input side, output size).
-    pub limits: Limits,
-    /// Longest accepted prompt, in characters.
-    pub max_prompt_chars: usize,
-    /// Largest accepted first-frame image, in bytes.
-    pub max_image_bytes: u64,
-    /// How media and callback URLs are fetched (allow-list, timeouts).
-    pub fetch: FetchConfig,
     /// In-process workers; 0 runs an API-only node.
     pub workers: usize,
+    /// Log level: error, warn, info, debug or trace.
+    pub log: String,
+    /// Price in credits per million output pixels (width × height × frames).
+    pub price_per_mpx: f64,
+    /// Credits the admin key made on first start begins with.
+    pub admin_credits: f64,
+    /// Longest accepted clip, seconds.
+    pub max_duration_s: f64,
+    /// Largest accepted clip file (download or upload), bytes.
+    pub max_bytes: u64,
+    /// Largest accepted input width or height, pixels.
+    pub max_input_side: u32,
+    /// Output size cap, LONGxSHORT; larger inputs are scaled down.
+    #[serde(with = "size_cap")]
+    pub size_cap: SizeCap,
+    /// Longest accepted prompt, characters.
+    pub max_prompt_chars: usize,
+    /// Largest accepted first-frame image, bytes.
+    pub max_image_bytes: u64,
+    /// Private networks media and callback URLs may reach anyway (CIDR; for local testing).
+    #[serde(with = "allow_nets")]
+    pub fetch_allow: Vec<AllowNet>,
+    /// Whole-download timeout for a media URL.
+    #[serde(with = "duration")]
+    pub fetch_timeout: Duration,
+    /// Connect timeout for media and callback URLs.
+    #[serde(with = "duration")]
+    pub fetch_connect_timeout: Duration,
+    /// Redirects followed at most.
+    pub fetch_max_redirects: usize,
+    /// How long the synchronous Segmind endpoint waits for a result before answering 504.
+    #[serde(with = "duration")]
+    pub sync_timeout: Duration,
+    /// Requests per second each key may make (sustained); 0 turns the limit off.
+    pub rate_limit_per_s: f64,
+    /// Requests a key may make in a burst above the sustained rate.
+    pub rate_limit_burst: f64,
+    /// Generations each key may submit per minute (sustained); 0 turns the limit off.
+    pub submit_limit_per_min: f64,
+    /// Submissions a key may make in a burst.
+    pub submit_limit_burst: f64,
     /// How long a worker's lease lasts without a heartbeat.
+    #[serde(with = "duration")]
     pub lease_ttl: Duration,
     /// How often an idle worker looks for work (it is also woken on submit).
+    #[serde(with = "duration")]
     pub poll_interval: Duration,
     /// Runs of one job before it is failed for good (a crash mid-job counts as a run).
     pub max_attempts: u32,
     /// How long signed asset links stay valid.
+    #[serde(with = "duration")]
     pub link_ttl: Duration,
     /// Webhook deliveries attempted per event before giving up.
     pub webhook_attempts: u32,
-    /// Wait before the first webhook retry; doubles each time.
+    /// Wait before the first webhook retry; doubles each time (capped at 5 minutes).
+    #[serde(with = "duration")]
     pub webhook_backoff: Duration,
-    /// Credits a newly created admin key starts with.
-    pub admin_credits: f64,
+    /// Timeout of one webhook delivery.
+    #[serde(with = "duration")]
+    pub webhook_timeout: Duration,
+}
+
+/// The data folder used when none is configured: `$XDG_DATA_HOME/retake`,
+/// `~/.local/share/retake`, or `./retake-data` when there is no home folder.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("retake");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".local/share/retake");
+    }
+    PathBuf::from("retake-data")
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
+        let limits = Limits::default();
         Self {
-            data_dir: PathBuf::from("retake-data"),
+            data_dir: default_data_dir(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8787)),
             public_url: None,
+            workers: 1,
+            log: "info".into(),
             price_per_mpx: crate::pricing::DEFAULT_PRICE_PER_MPX,
-            limits: Limits::default(),
+            admin_credits: 1000.0,
+            max_duration_s: limits.max_duration_s,
+            max_bytes: limits.max_file_bytes,
+            max_input_side: limits.max_input_side,
+            size_cap: limits.output_cap,
             max_prompt_chars: 2000,
             max_image_bytes: 20_000_000,
-            fetch: FetchConfig::default(),
-            workers: 1,
+            fetch_allow: Vec::new(),
+            fetch_timeout: Duration::from_secs(120),
+            fetch_connect_timeout: Duration::from_secs(10),
+            fetch_max_redirects: 5,
+            sync_timeout: Duration::from_secs(600),
+            rate_limit_per_s: 50.0,
+            rate_limit_burst: 100.0,
+            submit_limit_per_min: 60.0,
+            submit_limit_burst: 10.0,
             lease_ttl: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
             max_attempts: 3,
             link_ttl: Duration::from_secs(3600),
             webhook_attempts: 6,
             webhook_backoff: Duration::from_secs(1),
-            admin_credits: 1000.0,
+            webhook_timeout: Duration::from_secs(15),
         }
     }
 }
 
+/// Why a configuration could not be loaded; each says which setting and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("the config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key in the file is not a setting.
+    #[error("{origin}: `{key}` is not a setting; run `retake config` to see them all")]
+    Unknown {
+        /// The file.
+        origin: String,
+        /// The key.
+        key: String,
+    },
+    /// A value has the wrong form.
+    #[error("{origin}: {key} = {value:?} is not valid: {message}")]
+    Value {
+        /// File or variable it came from.
+        origin: String,
+        /// The setting.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Values are well-formed but do not make sense together or are out of range.
+    #[error("setting `{key}`: {message}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// What to change.
+        message: String,
+    },
+}
+
+/// Where the effective configuration came from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigSources {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// For each setting not at its default: the file or variable that set it.
+    pub origins: BTreeMap<String, String>,
+}
+
+/// A configuration with its sources.
+#[derive(Clone, Debug)]
+pub struct LoadedConfig {
+    /// The settings.
+    pub config: ServiceConfig,
+    /// Where they came from.
+    pub sources: ConfigSources,
+}
+
+/// The environment variable of a setting (`max_bytes` → `RETAKE_MAX_BYTES`).
+pub fn env_var(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+fn defaults_object() -> serde_json::Map<String, Value> {
+    match serde_json::to_value(ServiceConfig::default()) {
+        Ok(Value::Object(mut m)) => {
+            // Optional settings are left out when unset; list them so they can be set.
+            m.entry("public_url").or_insert(Value::Null);
+            m
+        }
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Turns an environment value into the JSON type the setting has.
+fn env_value(current: &Value, raw: &str) -> Value {
+    let t = raw.trim();
+    match current {
+        Value::Number(_) => serde_json::from_str::<Value>(t)
+            .ok()
+            .filter(Value::is_number)
+            .unwrap_or_else(|| Value::String(raw.to_string())),
+        Value::Bool(_) => match t.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Value::Bool(true),
+            "0" | "false" | "no" | "off" => Value::Bool(false),
+            _ => Value::String(raw.to_string()),
+        },
+        Value::Array(_) => Value::Array(
+            t.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
+        Value::Null if t.is_empty() => Value::Null,
+        _ => Value::String(raw.to_string()),
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
 impl ServiceConfig {
+    /// Defaults, then `file` (which must exist when given), then `RETAKE_*` variables from
+    /// `env` (pass `std::env::vars()`; unrelated variables are ignored).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<LoadedConfig, ConfigError> {
+        let mut obj = defaults_object();
+        let mut sources = ConfigSources::default();
+        let mut origin_of: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: first_line(&e.to_string()),
+            })?;
+            let origin = path.display().to_string();
+            for (key, value) in table {
+                if !obj.contains_key(&key) {
+                    return Err(ConfigError::Unknown { origin, key });
+                }
+                let v = serde_json::to_value(&value).unwrap_or(Value::Null);
+                obj.insert(key.clone(), v);
+                origin_of.insert(key, origin.clone());
+            }
+            sources.file = Some(path.to_path_buf());
+        }
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let keys: Vec<String> = obj.keys().cloned().collect();
+        for key in keys {
+            let var = env_var(&key);
+            if let Some(raw) = env.get(&var) {
+                let current = obj.get(&key).cloned().unwrap_or(Value::Null);
+                obj.insert(key.clone(), env_value(&current, raw));
+                origin_of.insert(key, var);
+            }
+        }
+        // Deserialize setting by setting first, so an error names its setting and origin.
+        for (key, origin) in &origin_of {
+            let mut probe = defaults_object();
+            let v = obj.get(key).cloned().unwrap_or(Value::Null);
+            probe.insert(key.clone(), v.clone());
+            if let Err(e) = serde_json::from_value::<ServiceConfig>(Value::Object(probe)) {
+                return Err(ConfigError::Value {
+                    origin: origin.clone(),
+                    key: key.clone(),
+                    value: value_text(&v),
+                    message: first_line(&e.to_string()),
+                });
+            }
+        }
+        let config: ServiceConfig =
+            serde_json::from_value(Value::Object(obj)).map_err(|e| ConfigError::Invalid {
+                key: "config",
+                message: e.to_string(),
+            })?;
+        config.validate()?;
+        sources.origins = origin_of;
+        Ok(LoadedConfig { config, sources })
+    }
+
+    /// Checks ranges; the message says what to change.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, message: String| Err(ConfigError::Invalid { key, message });
+        if self.workers > 256 {
+            return bad(
+                "workers",
+                format!("{} is too many; use 0 to 256", self.workers),
+            );
+        }
+        if !(self.price_per_mpx.is_finite() && self.price_per_mpx >= 0.0) {
+            return bad("price_per_mpx", "must be a number ≥ 0".into());
+        }
+        if !(self.admin_credits.is_finite() && self.admin_credits >= 0.0) {
+            return bad("admin_credits", "must be a number ≥ 0".into());
+        }
+        if !(self.max_duration_s.is_finite() && self.max_duration_s > 0.0) {
+            return bad("max_duration_s", "must be a number of seconds > 0".into());
+        }
+        for (key, v) in [
+            ("rate_limit_per_s", self.rate_limit_per_s),
+            ("rate_limit_burst", self.rate_limit_burst),
+            ("submit_limit_per_min", self.submit_limit_per_min),
+            ("submit_limit_burst", self.submit_limit_burst),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(key, "must be a number ≥ 0 (0 turns the limit off)".into());
+            }
+        }
+        for (key, d) in [
+            ("lease_ttl", self.lease_ttl),
+            ("poll_interval", self.poll_interval),
+            ("fetch_timeout", self.fetch_timeout),
+            ("fetch_connect_timeout", self.fetch_connect_timeout),
+            ("sync_timeout", self.sync_timeout),
+            ("link_ttl", self.link_ttl),
+            ("webhook_timeout", self.webhook_timeout),
+        ] {
+            if d < Duration::from_millis(10) {
+                return bad(key, "must be at least 10ms".into());
+            }
+        }
+        if self.max_attempts == 0 {
+            return bad("max_attempts", "must be at least 1".into());
+        }
+        if let Some(u) = &self.public_url {
+            let ok = url::Url::parse(u)
+                .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return bad(
+                    "public_url",
+                    format!("`{u}` is not an http(s) URL such as https://retake.example.com"),
+                );
+            }
+        }
+        if self.log.parse::<tracing::Level>().is_err() {
+            return bad(
+                "log",
+                format!(
+                    "`{}` is not a level; use error, warn, info, debug or trace",
+                    self.log
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// The base URL used in asset links, without a trailing slash.
     pub fn base_url(&self, bound: SocketAddr) -> String {
         match &self.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://{bound}"),
         }
+    }
+
+    /// The clip limits these settings describe.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_duration_s: self.max_duration_s,
+            max_file_bytes: self.max_bytes,
+            max_input_side: self.max_input_side,
+            output_cap: self.size_cap,
+        }
+    }
+
+    /// How outgoing requests (media, webhooks) are made.
+    pub fn fetch(&self) -> FetchConfig {
+        FetchConfig {
+            allow: self.fetch_allow.clone(),
+            timeout: self.fetch_timeout,
+            connect_timeout: self.fetch_connect_timeout,
+            max_redirects: self.fetch_max_redirects,
+        }
+    }
+
+    /// The settings as TOML, each line noting where its value came from when not a default.
+    pub fn to_toml(&self, sources: &ConfigSources) -> String {
+        let body = toml::to_string(self).unwrap_or_default();
+        let mut out = String::new();
+        for line in body.lines() {
+            out.push_str(line);
+            let key = line.split(" = ").next().unwrap_or_default().trim();
+            if let Some(origin) = sources.origins.get(key) {
+                out.push_str(&format!("  # from {origin}"));
+            }
+            out.push('\n');
+        }
+        if self.public_url.is_none() {
+            out.push_str(&format!(
+                "# public_url is not set: links use http://{}\n",
+                self.bind
+            ));
+        }
+        out
+    }
+}
+
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(s.trim()).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "`{s}` is not a duration ({e}); write it like 30s, 500ms or 2m"
+            ))
+        })
+    }
+}
+
+mod size_cap {
+    use retake_media::SizeCap;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &SizeCap, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}x{}", c.long, c.short))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SizeCap, D::Error> {
+        let s = String::deserialize(d)?;
+        let err = || {
+            serde::de::Error::custom(format!(
+                "`{s}` is not LONGxSHORT with sides of 16 to 8192 pixels, such as 1280x720"
+            ))
+        };
+        let (a, b) = s.split_once(['x', 'X']).ok_or_else(err)?;
+        let a: u32 = a.trim().parse().map_err(|_| err())?;
+        let b: u32 = b.trim().parse().map_err(|_| err())?;
+        if !(16..=8192).contains(&a) || !(16..=8192).contains(&b) {
+            return Err(err());
+        }
+        Ok(SizeCap {
+            long: a.max(b),
+            short: a.min(b),
+        })
+    }
+}
+
+mod allow_nets {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::fetch::AllowNet;
+
+    pub fn serialize<S: Serializer>(nets: &[AllowNet], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(|n| format!("{}/{}", n.addr, n.prefix)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AllowNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| AllowNet::parse(s).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let c = ServiceConfig::default();
+        let text = c.to_toml(&ConfigSources::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retake.toml");
+        std::fs::write(&path, text).unwrap();
+        let back = ServiceConfig::load(Some(&path), Vec::new()).unwrap();
+        assert_eq!(back.config, c);
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retake.toml");
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:9000\"\nworkers = 4\nlease_ttl = \"1m\"\nmax_bytes = 5\n",
+        )
+        .unwrap();
+        let loaded = ServiceConfig::load(
+            Some(&path),
+            env(&[
+                ("RETAKE_WORKERS", "2"),
+                ("RETAKE_FETCH_ALLOW", "127.0.0.0/8, ::1"),
+                ("RETAKE_SIZE_CAP", "640x960"),
+                ("RETAKE_PUBLIC_URL", "https://r.example.com/"),
+                ("RETAKE_UNRELATED", "x"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.workers, 2, "the environment wins over the file");
+        assert_eq!(c.lease_ttl, Duration::from_secs(60));
+        assert_eq!(c.max_bytes, 5);
+        assert_eq!(c.fetch_allow.len(), 2);
+        assert_eq!((c.size_cap.long, c.size_cap.short), (960, 640));
+        assert_eq!(
+            c.base_url(c.bind),
+            "https://r.example.com",
+            "trailing slash dropped"
+        );
+        assert_eq!(loaded.sources.origins["workers"], "RETAKE_WORKERS");
+        assert_eq!(
+            loaded.sources.origins["bind"],
+            path.display().to_string().as_str()
+        );
+        let printed = c.to_toml(&loaded.sources);
+        assert!(
+            printed.contains("workers = 2  # from RETAKE_WORKERS"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_setting_and_where_it_came_from() {
+        let cases: [(&[(&str, &str)], &str); 6] = [
+            (&[("RETAKE_WORKERS", "many")], "RETAKE_WORKERS: workers"),
+            (&[("RETAKE_LEASE_TTL", "soon")], "write it like 30s"),
+            (&[("RETAKE_BIND", "localhost")], "RETAKE_BIND: bind"),
+            (&[("RETAKE_SIZE_CAP", "big")], "LONGxSHORT"),
+            (&[("RETAKE_FETCH_ALLOW", "10.0.0.0/99")], "prefix"),
+            (&[("RETAKE_LOG", "loud")], "not a level"),
+        ];
+        for (vars, want) in cases {
+            let e = ServiceConfig::load(None, env(vars))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{vars:?}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "workrs = 2\n").unwrap();
+        let e = ServiceConfig::load(Some(&path), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("`workrs` is not a setting"), "{e}");
+        std::fs::write(&path, "workers = \n").unwrap();
+        let e = ServiceConfig::load(Some(&path), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("not valid TOML"), "{e}");
+        let e = ServiceConfig::load(Some(&dir.path().join("none.toml")), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        let e = ServiceConfig::load(None, env(&[("RETAKE_MAX_ATTEMPTS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("max_attempts"), "{e}");
     }
 }

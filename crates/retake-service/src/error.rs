@@ -26,6 +26,13 @@ pub enum ServiceError {
     /// No such generation for this key (404).
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with the resource's state (409): cancelling a finished
+    /// generation, reusing an idempotency key for another request.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body's content type is not one this endpoint reads (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// An input is over a size, duration or resolution limit (413).
     #[error("{0}")]
     TooLarge(String),
@@ -46,6 +53,12 @@ pub enum ServiceError {
     /// A media URL's server was too slow (504).
     #[error("{0}")]
     UpstreamTimeout(String),
+    /// Waiting for a result took longer than allowed (504).
+    #[error("{0}")]
+    Timeout(String),
+    /// The generation failed while processing; the message is its failure reason (500).
+    #[error("{0}")]
+    ProcessingFailed(String),
     /// The work cannot be done by this build or configuration (501).
     #[error("{0}")]
     Unavailable(String),
@@ -63,11 +76,15 @@ impl ServiceError {
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::InsufficientCredits { .. } => "insufficient_credits",
             ServiceError::NotFound(_) => "not_found",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::UnsupportedMediaType(_) => "unsupported_media_type",
             ServiceError::TooLarge(_) => "too_large",
             ServiceError::UnreadableMedia(_) => "unreadable_media",
             ServiceError::RateLimited { .. } => "rate_limited",
             ServiceError::Upstream(_) => "upstream_failed",
             ServiceError::UpstreamTimeout(_) => "upstream_timeout",
+            ServiceError::Timeout(_) => "timeout",
+            ServiceError::ProcessingFailed(_) => "processing_failed",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",
         }
@@ -81,6 +98,9 @@ impl From<StoreError> for ServiceError {
                 ServiceError::InsufficientCredits { needed, available }
             }
             StoreError::NotFound(what) => ServiceError::NotFound(what),
+            e @ (StoreError::AlreadyFinished { .. } | StoreError::IdempotencyConflict(_)) => {
+                ServiceError::Conflict(e.to_string())
+            }
             other => ServiceError::Internal(other.to_string()),
         }
     }

@@ -1,4 +1,4 @@
-//! retake's HTTP service: a Luma-compatible Modify Video API in front of the same clip
+//! retake's HTTP service: Luma- and Segmind-compatible Modify Video APIs in front of the same clip
 //! pipeline the CLI runs, with a durable job queue, credits and webhooks.
 //!
 //! Start it with [`serve`] (or [`start`] on a bound listener); manage keys with [`Admin`].
@@ -12,8 +12,10 @@ pub mod domain;
 pub mod error;
 pub mod fetch;
 pub mod links;
+pub mod metrics;
 pub mod pipeline;
 pub mod pricing;
+pub mod ratelimit;
 mod server;
 pub mod service;
 pub mod store;
@@ -21,8 +23,10 @@ pub mod webhook;
 mod worker;
 
 pub use admin::{Admin, CreatedKey, KeyInfo};
-pub use config::ServiceConfig;
+pub use config::{ConfigError, ConfigSources, LoadedConfig, ServiceConfig};
 pub use error::ServiceError;
 pub use fetch::{AllowNet, FetchConfig};
 pub use pipeline::{ClipPipeline, MediaPipeline, PipelineError, PipelineJob, PipelineOutput};
-pub use server::{open_store, serve, start, RunningServer};
+pub use server::{
+    open_store, serve, start, start_workers, RunningServer, RunningWorkers, ShutdownSignal,
+};

@@ -1,9 +1,9 @@
 //! Starting and stopping the server: store, blobs, workers, sweeper, webhooks, HTTP.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -14,7 +14,9 @@ use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
 use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
+use crate::metrics::Metrics;
 use crate::pipeline::ClipPipeline;
+use crate::ratelimit::RateLimiter;
 use crate::service::Service;
 use crate::store::{SqliteStore, Store};
 use crate::webhook::{self, WebhookPolicy};
@@ -101,27 +103,25 @@ impl RunningServer {
     }
 }
 
-/// Starts everything on an already bound listener (tests bind `127.0.0.1:0`).
-pub async fn start(
+/// Opens the store and blobs and builds the shared service (no tasks started yet).
+async fn build(
     config: ServiceConfig,
     pipeline: Arc<dyn ClipPipeline>,
-    listener: TcpListener,
-) -> Result<RunningServer> {
-    let addr = listener.local_addr()?;
+    bound: SocketAddr,
+) -> Result<(Arc<Service>, JoinHandle<()>)> {
     let store = open_store(&config.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(store);
     let blobs = Blobs::open(&config.data_dir.join(BLOB_DIR))?;
     blobs.clear_tmp();
-    let fetcher = Fetcher::new(&config.fetch)?;
+    let fetcher = Fetcher::new(&config.fetch())?;
     let (webhooks, webhook_task) = webhook::start(
         fetcher.clone(),
         WebhookPolicy {
             attempts: config.webhook_attempts,
             backoff: config.webhook_backoff,
-            timeout: Duration::from_secs(15),
+            timeout: config.webhook_timeout,
         },
     );
-    let base_url = config.base_url(addr);
     let svc = Arc::new(Service {
         links: LinkSigner::new(load_secret(&config.data_dir)?),
         store,
@@ -130,26 +130,54 @@ pub async fn start(
         pipeline,
         webhooks,
         wake: Notify::new(),
-        base_url: base_url.clone(),
+        settled: Notify::new(),
+        base_url: config.base_url(bound),
+        limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
+        submit_limiter: RateLimiter::new(
+            config.submit_limit_per_min / 60.0,
+            config.submit_limit_burst,
+        ),
+        metrics: Metrics::default(),
+        running: Mutex::new(HashMap::new()),
         config,
     });
     // Jobs whose worker died with the last process come back before anyone leases.
     crate::worker::requeue_once(&svc).await;
-    let (stop, stop_rx) = watch::channel(false);
-    let mut tasks = vec![webhook_task];
+    Ok((svc, webhook_task))
+}
+
+/// Starts `svc.config.workers` workers and the requeue sweeper.
+fn spawn_workers(svc: &Arc<Service>, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
     for i in 0..svc.config.workers {
         // Unique per process start, so a restarted server never mistakes an old lease for its own.
         let id = format!("worker-{i}-{}", uuid::Uuid::new_v4().simple());
         tasks.push(tokio::spawn(crate::worker::run(
             svc.clone(),
             id,
-            stop_rx.clone(),
+            stop.clone(),
         )));
     }
     tasks.push(tokio::spawn(crate::worker::sweep(
         svc.clone(),
-        stop_rx.clone(),
+        stop.clone(),
     )));
+    tasks
+}
+
+/// Starts everything on an already bound listener (tests bind `127.0.0.1:0`): the HTTP API
+/// and `config.workers` in-process workers (0 makes an API-only node).
+pub async fn start(
+    config: ServiceConfig,
+    pipeline: Arc<dyn ClipPipeline>,
+    listener: TcpListener,
+) -> Result<RunningServer> {
+    let addr = listener.local_addr()?;
+    let (svc, webhook_task) = build(config, pipeline, addr).await?;
+    let base_url = svc.base_url.clone();
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = vec![webhook_task];
+    tasks.extend(spawn_workers(&svc, &stop_rx));
     let app = crate::api::router(svc);
     let mut http_stop = stop_rx;
     let http = tokio::spawn(async move {
@@ -169,16 +197,87 @@ pub async fn start(
     })
 }
 
-/// Binds `config.bind` and serves until Ctrl-C.
+/// Workers without an HTTP API (`retake worker`), sharing the data folder with API nodes.
+pub struct RunningWorkers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningWorkers {
+    /// Stops taking new jobs and stops the workers.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts `config.workers` workers (at least one) on the data folder, without HTTP. Asset
+/// links in their webhooks use `public_url` (or `http://{bind}`), so point it at the API.
+pub async fn start_workers(
+    mut config: ServiceConfig,
+    pipeline: Arc<dyn ClipPipeline>,
+) -> Result<RunningWorkers> {
+    config.workers = config.workers.max(1);
+    let bind = config.bind;
+    let (svc, webhook_task) = build(config, pipeline, bind).await?;
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = vec![webhook_task];
+    tasks.extend(spawn_workers(&svc, &stop_rx));
+    tracing::info!(workers = svc.config.workers, "retake workers running");
+    Ok(RunningWorkers { stop, tasks })
+}
+
+/// Ctrl-C and, on Unix, SIGTERM (what service managers send), listened for from the moment
+/// it is made, so a signal that comes right after start-up is not missed.
+pub struct ShutdownSignal {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Starts listening (inside a tokio runtime).
+    pub fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves at the first signal.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Binds `config.bind` and serves until Ctrl-C or SIGTERM.
 pub async fn serve(config: ServiceConfig, pipeline: Arc<dyn ClipPipeline>) -> Result<()> {
     let listener = TcpListener::bind(config.bind).await.map_err(|e| {
         ServiceError::Internal(format!(
-            "cannot listen on {}: {e} — pick another address with --bind",
+            "cannot listen on {}: {e} — pick another address with --bind or RETAKE_BIND",
             config.bind
         ))
     })?;
+    let mut signal = ShutdownSignal::install()?;
     let server = start(config, pipeline, listener).await?;
-    tokio::signal::ctrl_c().await?;
+    signal.recv().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())

@@ -1,27 +1,69 @@
 //! The service layer: what every API surface calls. Handlers parse and map errors; the
 //! decisions (validation, pricing, ownership, credits) live here.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use retake_media::{load_image, MediaError, VideoReader};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use crate::auth;
 use crate::blobs::Blobs;
 use crate::config::ServiceConfig;
-use crate::domain::{rfc3339_ms, Assets, Generation, ModifyVideoRequest, State, GENERATION_TYPE};
+use crate::domain::{
+    rfc3339_ms, Assets, FailureCode, Generation, ModifyVideoRequest, State, GENERATION_TYPE,
+};
 use crate::error::{Result, ServiceError};
 use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
+use crate::metrics::Metrics;
 use crate::pipeline::{ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
 use crate::pricing::{self, Credits};
-use crate::store::{now_ms, CreditState, GenerationRecord, KeyRecord, Store};
+use crate::ratelimit::RateLimiter;
+use crate::store::{
+    now_ms, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Store, StoreError,
+    Submitted,
+};
 use crate::webhook::{WebhookEvent, WebhookSender};
 use retake_pipeline::{check_first_frame_shape, check_motion};
 
+/// How a client presented its key: either header, or both with the same key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Credentials<'a> {
+    /// The `Authorization` header value (`Bearer <key>`).
+    pub authorization: Option<&'a str>,
+    /// The `x-api-key` header value (Segmind's style).
+    pub api_key: Option<&'a str>,
+}
+
+impl Credentials<'_> {
+    /// Whether no key header was sent at all.
+    pub fn is_missing(&self) -> bool {
+        self.authorization.is_none() && self.api_key.is_none()
+    }
+}
+
+/// What a create did.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    /// The generation.
+    pub generation: Generation,
+    /// Its id.
+    pub id: String,
+    /// True when an idempotency key matched an earlier create: nothing new was made.
+    pub replayed: bool,
+}
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
 /// A page of generations (Luma's list response).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct GenerationList {
     /// The page, newest first.
     pub generations: Vec<Generation>,
@@ -36,7 +78,7 @@ pub struct GenerationList {
 }
 
 /// A stored upload, usable as `media.url` or `first_frame.url` by the same key.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Upload {
     /// Upload id.
     pub id: String,
@@ -57,7 +99,16 @@ pub struct Service {
     pub(crate) webhooks: WebhookSender,
     /// Wakes idle workers when a job is queued.
     pub(crate) wake: Notify,
+    /// Wakes synchronous waiters when a generation of this process settles.
+    pub(crate) settled: Notify,
     pub(crate) base_url: String,
+    /// Limits every authenticated request per key.
+    pub(crate) limiter: RateLimiter,
+    /// Limits creates per key.
+    pub(crate) submit_limiter: RateLimiter,
+    pub(crate) metrics: Metrics,
+    /// Cancel flags of the jobs this process's workers are running, by generation id.
+    pub(crate) running: Mutex<HashMap<String, Arc<AtomicBool>>>,
 }
 
 fn media_error(field: &str, e: MediaError) -> ServiceError {
@@ -87,10 +138,48 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
 }
 
+/// SHA-256 (hex) of a request's normalised JSON, to recognise an idempotent replay.
+fn request_hash(request: &ModifyVideoRequest) -> Result<String> {
+    let json = serde_json::to_vec(request).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(Sha256::digest(&json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn check_idempotency_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY
+        && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters \
+             without spaces, such as a UUID"
+        )))
+    }
+}
+
 impl Service {
-    /// Checks an `Authorization` header value and returns the key.
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<KeyRecord> {
-        let token = auth::bearer(header)?;
+    /// Checks a client's key and returns it.
+    pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<KeyRecord> {
+        let bearer = match credentials.authorization {
+            Some(h) => Some(auth::bearer(Some(h))?),
+            None => None,
+        };
+        let token = match (bearer, credentials.api_key.map(str::trim)) {
+            // Two different keys: refuse rather than guess which one the client meant.
+            (Some(a), Some(k)) if a != k => {
+                return Err(ServiceError::Unauthorized(
+                    "the Authorization and x-api-key headers carry different keys; send one key"
+                        .into(),
+                ))
+            }
+            (Some(a), _) => a,
+            (None, Some(k)) => k,
+            (None, None) => return Err(auth::bearer(None).err().unwrap_or_else(auth::invalid_key)),
+        };
         let (id, secret) = auth::parse_token(token)?;
         let key = self.store.key(id).await?.ok_or_else(auth::invalid_key)?;
         if !auth::secret_matches(secret, &key.secret_hash) {
@@ -102,6 +191,35 @@ impl Service {
             ));
         }
         Ok(key)
+    }
+
+    /// Takes one request from the key's rate limit.
+    pub fn check_rate(&self, key: &KeyRecord) -> Result<()> {
+        self.limiter
+            .check(&key.id)
+            .map_err(|retry_after_s| ServiceError::RateLimited {
+                detail: format!(
+                    "this key is over its limit of {} requests a second (bursts of {}); \
+                     retry after {retry_after_s} s, or ask the operator to raise \
+                     `rate_limit_per_s`",
+                    self.config.rate_limit_per_s, self.config.rate_limit_burst
+                ),
+                retry_after_s,
+            })
+    }
+
+    fn check_submit_rate(&self, key: &KeyRecord) -> Result<()> {
+        self.submit_limiter
+            .check(&key.id)
+            .map_err(|retry_after_s| ServiceError::RateLimited {
+                detail: format!(
+                    "this key is over its limit of {} new generations a minute (bursts of \
+                     {}); retry after {retry_after_s} s, or ask the operator to raise \
+                     `submit_limit_per_min`",
+                    self.config.submit_limit_per_min, self.config.submit_limit_burst
+                ),
+                retry_after_s,
+            })
     }
 
     /// Available credits of a key.
@@ -175,12 +293,37 @@ impl Service {
     }
 
     /// Validates, fetches and probes the inputs, reserves the credits and queues the job.
-    pub async fn submit(&self, caller: &KeyRecord, body: &[u8]) -> Result<Generation> {
-        let mut request = ModifyVideoRequest::from_json(body)?;
+    /// With an `idempotency_key` used before by this key for the same request, returns the
+    /// generation made then and makes nothing new.
+    pub async fn submit(
+        &self,
+        caller: &KeyRecord,
+        mut request: ModifyVideoRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Submission> {
+        let idempotency = match idempotency_key {
+            None => None,
+            Some(k) => {
+                check_idempotency_key(k)?;
+                let idem = IdempotencyKey {
+                    key: k.to_string(),
+                    request_hash: request_hash(&request)?,
+                };
+                // Most retries find their earlier create here, before anything is fetched.
+                if let Some((hash, earlier)) = self.store.idempotent(&caller.id, k).await? {
+                    if hash != idem.request_hash {
+                        return Err(StoreError::IdempotencyConflict(idem.key).into());
+                    }
+                    return Ok(self.replayed(&earlier));
+                }
+                Some(idem)
+            }
+        };
         let valid = request.validate(self.config.max_prompt_chars)?;
         if valid.first_frame_url.is_none() && !self.pipeline.supports_prompt_only() {
             return Err(ServiceError::BadRequest(PROMPT_ONLY_NEEDS_MODEL.into()));
         }
+        self.check_submit_rate(caller)?;
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
         let result = self.submit_inner(caller, &id, &valid).await;
         let (width, height, frames, media_blob, first_frame_blob) = match result {
@@ -198,6 +341,7 @@ impl Service {
             key_id: caller.id.clone(),
             state: State::Queued,
             failure_reason: None,
+            failure_code: None,
             created_at: now_ms(),
             request_json: serde_json::to_string(&request)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?,
@@ -213,13 +357,33 @@ impl Service {
             credit_state: CreditState::Reserved,
             callback_url: valid.callback_url.clone(),
         };
-        if let Err(e) = self.store.submit(record.clone()).await {
-            self.blobs.remove_generation(&id).await;
-            return Err(e.into());
+        match self.store.submit(record.clone(), idempotency).await {
+            Ok(Submitted::Created) => {}
+            Ok(Submitted::Replayed(earlier)) => {
+                // A concurrent retry with the same key won the race; ours is dropped.
+                self.blobs.remove_generation(&id).await;
+                return Ok(self.replayed(&earlier));
+            }
+            Err(e) => {
+                self.blobs.remove_generation(&id).await;
+                return Err(e.into());
+            }
         }
         self.wake.notify_one();
         tracing::info!(generation = %id, key = %caller.id, cost = %record.cost, "queued");
-        Ok(self.view(&record))
+        Ok(Submission {
+            generation: self.view(&record),
+            id,
+            replayed: false,
+        })
+    }
+
+    fn replayed(&self, earlier: &GenerationRecord) -> Submission {
+        Submission {
+            generation: self.view(earlier),
+            id: earlier.id.clone(),
+            replayed: true,
+        }
     }
 
     #[allow(clippy::type_complexity)]
@@ -230,7 +394,7 @@ impl Service {
         valid: &crate::domain::ValidRequest,
     ) -> Result<(u32, u32, u32, String, Option<String>)> {
         let media_blob = Blobs::input_key(id, "media");
-        let limits = self.config.limits;
+        let limits = self.config.limits();
         let media_path = self
             .fetch_input(
                 caller,
@@ -316,6 +480,84 @@ impl Service {
         })
     }
 
+    /// Cancels a queued or dreaming generation of the caller's: it fails with a reason that
+    /// says so, its credits are released, a worker running it stops.
+    pub async fn cancel(&self, caller: &KeyRecord, id: &str) -> Result<Generation> {
+        let id = parse_id(id)?;
+        let c = self
+            .cancel_as(
+                &caller.id,
+                &id,
+                "cancelled by the client; no credits were charged",
+                FailureCode::Cancelled,
+            )
+            .await?;
+        Ok(self.view(&c.generation))
+    }
+
+    /// Cancels `id` of `key_id` with `reason`; used by the cancel endpoint and by the
+    /// synchronous endpoint when it gives up.
+    pub(crate) async fn cancel_as(
+        &self,
+        key_id: &str,
+        id: &str,
+        reason: &str,
+        code: FailureCode,
+    ) -> Result<Cancelled> {
+        let c = self
+            .store
+            .cancel(key_id, id, reason, code)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => not_found(id),
+                other => other.into(),
+            })?;
+        self.metrics.job_failed(code, None);
+        if let Some(flag) = self.running.lock().ok().and_then(|r| r.get(id).cloned()) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        if !c.was_running {
+            // A running job's worker still reads its inputs; it removes them when it stops.
+            self.blobs.remove_inputs(id).await;
+        }
+        self.settled.notify_waiters();
+        self.emit_webhook(&c.generation).await;
+        tracing::info!(generation = %id, reason, "cancelled");
+        Ok(c)
+    }
+
+    /// Waits until a generation of `key_id` is completed or failed, or `deadline` passes
+    /// (then `None`). Woken by this process's workers; polls for workers elsewhere.
+    pub(crate) async fn wait_settled(
+        &self,
+        key_id: &str,
+        id: &str,
+        deadline: Instant,
+    ) -> Result<Option<GenerationRecord>> {
+        loop {
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let g = self
+                .store
+                .generation(key_id, id)
+                .await?
+                .ok_or_else(|| not_found(id))?;
+            if g.state.is_terminal() {
+                return Ok(Some(g));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let nap = (deadline - now).min(Duration::from_secs(1));
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
     /// Deletes a generation (cancelling it if it runs) and its files.
     pub async fn delete(&self, caller: &KeyRecord, id: &str) -> Result<()> {
         let id = parse_id(id)?;
@@ -386,15 +628,78 @@ impl Service {
         });
     }
 
-    /// Where an upload's bytes go, and its public record.
-    pub(crate) fn new_upload(&self, caller: &KeyRecord) -> (String, Upload) {
+    /// Starts an upload of the caller's, written in chunks with the clip byte cap.
+    pub(crate) async fn begin_upload(&self, caller: &KeyRecord) -> Result<UploadWriter> {
         let id = uuid::Uuid::new_v4();
-        let key = Blobs::upload_key(&caller.id, &id.simple().to_string());
-        let upload = Upload {
-            id: id.hyphenated().to_string(),
-            url: format!("{}/v1/uploads/{}", self.base_url, id.hyphenated()),
-            bytes: 0,
-        };
-        (key, upload)
+        let tmp = self.blobs.temp_path();
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(UploadWriter {
+            blob_key: Blobs::upload_key(&caller.id, &id.simple().to_string()),
+            upload: Upload {
+                id: id.hyphenated().to_string(),
+                url: format!("{}/v1/uploads/{}", self.base_url, id.hyphenated()),
+                bytes: 0,
+            },
+            file: Some(file),
+            tmp,
+            max: self.config.max_bytes,
+        })
+    }
+
+    /// Removes an upload (the synchronous endpoint's files, once copied into a generation).
+    pub(crate) async fn remove_upload(&self, caller: &KeyRecord, upload: &Upload) {
+        if let Ok(u) = uuid::Uuid::parse_str(&upload.id) {
+            let key = Blobs::upload_key(&caller.id, &u.simple().to_string());
+            let _ = tokio::fs::remove_file(self.blobs.path(&key)).await;
+        }
+    }
+}
+
+/// An upload being written; [`UploadWriter::finish`] makes it usable, dropping it unfinished
+/// leaves only a temporary file that the next start clears.
+pub(crate) struct UploadWriter {
+    blob_key: String,
+    upload: Upload,
+    file: Option<tokio::fs::File>,
+    tmp: PathBuf,
+    max: u64,
+}
+
+impl UploadWriter {
+    /// Appends a chunk; fails once the total passes the byte cap.
+    pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.upload.bytes += chunk.len() as u64;
+        if self.upload.bytes > self.max {
+            return Err(ServiceError::TooLarge(format!(
+                "the upload is over the {:.1} MB limit — compress or trim it",
+                self.max as f64 / 1e6
+            )));
+        }
+        match &mut self.file {
+            Some(f) => Ok(f.write_all(chunk).await?),
+            None => Err(ServiceError::Internal("upload already finished".into())),
+        }
+    }
+
+    /// Makes the upload usable; an empty one is refused.
+    pub(crate) async fn finish(mut self, blobs: &Blobs) -> Result<Upload> {
+        if let Some(mut f) = self.file.take() {
+            f.flush().await?;
+        }
+        if self.upload.bytes == 0 {
+            return Err(ServiceError::BadRequest(
+                "the upload is empty; send the file's bytes".into(),
+            ));
+        }
+        blobs.commit(&self.tmp, &self.blob_key).await?;
+        Ok(self.upload.clone())
+    }
+}
+
+impl Drop for UploadWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() || self.upload.bytes == 0 {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }

@@ -3,12 +3,12 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use crate::blobs::Blobs;
-use crate::domain::ModifyVideoRequest;
+use crate::domain::{FailureCode, ModifyVideoRequest, State};
 use crate::pipeline::{PipelineError, PipelineJob};
 use crate::service::Service;
 use crate::store::{Lease, LeasedJob};
@@ -55,8 +55,12 @@ pub(crate) async fn requeue_once(svc: &Service) {
         Ok(r) => {
             for g in &r.failed {
                 tracing::warn!(generation = %g.id, "failed after too many attempts");
+                svc.metrics.job_failed(FailureCode::Crashed, None);
                 svc.blobs.remove_inputs(&g.id).await;
                 svc.emit_webhook(g).await;
+            }
+            if !r.failed.is_empty() {
+                svc.settled.notify_waiters();
             }
             if !r.requeued.is_empty() {
                 tracing::info!(
@@ -76,8 +80,32 @@ fn seed_of(id: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Keeps a job's cancel flag findable by the cancel endpoint while it runs.
+struct Running<'a> {
+    svc: &'a Service,
+    id: String,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.svc.running.lock() {
+            r.remove(&self.id);
+        }
+    }
+}
+
+fn failure_code(e: &PipelineError) -> FailureCode {
+    match e {
+        PipelineError::Input(_) => FailureCode::Input,
+        PipelineError::Unavailable(_) => FailureCode::Unavailable,
+        PipelineError::Cancelled => FailureCode::Cancelled,
+        PipelineError::Failed(_) => FailureCode::Processing,
+    }
+}
+
 async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     let g = job.generation;
+    let started = Instant::now();
     tracing::info!(generation = %g.id, attempt = job.attempt, "dreaming");
     svc.emit_webhook(&g).await;
     let request = serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
@@ -93,6 +121,13 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     };
     let progress = Arc::new(AtomicU8::new(0));
     let cancel = Arc::new(AtomicBool::new(false));
+    if let Ok(mut r) = svc.running.lock() {
+        r.insert(g.id.clone(), cancel.clone());
+    }
+    let _running = Running {
+        svc,
+        id: g.id.clone(),
+    };
     let pipeline = svc.pipeline.clone();
     let (p, c) = (progress.clone(), cancel.clone());
     let mut task = tokio::task::spawn_blocking(move || {
@@ -120,46 +155,63 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     match outcome {
         Ok(out) => {
             let key = Blobs::output_key(&g.id);
-            let settled = match svc.blobs.commit(&tmp, &key).await {
-                Ok(_) => svc.store.complete(&g.id, worker_id, &key).await,
+            let (settled, code) = match svc.blobs.commit(&tmp, &key).await {
+                Ok(_) => (svc.store.complete(&g.id, worker_id, &key).await, None),
                 Err(e) => {
                     let reason = format!("the output could not be stored: {e}");
-                    svc.store.fail(&g.id, worker_id, &reason).await
+                    let code = FailureCode::Storage;
+                    (
+                        svc.store.fail(&g.id, worker_id, &reason, code).await,
+                        Some(code),
+                    )
                 }
             };
             match settled {
                 Ok(Some(done)) => {
                     tracing::info!(generation = %g.id, frames = out.frames, state = done.state.as_str(), "finished");
+                    match code {
+                        None => svc.metrics.job_completed(started.elapsed(), out.frames),
+                        Some(c) => svc.metrics.job_failed(c, Some(started.elapsed())),
+                    }
                     svc.blobs.remove_inputs(&g.id).await;
+                    svc.settled.notify_waiters();
                     svc.emit_webhook(&done).await;
                 }
-                Ok(None) => cleanup_if_gone(svc, &g.id).await,
+                Ok(None) => cleanup_if_not_ours(svc, &g.id).await,
                 Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
             }
         }
         Err(PipelineError::Cancelled) => {
             let _ = tokio::fs::remove_file(&tmp).await;
-            cleanup_if_gone(svc, &g.id).await;
+            cleanup_if_not_ours(svc, &g.id).await;
         }
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
             let reason = e.to_string();
+            let code = failure_code(&e);
             tracing::info!(generation = %g.id, "failed: {reason}");
-            match svc.store.fail(&g.id, worker_id, &reason).await {
+            match svc.store.fail(&g.id, worker_id, &reason, code).await {
                 Ok(Some(done)) => {
+                    svc.metrics.job_failed(code, Some(started.elapsed()));
                     svc.blobs.remove_inputs(&g.id).await;
+                    svc.settled.notify_waiters();
                     svc.emit_webhook(&done).await;
                 }
-                Ok(None) => cleanup_if_gone(svc, &g.id).await,
+                Ok(None) => cleanup_if_not_ours(svc, &g.id).await,
                 Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
             }
         }
     }
 }
 
-/// A generation deleted while it ran leaves files behind; remove them.
-async fn cleanup_if_gone(svc: &Service, id: &str) {
-    if let Ok(None) = svc.store.generation_by_id(id).await {
-        svc.blobs.remove_generation(id).await;
+/// After a job this worker could not settle (cancelled, deleted, or taken over): a deleted
+/// generation leaves files behind, a cancelled one its inputs and perhaps an output just
+/// stored; remove what no completed generation owns.
+async fn cleanup_if_not_ours(svc: &Service, id: &str) {
+    match svc.store.generation_by_id(id).await {
+        Ok(None) => svc.blobs.remove_generation(id).await,
+        Ok(Some(g)) if g.state == State::Failed => svc.blobs.remove_generation(id).await,
+        // Completed elsewhere, or requeued for another worker: its files are in use.
+        _ => {}
     }
 }

@@ -157,7 +157,7 @@ async fn bad_requests_are_refused_with_what_to_fix() {
 #[tokio::test]
 async fn over_the_byte_cap_is_413_and_loopback_is_refused_without_the_allow_list() {
     let t = TestServer::start_with(
-        |c| c.limits.max_file_bytes = 1000,
+        |c| c.max_bytes = 1000,
         Arc::new(retake_service::MediaPipeline::default()),
     )
     .await;
@@ -177,7 +177,7 @@ async fn over_the_byte_cap_is_413_and_loopback_is_refused_without_the_allow_list
     assert!(d.contains("limit"), "{d}");
 
     let strict = TestServer::start_with(
-        |c| c.fetch.allow.clear(),
+        |c| c.fetch_allow.clear(),
         Arc::new(retake_service::MediaPipeline::default()),
     )
     .await;

@@ -7,26 +7,9 @@ use std::process::Command;
 
 use common::*;
 
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lumaai_sdk_drives_a_full_cycle() {
-    let check = Command::new(python())
-        .args(["-c", "import lumaai, pytest, httpx"])
-        .output();
-    match check {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => panic!(
-            "the Python SDK test needs its packages: run `pip install lumaai pytest` ({})",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ),
-        Err(e) => panic!(
-            "cannot run {} ({e}); install Python 3 and `pip install lumaai pytest`",
-            python()
-        ),
-    }
+    let python = python_with("lumaai, pytest, httpx");
     let t = TestServer::start().await;
     let files = Files::start().await;
     let k = t.key("sdk", 3.0);
@@ -37,7 +20,7 @@ async fn the_lumaai_sdk_drives_a_full_cycle() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/test_lumaai.py");
     let base = t.url("");
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python())
+        Command::new(python)
             .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .arg(&script)
             .env("RETAKE_BASE_URL", base)
@@ -59,5 +42,5 @@ async fn the_lumaai_sdk_drives_a_full_cycle() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "pytest failed:\n{text}");
-    assert!(text.contains("2 passed"), "{text}");
+    assert!(text.contains("3 passed"), "{text}");
 }

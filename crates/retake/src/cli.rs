@@ -127,6 +127,14 @@ pub enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Run the HTTP service (Luma- and Segmind-compatible API) with in-process workers.
+    Serve(crate::commands::serve::ServeArgs),
+    /// Run workers only, on the data folder of an API node (`retake serve --no-workers`).
+    Worker(crate::commands::serve::WorkerArgs),
+    /// Manage the service's API keys: create, list, revoke, add credits.
+    Keys(crate::commands::keys::KeysArgs),
+    /// Print the service configuration in effect (defaults < file < RETAKE_* < flags).
+    Config(crate::commands::config::ConfigCmdArgs),
 }
 
 /// Limits on accepted clips; each can also be set by environment variable.

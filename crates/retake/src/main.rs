@@ -16,7 +16,8 @@ use exit::CliError;
 fn main() {
     let cli = Cli::parse();
     let cancel = Arc::new(AtomicBool::new(false));
-    {
+    // The service commands stop on Ctrl-C or SIGTERM through tokio's own signal handling.
+    if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
         let cancel = cancel.clone();
         // Without a handler, Ctrl-C would kill us before temporary files are removed.
         let _ = ctrlc::set_handler(move || {
@@ -98,5 +99,9 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             json,
             limits,
         } => commands::convert::run(&clip, &output, mute, json, &limits.limits(), quiet, cancel),
+        Command::Serve(args) => commands::serve::run(&args),
+        Command::Worker(args) => commands::serve::run_worker(&args),
+        Command::Keys(args) => commands::keys::run(&args),
+        Command::Config(args) => commands::config::run(&args),
     }
 }

@@ -1,31 +1,90 @@
-//! The HTTP surface: routes only. Handlers live by surface (`luma`, `uploads`).
+//! The HTTP surface: routes only. Handlers live by surface (`luma`, `segmind`, `uploads`).
 
 mod auth;
 mod error;
 mod luma;
+mod openapi;
+mod segmind;
 mod uploads;
 
-pub use error::{status, ApiError};
+pub use error::{status, ApiError, ErrorBody};
+pub use openapi::ApiDoc;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use utoipa::OpenApi as _;
 
 use crate::error::ServiceError;
 use crate::service::Service;
 
-async fn healthz(State(svc): State<Arc<Service>>) -> Result<Json<serde_json::Value>, ApiError> {
+/// `GET /healthz` answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` when the database answers.
+    pub status: String,
+    /// Generations waiting for a worker.
+    pub queue_depth: u64,
+}
+
+/// Health: the database answers and how many jobs wait.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 500, description = "The database does not answer", body = ErrorBody),
+    )
+)]
+async fn healthz(State(svc): State<Arc<Service>>) -> Result<Json<Health>, ApiError> {
     let depth = svc.store.queue_depth().await?;
-    Ok(Json(
-        serde_json::json!({ "status": "ok", "queue_depth": depth }),
-    ))
+    Ok(Json(Health {
+        status: "ok".into(),
+        queue_depth: depth,
+    }))
+}
+
+/// Prometheus metrics of this process (queue depth, job durations, frames per second,
+/// failures by reason, responses by status).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 500, description = "The database does not answer", body = ErrorBody),
+    )
+)]
+async fn metrics(State(svc): State<Arc<Service>>) -> Result<Response, ApiError> {
+    let depth = svc.store.queue_depth().await?;
+    let running = svc.running.lock().map(|r| r.len()).unwrap_or(0);
+    let mut resp = svc.metrics.render(depth, running).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(resp)
+}
+
+async fn openapi_json() -> Response {
+    match ApiDoc::openapi().to_json() {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => {
+            ApiError(ServiceError::Internal(format!("OpenAPI document: {e}"))).into_response()
+        }
+    }
 }
 
 async fn fallback() -> ApiError {
     ApiError(ServiceError::NotFound(
-        "no such endpoint; the API lives under /dream-machine/v1 (see the README)".into(),
+        "no such endpoint; the API lives under /dream-machine/v1, /v1/modify-video and /v2 \
+         (GET /openapi.json lists every route)"
+            .into(),
     ))
 }
 
@@ -35,16 +94,28 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/generations/video/modify", post(luma::modify))
         .route("/generations", get(luma::list))
         .route("/generations/{id}", get(luma::get).delete(luma::delete))
+        .route("/generations/{id}/cancel", post(luma::cancel))
         .route("/generations/{id}/video", get(luma::video))
         .route("/credits", get(luma::credits))
         .route("/ping", get(luma::ping));
+    let segmind_routes = Router::new()
+        .route("/v1/modify-video", post(segmind::modify_video_sync))
+        .route("/v2/modify-video", post(segmind::modify_video_async))
+        .route("/v2/requests/{id}/status", get(segmind::request_status))
+        .route("/v2/requests/{id}", get(segmind::request_result))
+        // Files are streamed to disk with their own byte cap.
+        .layer(DefaultBodyLimit::disable())
+        .route_layer(axum::middleware::from_fn(segmind::segmind_errors));
     Router::new()
         .nest("/dream-machine/v1", luma)
+        .merge(segmind_routes)
         .route(
             "/v1/uploads",
             post(uploads::upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(
             svc.clone(),

@@ -1,5 +1,5 @@
 //! `POST /v1/uploads`: the raw file as the body; answers a URL usable as `media.url` or
-//! `first_frame.url` by the same key.
+//! `first_frame.url` (or Segmind's `video_url`) by the same key.
 
 use std::sync::Arc;
 
@@ -8,57 +8,41 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::error::ServiceError;
 use crate::service::{Service, Upload};
 
-/// Streams the body to disk with the clip byte cap.
+/// Upload a clip or image; use the answered `url` in a create request of the same key.
+#[utoipa::path(
+    post,
+    path = "/v1/uploads",
+    tag = "uploads",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file's bytes"),
+    responses(
+        (status = 201, description = "Stored", body = Upload),
+        (status = 400, description = "Empty or cut-off body", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 413, description = "Over the byte limit", body = ErrorBody),
+        (status = 429, description = "Rate limit; see Retry-After", body = ErrorBody),
+        (status = 500, description = "Server fault", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn upload(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
     body: Body,
 ) -> Result<(StatusCode, Json<Upload>), ApiError> {
-    let max = svc.config.limits.max_file_bytes;
-    let (blob_key, mut upload) = svc.new_upload(&key);
-    let tmp = svc.blobs.temp_path();
-    let mut file = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(ServiceError::from)?;
+    let mut writer = svc.begin_upload(&key).await?;
     let mut stream = body.into_data_stream();
-    let mut total: u64 = 0;
-    let result: Result<(), ServiceError> = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk
-                .map_err(|e| ServiceError::BadRequest(format!("the upload was cut off: {e}")))?;
-            total += chunk.len() as u64;
-            if total > max {
-                return Err(ServiceError::TooLarge(format!(
-                    "the upload is over the {:.1} MB limit — compress or trim it",
-                    max as f64 / 1e6
-                )));
-            }
-            file.write_all(&chunk).await?;
-        }
-        file.flush().await?;
-        Ok(())
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ServiceError::BadRequest(format!("the upload was cut off: {e}")))?;
+        writer.write(&chunk).await?;
     }
-    .await;
-    drop(file);
-    if let Err(e) = result {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e.into());
-    }
-    if total == 0 {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(ServiceError::BadRequest(
-            "the upload is empty; send the file's bytes as the request body".into(),
-        )
-        .into());
-    }
-    svc.blobs.commit(&tmp, &blob_key).await?;
-    upload.bytes = total;
+    let upload = writer.finish(&svc.blobs).await?;
     Ok((StatusCode::CREATED, Json(upload)))
 }

@@ -8,7 +8,7 @@ use super::ModifyVideoRequest;
 pub const GENERATION_TYPE: &str = "modify_video";
 
 /// Where a generation is in its life: queued → dreaming → completed | failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Waiting for a worker.
@@ -50,7 +50,7 @@ impl State {
 }
 
 /// The generation's outputs (Luma's `assets`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assets {
     /// URL of the output video, once completed.
     pub video: Option<String>,
@@ -61,7 +61,7 @@ pub struct Assets {
 }
 
 /// A generation as the API returns it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Generation {
     /// Its id (a UUID).
     pub id: String,
@@ -80,6 +80,7 @@ pub struct Generation {
     /// The request, echoed.
     pub request: ModifyVideoRequest,
     /// How far along it is, 0–100 (an extra field the SDKs ignore).
+    #[schema(minimum = 0, maximum = 100)]
     pub progress: u8,
 }
 

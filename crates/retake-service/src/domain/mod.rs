@@ -1,7 +1,11 @@
 //! The service's domain: generations, their states, and modify-video requests.
 
+mod failure;
 mod generation;
 mod request;
 
+pub use failure::FailureCode;
 pub use generation::{rfc3339_ms, Assets, Generation, State, GENERATION_TYPE};
-pub use request::{MediaRef, Model, ModifyVideoRequest, ValidRequest};
+pub use request::{
+    GenerationTypeName, MediaRef, ModeName, Model, ModelName, ModifyVideoRequest, ValidRequest,
+};

@@ -6,34 +6,84 @@ use serde::{Deserialize, Serialize};
 use crate::error::ServiceError;
 
 /// A media reference: `{"url": "..."}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaRef {
-    /// Where the file is: `http(s)://…` or an upload URL of this server.
+    /// Where the file is: an `http(s)://` URL, or an upload URL of this server.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub url: Option<String>,
+}
+
+/// The mode names, for the API schema (the request keeps the string, to word its own error).
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum ModeName {
+    /// Closest to the source.
+    adhere_1,
+    /// Close to the source.
+    adhere_2,
+    /// Close to the source, a little freer.
+    adhere_3,
+    /// Balanced.
+    flex_1,
+    /// Balanced, freer.
+    flex_2,
+    /// Balanced, freest.
+    flex_3,
+    /// Bold.
+    reimagine_1,
+    /// Bolder.
+    reimagine_2,
+    /// Boldest.
+    reimagine_3,
+}
+
+/// The model names, for the API schema.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum ModelName {
+    /// The quality profile.
+    #[serde(rename = "ray-2")]
+    Ray2,
+    /// The fast profile.
+    #[serde(rename = "ray-flash-2")]
+    RayFlash2,
+}
+
+/// The one generation type, for the API schema.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum GenerationTypeName {
+    /// Modify a video.
+    modify_video,
 }
 
 /// The body of `POST /generations/video/modify`, read leniently so that every mistake gets
 /// our own message, and echoed back as the generation's `request`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModifyVideoRequest {
     /// Must be `modify_video` when given.
     #[serde(default)]
+    #[schema(value_type = Option<GenerationTypeName>)]
     pub generation_type: Option<String>,
     /// The source clip.
     #[serde(default)]
+    #[schema(required = true, value_type = MediaRef)]
     pub media: Option<MediaRef>,
     /// The edited first frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_frame: Option<MediaRef>,
     /// `adhere_1` … `reimagine_3`.
     #[serde(default)]
+    #[schema(required = true, value_type = ModeName)]
     pub mode: Option<String>,
     /// `ray-2` or `ray-flash-2`.
     #[serde(default)]
+    #[schema(required = true, value_type = ModelName)]
     pub model: Option<String>,
-    /// What to change.
+    /// What to change (at most `max_prompt_chars`, 2000 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
     pub prompt: Option<String>,
     /// Where to POST the generation on dreaming, completed and failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 
-use crate::domain::State;
+use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
 
 /// What storage can fail with.
@@ -33,6 +33,17 @@ pub enum StoreError {
     /// Stored data is not what this version expects.
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// The generation already reached a final state, so it cannot be cancelled.
+    #[error("generation `{id}` is already {state}; there is nothing to cancel")]
+    AlreadyFinished {
+        /// The generation.
+        id: String,
+        /// Its final state.
+        state: &'static str,
+    },
+    /// An idempotency key was used before with a different request.
+    #[error("Idempotency-Key `{0}` was already used with a different request; send a new key for a new request")]
+    IdempotencyConflict(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -94,6 +105,8 @@ pub struct GenerationRecord {
     pub state: State,
     /// Why it failed.
     pub failure_reason: Option<String>,
+    /// The kind of failure.
+    pub failure_code: Option<FailureCode>,
     /// Submit time, Unix ms.
     pub created_at: i64,
     /// The request as JSON (echoed back).
@@ -149,6 +162,34 @@ pub struct Requeued {
     pub failed: Vec<GenerationRecord>,
 }
 
+/// An `Idempotency-Key` sent with a create, and a hash of the request it came with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The client's key (1–255 visible ASCII characters).
+    pub key: String,
+    /// SHA-256 (hex) of the normalised request.
+    pub request_hash: String,
+}
+
+/// What a submit did.
+#[derive(Clone, Debug)]
+pub enum Submitted {
+    /// Stored, credits reserved, job queued.
+    Created,
+    /// The idempotency key was seen before with the same request: nothing new was made;
+    /// this is the generation made then.
+    Replayed(Box<GenerationRecord>),
+}
+
+/// What a cancel did.
+#[derive(Clone, Debug)]
+pub struct Cancelled {
+    /// The generation, now failed with the cancel reason.
+    pub generation: GenerationRecord,
+    /// Whether a worker held it (the worker stops at its next check and cleans up).
+    pub was_running: bool,
+}
+
 /// Durable state of the service. All methods are atomic; implementations must make
 /// `complete` and `fail` idempotent so credits are never charged or released twice.
 #[async_trait]
@@ -163,8 +204,21 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_key(&self, id: &str) -> StoreResult<()>;
     /// Adds (or with a negative amount, removes) credits.
     async fn add_credits(&self, id: &str, amount: Credits) -> StoreResult<KeyRecord>;
-    /// Reserves `generation.cost` from its key, stores the generation and queues its job, atomically.
-    async fn submit(&self, generation: GenerationRecord) -> StoreResult<()>;
+    /// Reserves `generation.cost` from its key, stores the generation and queues its job,
+    /// atomically. With an idempotency key seen before for this key, stores nothing and
+    /// returns the earlier generation (or [`StoreError::IdempotencyConflict`] when the
+    /// request differs).
+    async fn submit(
+        &self,
+        generation: GenerationRecord,
+        idempotency: Option<IdempotencyKey>,
+    ) -> StoreResult<Submitted>;
+    /// The request hash and generation an idempotency key of `key_id` was used for.
+    async fn idempotent(
+        &self,
+        key_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<(String, GenerationRecord)>>;
     /// A generation, whoever owns it (for workers and signed links).
     async fn generation_by_id(&self, id: &str) -> StoreResult<Option<GenerationRecord>>;
     /// A generation, only if `key_id` owns it.
@@ -181,6 +235,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         offset: u32,
     ) -> StoreResult<(Vec<GenerationRecord>, bool)>;
+    /// Fails a queued or dreaming generation of `key_id` with `reason` (code `code`),
+    /// releasing its credits and removing its job; a worker holding it loses its lease.
+    async fn cancel(
+        &self,
+        key_id: &str,
+        id: &str,
+        reason: &str,
+        code: FailureCode,
+    ) -> StoreResult<Cancelled>;
     /// Deletes a generation of `key_id` (releasing unspent credits); returns it.
     async fn delete_generation(&self, key_id: &str, id: &str) -> StoreResult<GenerationRecord>;
     /// Leases the oldest queued job to `worker` until now + `ttl_ms`, and marks it dreaming.
@@ -206,6 +269,7 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         worker: &str,
         reason: &str,
+        code: FailureCode,
     ) -> StoreResult<Option<GenerationRecord>>;
     /// Requeues jobs whose lease expired; fails those out of attempts.
     async fn requeue_expired(&self, max_attempts: u32) -> StoreResult<Requeued>;

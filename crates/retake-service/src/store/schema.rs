@@ -46,6 +46,17 @@ const MIGRATIONS: &[&str] = &[
         enqueued_at INTEGER NOT NULL
     );
     CREATE INDEX jobs_queue ON jobs(lease_until, enqueued_at);",
+    // 2: failure codes; idempotency keys of creates (they go with their generation).
+    "ALTER TABLE generations ADD COLUMN failure_code TEXT;
+    CREATE TABLE idempotency_keys (
+        key_id TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        generation_id TEXT NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (key_id, idem_key)
+    );
+    CREATE INDEX idempotency_by_generation ON idempotency_keys(generation_id);",
 ];
 
 /// Brings the database to the newest schema.

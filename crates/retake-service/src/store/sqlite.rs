@@ -1,29 +1,41 @@
-//! The SQLite store: one file in the data folder, WAL mode, one writer connection.
+//! The SQLite store: one file in the data folder, WAL mode, one writer connection and a few
+//! reader connections, so reads never queue behind a write (WAL lets them run side by side).
 //!
 //! rusqlite is synchronous; every call runs on tokio's blocking pool so handlers never block
 //! the reactor. Each method is one transaction.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    now_ms, schema, CreditState, GenerationRecord, KeyRecord, Lease, LeasedJob, Requeued, Store,
-    StoreError, StoreResult,
+    now_ms, schema, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Lease,
+    LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
 };
-use crate::domain::State;
+use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
+
+/// Reader connections per store; more than the cores of a small server gains nothing.
+const READERS: usize = 4;
 
 /// A [`Store`] on an SQLite file.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
 
 const GEN_COLS: &str = "id, key_id, state, failure_reason, created_at, request, model, progress, \
-    media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, callback_url";
+    media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
+    callback_url, failure_code";
 
 const KEY_COLS: &str =
     "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
@@ -69,6 +81,9 @@ fn gen_from_row(r: &Row<'_>) -> rusqlite::Result<GenerationRecord> {
             other => return Err(bad(format!("unknown credit state `{other}`"))),
         },
         callback_url: r.get(16)?,
+        failure_code: r
+            .get::<_, Option<String>>(17)?
+            .and_then(|c| FailureCode::parse(&c)),
     })
 }
 
@@ -85,23 +100,28 @@ fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     })
 }
 
-fn get_gen(tx: &Connection, id: &str) -> StoreResult<Option<GenerationRecord>> {
-    Ok(tx
-        .query_row(
-            &format!("SELECT {GEN_COLS} FROM generations WHERE id = ?1"),
-            [id],
-            gen_from_row,
-        )
-        .optional()?)
+fn get_gen(c: &Connection, id: &str) -> StoreResult<Option<GenerationRecord>> {
+    let mut st = c.prepare_cached(&format!("SELECT {GEN_COLS} FROM generations WHERE id = ?1"))?;
+    Ok(st.query_row([id], gen_from_row).optional()?)
 }
 
 fn get_key(c: &Connection, id: &str) -> StoreResult<Option<KeyRecord>> {
-    Ok(c.query_row(
-        &format!("SELECT {KEY_COLS} FROM api_keys WHERE id = ?1"),
-        [id],
-        key_from_row,
-    )
-    .optional()?)
+    let mut st = c.prepare_cached(&format!("SELECT {KEY_COLS} FROM api_keys WHERE id = ?1"))?;
+    Ok(st.query_row([id], key_from_row).optional()?)
+}
+
+fn lock(m: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
+    m.lock()
+        .map_err(|_| StoreError::Database("a database call panicked earlier".into()))
+}
+
+fn open_conn(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
 }
 
 /// Moves a generation to a terminal state and settles its credits, once. Returns the
@@ -110,7 +130,7 @@ fn settle(
     tx: &Transaction<'_>,
     id: &str,
     state: State,
-    reason: Option<&str>,
+    reason: Option<(&str, FailureCode)>,
     output_blob: Option<&str>,
 ) -> StoreResult<Option<GenerationRecord>> {
     let Some(g) = get_gen(tx, id)? else {
@@ -127,14 +147,15 @@ fn settle(
     tx.execute(
         "UPDATE generations SET state = ?2, failure_reason = ?3, output_blob = ?4, \
          credit_state = ?5, progress = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress END, \
-         updated_at = ?6 WHERE id = ?1",
+         updated_at = ?6, failure_code = ?7 WHERE id = ?1",
         params![
             id,
             state.as_str(),
-            reason,
+            reason.map(|r| r.0),
             output_blob,
             credit_state_str(credit),
-            now_ms()
+            now_ms(),
+            reason.map(|r| r.1.as_str()),
         ],
     )?;
     tx.execute(
@@ -145,30 +166,65 @@ fn settle(
     get_gen(tx, id)
 }
 
+fn find_idempotent(
+    c: &Connection,
+    key_id: &str,
+    key: &str,
+) -> StoreResult<Option<(String, GenerationRecord)>> {
+    let found: Option<(String, String)> = c
+        .prepare_cached(
+            "SELECT request_hash, generation_id FROM idempotency_keys \
+             WHERE key_id = ?1 AND idem_key = ?2",
+        )?
+        .query_row([key_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((hash, id)) = found else {
+        return Ok(None);
+    };
+    Ok(get_gen(c, &id)?.map(|g| (hash, g)))
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn)?;
+        let mut writer = open_conn(path)?;
+        schema::migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = open_conn(path)?;
+            r.pragma_update(None, "query_only", "ON")?;
+            readers.push(Mutex::new(r));
+        }
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
         })
     }
 
-    /// Runs `f` with the connection, on the calling thread (for the CLI and blocking callers).
+    /// Runs `f` with the writer connection, on the calling thread (for the CLI and blocking
+    /// callers).
     pub fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Database("a database call panicked earlier".into()))?;
+        let mut guard = lock(&self.inner.writer)?;
         f(&mut guard)
+    }
+
+    /// Runs a read-only `f` on a free reader connection (or waits for one).
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let n = self.inner.readers.len();
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.inner.readers[(start + i) % n].try_lock() {
+                return f(&guard);
+            }
+        }
+        let guard = lock(&self.inner.readers[start % n])?;
+        f(&guard)
     }
 
     async fn call<T: Send + 'static>(
@@ -177,6 +233,16 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.with_conn(f))
+            .await
+            .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.with_reader(f))
             .await
             .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
     }
@@ -249,7 +315,7 @@ impl Store for SqliteStore {
 
     async fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
         let id = id.to_string();
-        self.call(move |c| get_key(c, &id)).await
+        self.read(move |c| get_key(c, &id)).await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
@@ -273,9 +339,23 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Database(e.to_string()))?
     }
 
-    async fn submit(&self, g: GenerationRecord) -> StoreResult<()> {
+    async fn submit(
+        &self,
+        g: GenerationRecord,
+        idempotency: Option<IdempotencyKey>,
+    ) -> StoreResult<Submitted> {
         self.call(move |c| {
-            let tx = c.transaction()?;
+            // IMMEDIATE: take the write lock first, so two processes cannot both miss the
+            // idempotency row and both insert.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(idem) = &idempotency {
+                if let Some((hash, earlier)) = find_idempotent(&tx, &g.key_id, &idem.key)? {
+                    if hash != idem.request_hash {
+                        return Err(StoreError::IdempotencyConflict(idem.key.clone()));
+                    }
+                    return Ok(Submitted::Replayed(Box::new(earlier)));
+                }
+            }
             let n = tx.execute(
                 "UPDATE api_keys SET reserved = reserved + ?2 \
                  WHERE id = ?1 AND revoked_at IS NULL AND balance - reserved >= ?2",
@@ -294,7 +374,7 @@ impl Store for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO generations ({GEN_COLS}, updated_at) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                 ),
                 params![
                     g.id,
@@ -314,6 +394,7 @@ impl Store for SqliteStore {
                     g.cost.0,
                     credit_state_str(CreditState::Reserved),
                     g.callback_url,
+                    Option::<&str>::None,
                     now
                 ],
             )?;
@@ -321,15 +402,31 @@ impl Store for SqliteStore {
                 "INSERT INTO jobs (generation_id, enqueued_at) VALUES (?1, ?2)",
                 params![g.id, now],
             )?;
+            if let Some(idem) = &idempotency {
+                tx.execute(
+                    "INSERT INTO idempotency_keys (key_id, idem_key, request_hash, \
+                     generation_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![g.key_id, idem.key, idem.request_hash, g.id, now],
+                )?;
+            }
             tx.commit()?;
-            Ok(())
+            Ok(Submitted::Created)
         })
         .await
     }
 
+    async fn idempotent(
+        &self,
+        key_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<(String, GenerationRecord)>> {
+        let (key_id, key) = (key_id.to_string(), key.to_string());
+        self.read(move |c| find_idempotent(c, &key_id, &key)).await
+    }
+
     async fn generation_by_id(&self, id: &str) -> StoreResult<Option<GenerationRecord>> {
         let id = id.to_string();
-        self.call(move |c| get_gen(c, &id)).await
+        self.read(move |c| get_gen(c, &id)).await
     }
 
     async fn list_generations(
@@ -339,7 +436,7 @@ impl Store for SqliteStore {
         offset: u32,
     ) -> StoreResult<(Vec<GenerationRecord>, bool)> {
         let key_id = key_id.to_string();
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {GEN_COLS} FROM generations WHERE key_id = ?1 \
                  ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
@@ -352,6 +449,44 @@ impl Store for SqliteStore {
             let more = all.len() > limit as usize;
             all.truncate(limit as usize);
             Ok((all, more))
+        })
+        .await
+    }
+
+    async fn cancel(
+        &self,
+        key_id: &str,
+        id: &str,
+        reason: &str,
+        code: FailureCode,
+    ) -> StoreResult<Cancelled> {
+        let (key_id, id, reason) = (key_id.to_string(), id.to_string(), reason.to_string());
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let g = get_gen(&tx, &id)?
+                .filter(|g| g.key_id == key_id)
+                .ok_or_else(|| StoreError::NotFound(format!("no generation `{id}`")))?;
+            if g.state.is_terminal() {
+                return Err(StoreError::AlreadyFinished {
+                    id,
+                    state: g.state.as_str(),
+                });
+            }
+            let was_running: bool = tx
+                .query_row(
+                    "SELECT lease_owner IS NOT NULL FROM jobs WHERE generation_id = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(false);
+            let generation = settle(&tx, &id, State::Failed, Some((&reason, code)), None)?
+                .ok_or_else(|| StoreError::Corrupt(format!("`{id}` could not be settled")))?;
+            tx.commit()?;
+            Ok(Cancelled {
+                generation,
+                was_running,
+            })
         })
         .await
     }
@@ -474,6 +609,7 @@ impl Store for SqliteStore {
         id: &str,
         worker: &str,
         reason: &str,
+        code: FailureCode,
     ) -> StoreResult<Option<GenerationRecord>> {
         let (id, worker, reason) = (id.to_string(), worker.to_string(), reason.to_string());
         self.call(move |c| {
@@ -490,7 +626,7 @@ impl Store for SqliteStore {
                 None => return Ok(None),
                 _ => {}
             }
-            let g = settle(&tx, &id, State::Failed, Some(&reason), None)?;
+            let g = settle(&tx, &id, State::Failed, Some((&reason, code)), None)?;
             tx.commit()?;
             Ok(g)
         })
@@ -517,7 +653,8 @@ impl Store for SqliteStore {
                          crashed, was killed or hung); no credits were charged — try again, or \
                          send a shorter clip"
                     );
-                    if let Some(g) = settle(&tx, &id, State::Failed, Some(&reason), None)? {
+                    let failed = Some((reason.as_str(), FailureCode::Crashed));
+                    if let Some(g) = settle(&tx, &id, State::Failed, failed, None)? {
                         out.failed.push(g);
                     }
                 } else {
@@ -541,7 +678,7 @@ impl Store for SqliteStore {
     }
 
     async fn queue_depth(&self) -> StoreResult<u64> {
-        self.call(|c| {
+        self.read(|c| {
             Ok(c.query_row(
                 "SELECT COUNT(*) FROM jobs WHERE lease_until IS NULL",
                 [],

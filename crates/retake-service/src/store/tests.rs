@@ -1,7 +1,7 @@
 //! The store's contract, checked on SQLite: credits, ownership, leases, requeue.
 
 use super::*;
-use crate::domain::State;
+use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
 
 fn key(id: &str, credits: i64) -> KeyRecord {
@@ -23,6 +23,7 @@ fn gen(id: &str, key_id: &str, cost: i64) -> GenerationRecord {
         key_id: key_id.into(),
         state: State::Queued,
         failure_reason: None,
+        failure_code: None,
         created_at: now_ms(),
         request_json: "{}".into(),
         model: "ray-2".into(),
@@ -54,10 +55,10 @@ async fn available(s: &SqliteStore, id: &str) -> i64 {
 #[tokio::test]
 async fn reserve_charge_and_release_settle_exactly_once() {
     let (_d, s) = store().await;
-    s.submit(gen("g1", "a", 175)).await.unwrap();
-    s.submit(gen("g2", "a", 175)).await.unwrap();
+    s.submit(gen("g1", "a", 175), None).await.unwrap();
+    s.submit(gen("g2", "a", 175), None).await.unwrap();
     assert_eq!(available(&s, "a").await, 150);
-    let e = s.submit(gen("g3", "a", 175)).await.unwrap_err();
+    let e = s.submit(gen("g3", "a", 175), None).await.unwrap_err();
     assert!(
         matches!(
             e,
@@ -90,12 +91,17 @@ async fn reserve_charge_and_release_settle_exactly_once() {
 
     let j2 = s.lease_job("w", 10_000).await.unwrap().unwrap();
     let failed = s
-        .fail(&j2.generation.id, "w", "bad clip")
+        .fail(&j2.generation.id, "w", "bad clip", FailureCode::Input)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(failed.failure_reason.as_deref(), Some("bad clip"));
-    assert!(s.fail("g2", "w", "again").await.unwrap().is_none());
+    assert_eq!(failed.failure_code, Some(FailureCode::Input));
+    assert!(s
+        .fail("g2", "w", "again", FailureCode::Input)
+        .await
+        .unwrap()
+        .is_none());
     let k = s.key("a").await.unwrap().unwrap();
     assert_eq!((k.balance.0, k.reserved.0), (325, 0));
     assert!(s.lease_job("w", 10_000).await.unwrap().is_none());
@@ -104,7 +110,7 @@ async fn reserve_charge_and_release_settle_exactly_once() {
 #[tokio::test]
 async fn keys_never_see_each_others_generations() {
     let (_d, s) = store().await;
-    s.submit(gen("g1", "a", 10)).await.unwrap();
+    s.submit(gen("g1", "a", 10), None).await.unwrap();
     assert!(s.generation("b", "g1").await.unwrap().is_none());
     assert!(s.generation("a", "g1").await.unwrap().is_some());
     assert!(matches!(
@@ -128,7 +134,7 @@ async fn keys_never_see_each_others_generations() {
 async fn listing_pages_newest_first() {
     let (_d, s) = store().await;
     for i in 0..5 {
-        s.submit(gen(&format!("g{i}"), "a", 1)).await.unwrap();
+        s.submit(gen(&format!("g{i}"), "a", 1), None).await.unwrap();
     }
     let (page, more) = s.list_generations("a", 2, 0).await.unwrap();
     assert_eq!(
@@ -144,7 +150,7 @@ async fn listing_pages_newest_first() {
 #[tokio::test]
 async fn expired_leases_are_requeued_then_failed_after_max_attempts() {
     let (_d, s) = store().await;
-    s.submit(gen("g1", "a", 100)).await.unwrap();
+    s.submit(gen("g1", "a", 100), None).await.unwrap();
     let _ = s.lease_job("dead", -1).await.unwrap().unwrap();
     // A heartbeat from another worker does not hold it.
     assert_eq!(
@@ -193,7 +199,7 @@ async fn credits_and_revocation() {
         Err(StoreError::NotFound(_))
     ));
     assert!(
-        s.submit(gen("g", "b", 1)).await.is_err(),
+        s.submit(gen("g", "b", 1), None).await.is_err(),
         "a revoked key cannot spend"
     );
 }
@@ -208,4 +214,94 @@ fn migrations_are_applied_once() {
         .with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
         .unwrap();
     assert_eq!(v as usize, schema::latest_version());
+}
+
+#[tokio::test]
+async fn cancel_fails_queued_and_running_jobs_once_and_releases_credits() {
+    let (_d, s) = store().await;
+    s.submit(gen("q", "a", 100), None).await.unwrap();
+    s.submit(gen("r", "a", 100), None).await.unwrap();
+    let leased = s.lease_job("w", 10_000).await.unwrap().unwrap();
+    assert_eq!(leased.generation.id, "q");
+    // "q" is now running, "r" queued.
+    assert!(matches!(
+        s.cancel("b", "q", "x", FailureCode::Cancelled).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let c = s
+        .cancel("a", "q", "stop", FailureCode::Cancelled)
+        .await
+        .unwrap();
+    assert!(c.was_running);
+    assert_eq!(c.generation.state, State::Failed);
+    assert_eq!(c.generation.failure_code, Some(FailureCode::Cancelled));
+    assert_eq!(c.generation.credit_state, CreditState::Released);
+    assert_eq!(
+        s.heartbeat("q", "w", 10_000, 50).await.unwrap(),
+        Lease::Lost,
+        "the worker learns at its next heartbeat"
+    );
+    assert!(s
+        .complete("q", "w", "outputs/q.mp4")
+        .await
+        .unwrap()
+        .is_none());
+    let c = s
+        .cancel("a", "r", "stop", FailureCode::Cancelled)
+        .await
+        .unwrap();
+    assert!(!c.was_running);
+    assert!(s.lease_job("w", 10_000).await.unwrap().is_none());
+    assert!(matches!(
+        s.cancel("a", "r", "stop", FailureCode::Cancelled).await,
+        Err(StoreError::AlreadyFinished {
+            state: "failed",
+            ..
+        })
+    ));
+    assert_eq!(available(&s, "a").await, 500);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_its_generation_and_refuses_another_request() {
+    let (_d, s) = store().await;
+    let idem = |hash: &str| {
+        Some(IdempotencyKey {
+            key: "k1".into(),
+            request_hash: hash.into(),
+        })
+    };
+    assert!(matches!(
+        s.submit(gen("g1", "a", 100), idem("h")).await.unwrap(),
+        Submitted::Created
+    ));
+    match s.submit(gen("g2", "a", 100), idem("h")).await.unwrap() {
+        Submitted::Replayed(g) => assert_eq!(g.id, "g1"),
+        Submitted::Created => panic!("a replay made a second generation"),
+    }
+    assert!(matches!(
+        s.submit(gen("g3", "a", 100), idem("other")).await,
+        Err(StoreError::IdempotencyConflict(_))
+    ));
+    assert_eq!(available(&s, "a").await, 400, "reserved once");
+    assert_eq!(s.list_generations("a", 10, 0).await.unwrap().0.len(), 1);
+    // The same key string is another key's own.
+    assert!(matches!(
+        s.submit(gen("g4", "b", 10), idem("h")).await.unwrap(),
+        Submitted::Created
+    ));
+    assert_eq!(
+        s.idempotent("a", "k1")
+            .await
+            .unwrap()
+            .map(|(h, g)| (h, g.id)),
+        Some(("h".to_string(), "g1".to_string()))
+    );
+    // Deleting the generation frees its key.
+    s.delete_generation("a", "g1").await.unwrap();
+    assert!(s.idempotent("a", "k1").await.unwrap().is_none());
+    assert!(matches!(
+        s.submit(gen("g5", "a", 100), idem("other")).await.unwrap(),
+        Submitted::Created
+    ));
 }

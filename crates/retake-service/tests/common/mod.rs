@@ -26,17 +26,21 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
-/// The config tests use: loopback allow-listed, short leases and fast retries.
+/// The config tests use: loopback allow-listed, short leases and fast retries, rate limits
+/// out of the way (the tests of limits set their own).
 pub fn test_config(dir: &Path) -> ServiceConfig {
-    let mut c = ServiceConfig {
+    ServiceConfig {
         data_dir: dir.to_path_buf(),
         lease_ttl: Duration::from_secs(3),
         poll_interval: Duration::from_millis(100),
         webhook_backoff: Duration::from_millis(100),
+        fetch_allow: vec![AllowNet::parse("127.0.0.0/8").unwrap()],
+        rate_limit_per_s: 10_000.0,
+        rate_limit_burst: 10_000.0,
+        submit_limit_per_min: 10_000.0,
+        submit_limit_burst: 1_000.0,
         ..ServiceConfig::default()
-    };
-    c.fetch.allow = vec![AllowNet::parse("127.0.0.0/8").unwrap()];
-    c
+    }
 }
 
 impl TestServer {
@@ -221,4 +225,107 @@ pub fn edited_first_frame(clip: &Path) -> Vec<u8> {
         std::fs::rename(&tmp, &out).unwrap();
     }
     std::fs::read(out).unwrap()
+}
+
+/// A pipeline that reports 50 % and then holds the job until it is cancelled or `release` is
+/// set (test double; the real one is `MediaPipeline`). `started` turns true once it runs.
+pub struct Gate {
+    pub release: Arc<std::sync::atomic::AtomicBool>,
+    pub started: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Gate {
+    pub fn new() -> Self {
+        Self {
+            release: Arc::default(),
+            started: Arc::default(),
+        }
+    }
+}
+
+impl ClipPipeline for Gate {
+    fn run(
+        &self,
+        job: &retake_service::PipelineJob,
+        progress: &dyn Fn(u8),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<retake_service::PipelineOutput, retake_service::PipelineError> {
+        use std::sync::atomic::Ordering;
+        self.started.store(true, Ordering::SeqCst);
+        progress(50);
+        while !self.release.load(Ordering::SeqCst) {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(retake_service::PipelineError::Cancelled);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        MediaPipeline::default().run(job, progress, cancel)
+    }
+}
+
+/// The JSON body of a Luma create for `media` (and `first`).
+pub fn luma_body(media: &str, first: Option<&str>) -> serde_json::Value {
+    let mut b = serde_json::json!({
+        "generation_type": "modify_video",
+        "media": {"url": media},
+        "mode": "flex_1",
+        "model": "ray-2",
+    });
+    if let Some(f) = first {
+        b["first_frame"] = serde_json::json!({ "url": f });
+    }
+    b
+}
+
+/// Status and `detail` of an error response.
+pub async fn detail_of(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body["detail"].as_str().unwrap_or("").to_string())
+}
+
+/// Polls until `check` holds for the generation (or panics after `secs`).
+pub async fn wait_for(
+    t: &TestServer,
+    token: &str,
+    id: &str,
+    secs: u64,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let g: serde_json::Value = t
+            .get(token, &format!("/generations/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if check(&g) {
+            return g;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "generation {id} never got there: {g}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The interpreter for the Python tests: `$PYTHON`, else `python3`; panics with the install
+/// command when `modules` cannot be imported.
+pub fn python_with(modules: &str) -> String {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let check = std::process::Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output();
+    let pkgs = "lumaai segmind pytest schemathesis";
+    match check {
+        Ok(o) if o.status.success() => python,
+        Ok(o) => panic!(
+            "the Python tests need their packages: run `bash scripts/setup.sh` or \
+             `pip install {pkgs}` and set PYTHON ({})",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!("cannot run {python} ({e}); install Python 3 and `pip install {pkgs}`"),
+    }
 }

@@ -98,3 +98,27 @@ def test_errors_surface_as_sdk_exceptions_with_details():
             model="ray-2",
         )
     assert "media.url" in e.value.body["detail"]
+
+
+def test_idempotent_retries_and_cancel_through_the_sdk():
+    c = client()
+    request = dict(
+        generation_type="modify_video",
+        media={"url": MEDIA},
+        first_frame={"url": FIRST},
+        mode="flex_1",
+        model="ray-2",
+    )
+    retry = {"Idempotency-Key": "sdk-retry-1"}
+    a = c.generations.video.modify(**request, extra_headers=retry)
+    b = c.generations.video.modify(**request, extra_headers=retry)
+    assert a.id == b.id
+    assert len(c.generations.list().generations) == 1
+
+    # Cancel is an extension the SDK has no method for; its generic client reaches it.
+    g = c.post(f"/generations/{a.id}/cancel", cast_to=lumaai.types.Generation)
+    assert g.state == "failed"
+    assert "cancelled" in g.failure_reason
+    assert c.credits.get().credit_balance == pytest.approx(CREDITS - 0.01)
+    with pytest.raises(lumaai.ConflictError):
+        c.post(f"/generations/{a.id}/cancel", cast_to=lumaai.types.Generation)

@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
+pub mod config;
 pub mod convert;
 pub mod eval;
 pub mod frame;
+pub mod keys;
 pub mod modify;
 pub mod probe;
+pub mod serve;
