@@ -212,7 +212,8 @@ impl ColorImage {
         let mut bytes = Vec::with_capacity(self.w * self.h * 3);
         for p in &self.data {
             for c in p {
-                bytes.push(c.round().clamp(0.0, 255.0) as u8);
+                // Rounds half up on the clamped value: the same as `round` here, without a libm call.
+                bytes.push((c.clamp(0.0, 255.0) + 0.5) as u8);
             }
         }
         RgbFrame::from_raw(self.w as u32, self.h as u32, bytes)

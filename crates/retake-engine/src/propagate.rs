@@ -236,8 +236,8 @@ impl Propagator {
                         for x in 0..ww {
                             let b = bwd.get(x, y);
                             let q = [x as f32 + b[0], y as f32 + b[1]];
-                            let qx = (q[0].round().max(0.0) as usize).min(ww - 1);
-                            let qy = (q[1].round().max(0.0) as usize).min(wh - 1);
+                            let qx = ((q[0].max(0.0) + 0.5) as usize).min(ww - 1);
+                            let qy = ((q[1].max(0.0) + 0.5) as usize).min(wh - 1);
                             let o = old[qy * ww + qx];
                             pr[x] = [o[0] + q[0] - qx as f32, o[1] + q[1] - qy as f32];
                             wr[x] = prev_out.sample(q[0], q[1]);
@@ -347,10 +347,10 @@ fn blend_carried(
         .enumerate()
         .for_each(|(y, row)| {
             let v = (y as f32 + 0.5) / fs - 0.5;
-            let oy = (v.round().max(0.0) as usize).min(fh - 1);
+            let oy = ((v.max(0.0) + 0.5) as usize).min(fh - 1);
             for (x, o) in row.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5) / fs - 0.5;
-                let ox = (u.round().max(0.0) as usize).min(fw - 1);
+                let ox = ((u.max(0.0) + 0.5) as usize).min(fw - 1);
                 if occ[oy * fw + ox] {
                     continue;
                 }
@@ -358,7 +358,11 @@ fn blend_carried(
                 let c = prev.sample(x as f32 + b[0] * fs, y as f32 + b[1] * fs);
                 let d2 =
                     ((c[0] - o[0]).powi(2) + (c[1] - o[1]).powi(2) + (c[2] - o[2]).powi(2)) / 3.0;
-                let a = share * (-d2 * inv_tol).exp();
+                let x = d2 * inv_tol;
+                if x > 16.0 {
+                    continue; // the carried share would be below 1e-7
+                }
+                let a = share * (-x).exp();
                 for k in 0..3 {
                     o[k] += a * (c[k] - o[k]);
                 }

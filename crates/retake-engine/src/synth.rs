@@ -145,7 +145,11 @@ pub(crate) fn render(
                     // change only, at the floor share, so the edit's colours stay.
                     let keep = if r.tolerance > 0.0 {
                         let t = edit / r.tolerance;
-                        (-t * t).exp()
+                        if t > 4.0 {
+                            0.0
+                        } else {
+                            (-t * t).exp()
+                        }
                     } else {
                         0.0
                     };
