@@ -2,7 +2,7 @@
 //! random weights (nothing is downloaded).
 //!
 //! ```text
-//! cargo run --release -p retake-diffusion --example bench -- [--dtype f32|f16|bf16] [--steps 1,4] [--size 512]
+//! cargo run --release --example bench -- [--dtype f32|f16] [--steps 1,4] [--size 512]
 //! ```
 //! Prints a Markdown table for BENCHMARKS.md. Peak memory is the process's peak RSS after the
 //! random model has been written (the counter is reset before loading).

@@ -390,7 +390,8 @@ impl DiffusionEngine {
     }
 
     /// diffusers-faithful img2img on latents: noise `init` to the start step with `noise`, then
-    /// denoise. Latents stay f32 between steps, like diffusers' schedulers.
+    /// denoise. `step_noise` feeds samplers that re-noise between steps (LCM). Latents stay f32
+    /// between steps, like diffusers' schedulers.
     #[allow(clippy::too_many_arguments)]
     pub fn img2img_latents(
         &self,
@@ -400,13 +401,11 @@ impl DiffusionEngine {
         guidance: f64,
         sampler: &Sampler,
         hook: Option<&FrameHook>,
-        seed: u64,
+        step_noise: &mut dyn FnMut() -> Result<Tensor>,
         cancel: &AtomicBool,
         mut per_step: impl FnMut(StepState<'_>) -> Result<Option<Tensor>>,
     ) -> Result<Tensor> {
         let init = init.to_dtype(DType::F32)?;
-        let mut rng = crate::noise::NoiseRng::new(seed.wrapping_add(1));
-        let shape = init.dims().to_vec();
         let mut x = sampler.add_noise(&init, &noise.to_dtype(DType::F32)?, 0)?;
         for (i, &t) in sampler.timesteps().iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
@@ -414,10 +413,7 @@ impl DiffusionEngine {
             }
             let input = sampler.scale_model_input(&x, i)?;
             let out = self.guided(&input, t, ctx, guidance, hook)?;
-            let dev = self.device.clone();
-            let (prev, x0) = sampler.step(&out, i, &x, &mut || {
-                Ok(rng.tensor(&shape, DType::F32, &dev)?)
-            })?;
+            let (prev, x0) = sampler.step(&out, i, &x, step_noise)?;
             x = match per_step(StepState {
                 index: i,
                 sample: &prev,

@@ -249,6 +249,9 @@ impl DiffusionEngine {
         let coarse = blur(&z)?;
         let steps = sampler.len();
         let hold = p.structure_hold.clamp(0.0, 1.0) as f64;
+        let mut rng = NoiseRng::new(seed.wrapping_add(1 + k as u64));
+        let (shape, dev) = (z.dims().to_vec(), self.device.clone());
+        let mut step_noise = || Ok(rng.tensor(&shape, DType::F32, &dev)?);
         let lat = self.img2img_latents(
             &z,
             noise,
@@ -256,7 +259,7 @@ impl DiffusionEngine {
             guidance,
             sampler,
             hook,
-            seed.wrapping_add(k as u64),
+            &mut step_noise,
             cancel,
             |s| {
                 progress(Progress {

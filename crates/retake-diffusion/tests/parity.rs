@@ -137,7 +137,7 @@ fn parity(model: &str) {
                 7.5,
                 &s,
                 None,
-                0,
+                &mut || panic!("{name} draws no noise between steps"),
                 &cancel,
                 |_| Ok(None),
             )
@@ -156,6 +156,33 @@ fn parity(model: &str) {
             TOL,
         );
     }
+    let s = Sampler::img2img(SchedulerKind::Lcm, eng.scheduler_config(), 2, 0.5).unwrap();
+    let want_t: Vec<f32> = fx["i2i_lcm_timesteps"].to_vec1().unwrap();
+    assert_eq!(
+        s.timesteps().iter().map(|&t| t as f32).collect::<Vec<_>>(),
+        want_t,
+        "lcm timesteps"
+    );
+    let mut draws = 0;
+    let step_noise = fx["i2i_lcm_step_noise"].clone();
+    let lat = eng
+        .img2img_latents(
+            &fx["i2i_init"],
+            &fx["i2i_lcm_noise"],
+            &fx["text_emb"],
+            1.0,
+            &s,
+            None,
+            &mut || {
+                draws += 1;
+                Ok(step_noise.clone())
+            },
+            &cancel,
+            |_| Ok(None),
+        )
+        .unwrap();
+    assert_eq!(draws, 1, "LCM re-noises once between two steps");
+    check("img2img lcm latents", &lat, &fx["i2i_lcm_latents"], TOL);
 }
 
 #[test]

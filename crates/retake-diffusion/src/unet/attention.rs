@@ -356,3 +356,34 @@ impl SpatialTransformer {
         y + x
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn slicing_gives_the_same_attention() {
+        let mut rng = crate::noise::NoiseRng::new(3);
+        let dev = Device::Cpu;
+        let q = rng.tensor(&[6, 50, 8], DType::F32, &dev).unwrap();
+        let k = rng.tensor(&[6, 70, 8], DType::F32, &dev).unwrap();
+        let v = rng.tensor(&[6, 70, 8], DType::F32, &dev).unwrap();
+        let whole = sliced_attention(&q, &k, &v, AttentionSlicing { max_bytes: 1 << 30 }).unwrap();
+        // 70 keys × 4 bytes = 280 bytes a row: 60 rows fit (a head at a time), then 20 (queries split).
+        for max_bytes in [280 * 60, 280 * 20, 1] {
+            let s = sliced_attention(&q, &k, &v, AttentionSlicing { max_bytes }).unwrap();
+            let e: f32 = (&s - &whole)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert!(e < 1e-6, "{max_bytes}: {e}");
+        }
+    }
+}

@@ -25,6 +25,7 @@ from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
     EulerDiscreteScheduler,
+    LCMScheduler,
     StableDiffusionImg2ImgPipeline,
     UNet2DConditionModel,
 )
@@ -222,6 +223,21 @@ def build(name, sd2):
             fx[f"i2i_{sname}_image"] = vae.decode(lat / vae.config.scaling_factor).sample
             fx[f"i2i_{sname}_timesteps"] = sch.timesteps[2:].to(torch.float32)
         fx["i2i_init"] = init
+
+        # LCM few-step sampling, written out by hand (the SD img2img pipeline would trim LCM's
+        # schedule like DDIM's): 2 steps at strength 0.5, no guidance; the noise LCM injects
+        # between steps is drawn from generators we can replay.
+        lcm = LCMScheduler.from_pretrained(sched_dir)
+        lcm.set_timesteps(2, strength=0.5)
+        noise = randn_tensor(init.shape, generator=torch.Generator().manual_seed(9), dtype=init.dtype)
+        lat = lcm.add_noise(init, noise, lcm.timesteps[:1])
+        for i, t in enumerate(lcm.timesteps):
+            out = unet(lat, t, encoder_hidden_states=emb).sample
+            lat = lcm.step(out, t, lat, generator=torch.Generator().manual_seed(100 + i)).prev_sample
+        fx["i2i_lcm_noise"] = noise
+        fx["i2i_lcm_step_noise"] = randn_tensor(init.shape, generator=torch.Generator().manual_seed(100), dtype=init.dtype)
+        fx["i2i_lcm_latents"] = lat
+        fx["i2i_lcm_timesteps"] = lcm.timesteps.to(torch.float32)
     if sd2:
         # Replace the fp32 files by fp16 variants of the same (fp16-representable) weights.
         for comp, base in [("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"),
