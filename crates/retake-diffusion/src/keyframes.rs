@@ -153,10 +153,14 @@ impl DiffusionEngine {
 
         let mut out = Vec::with_capacity(n);
         // The anchor: either the user's frame (recorded along the noised path to it) or keyframe 0.
+        // Record the anchor only when some keyframe will attend to it.
+        let attend = p.cross_frame && n > 1;
+        let anchor_hook = attend.then_some(&hook);
         let anchor_small = match req.first_frame {
             Some(user) => {
                 let z = encode(user, &mut resizer)?;
-                for (i, &t) in sampler.timesteps().iter().enumerate() {
+                let timesteps = if attend { sampler.timesteps() } else { &[] };
+                for (i, &t) in timesteps.iter().enumerate() {
                     if cancel.load(Ordering::Relaxed) {
                         return Err(DiffusionError::Cancelled);
                     }
@@ -181,7 +185,7 @@ impl DiffusionEngine {
                     &ctx,
                     guidance,
                     &noise,
-                    Some(&hook),
+                    anchor_hook,
                     p,
                     req.seed,
                     (w, h),
@@ -193,14 +197,10 @@ impl DiffusionEngine {
                 styled
             }
         };
-        if p.cross_frame {
-            hook.start_attending();
-        }
         for (k, src) in req.frames.iter().enumerate().skip(1) {
-            if p.cross_frame {
-                hook.start_attending();
-            }
-            let h_opt = p.cross_frame.then_some(&hook);
+            // Each keyframe replays the anchor's recording from its first layer and step.
+            hook.start_attending();
+            let h_opt = attend.then_some(&hook);
             let styled = self.restyle_one(
                 src,
                 k,
