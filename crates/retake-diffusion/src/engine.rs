@@ -437,3 +437,13 @@ pub struct StepState<'a> {
     /// The predicted clean latents.
     pub x0: &'a Tensor,
 }
+
+#[cfg(test)]
+mod tests {
+    /// The server shares one loaded engine between worker threads.
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::DiffusionEngine>();
+    }
+}
