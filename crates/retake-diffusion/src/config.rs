@@ -123,6 +123,9 @@ pub struct UNetConfig {
     /// SDXL: input width of the added embedding.
     #[serde(default)]
     pub projection_class_embeddings_input_dim: Option<usize>,
+    /// LCM-distilled UNets' guidance embedding width (unsupported when set).
+    #[serde(default)]
+    pub time_cond_proj_dim: Option<usize>,
     /// Class embedding kind (unsupported when set).
     #[serde(default)]
     pub class_embed_type: Option<String>,

@@ -141,6 +141,12 @@ fn bad_configs_and_mismatched_weights_are_reported() {
     );
 
     let mut v: serde_json::Value = serde_json::from_str(&orig).unwrap();
+    v["time_cond_proj_dim"] = 256.into();
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let e = err(tmp.path()).to_string();
+    assert!(e.contains("LCM-distilled"), "{e}");
+
+    let mut v: serde_json::Value = serde_json::from_str(&orig).unwrap();
     v["attention_head_dim"] = serde_json::json!([3, 4]);
     std::fs::write(&cfg, v.to_string()).unwrap();
     let e = err(tmp.path()).to_string();

@@ -31,6 +31,9 @@ impl UNetShape {
         if cfg.addition_embed_type.is_some() || cfg.class_embed_type.is_some() {
             return Err("added/class embeddings (SDXL-style UNets) are not supported yet — use an SD 1.5, SD 2.1 or SD-Turbo model".into());
         }
+        if cfg.time_cond_proj_dim.is_some() {
+            return Err("guidance-embedded (LCM-distilled) UNets are not supported — use the base model with the lcm scheduler, or SD-Turbo".into());
+        }
         if cfg.act_fn != "silu" {
             return Err(format!("act_fn {} is not supported (silu)", cfg.act_fn));
         }
