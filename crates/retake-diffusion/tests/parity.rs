@@ -1,0 +1,225 @@
+//! Numerical parity with diffusers/transformers on the tiny committed models.
+//!
+//! The fixtures come from `tests/parity/make_fixtures.py` (torch CPU, fp32). Tolerance: max
+//! absolute error ≤ 1e-3 in fp32 for every output; token ids must match exactly.
+
+use candle_core::{DType, Device, Tensor};
+use retake_diffusion::engine::{ComputeDType, DiffusionEngine, EngineOptions};
+use retake_diffusion::scheduler::{Sampler, SchedulerKind};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+const TOL: f32 = 1e-3;
+const PROMPTS: [&str; 4] = [
+    "a film noir street, rain",
+    "Neon CITY at night!!  it's 2049",
+    "",
+    "the yarn-doll style, thinking of things",
+];
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn fixtures(model: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(data(&format!("{model}.fixtures.safetensors")), &Device::Cpu)
+        .unwrap()
+}
+
+fn load(model: &str, dtype: ComputeDType) -> DiffusionEngine {
+    let opts = EngineOptions {
+        dtype,
+        ..Default::default()
+    };
+    DiffusionEngine::load(&data(model), opts).unwrap()
+}
+
+fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims());
+    let a = a.to_dtype(DType::F32).unwrap();
+    let b = b.to_dtype(DType::F32).unwrap();
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+fn check(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
+    let e = max_abs(got, want);
+    let scale: f32 = want
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    eprintln!("{what}: max abs error {e:.2e} (max |ref| {scale:.2})");
+    assert!(e <= tol, "{what}: max abs error {e} > {tol}");
+    assert!(scale > 1e-2, "{what}: reference is degenerate");
+}
+
+fn parity(model: &str) {
+    let fx = fixtures(model);
+    let eng = load(model, ComputeDType::F32);
+    for (i, p) in PROMPTS.iter().enumerate() {
+        let want: Vec<i64> = fx[&format!("ids_{i}")]
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let got: Vec<i64> = eng.tokenize(p).iter().map(|&v| v as i64).collect();
+        assert_eq!(got, want, "token ids of {p:?}");
+    }
+    check(
+        "text embeddings",
+        &eng.encode_prompt(PROMPTS[0]).unwrap(),
+        &fx["text_emb"],
+        TOL,
+    );
+    check(
+        "empty-prompt embeddings",
+        &eng.encode_prompt("").unwrap(),
+        &fx["uncond_emb"],
+        TOL,
+    );
+
+    let x = &fx["unet_x"];
+    let emb = &fx["text_emb"];
+    check(
+        "unet t=500",
+        &eng.unet_forward(x, 500.0, emb, None).unwrap(),
+        &fx["unet_out_t500"],
+        TOL,
+    );
+    check(
+        "unet t=249.5",
+        &eng.unet_forward(x, 249.5, emb, None).unwrap(),
+        &fx["unet_out_t249_5"],
+        TOL,
+    );
+
+    let img = &fx["vae_image"];
+    let mean = eng.vae().encode_mean(img).unwrap();
+    check("vae encode (mean)", &mean, &fx["vae_mean"], TOL);
+    check(
+        "vae decode",
+        &eng.vae().decode_raw(&fx["vae_mean"]).unwrap(),
+        &fx["vae_decoded"],
+        TOL,
+    );
+
+    let cancel = AtomicBool::new(false);
+    let ctx = Tensor::cat(&[&fx["uncond_emb"], &fx["text_emb"]], 0).unwrap();
+    for (name, kind) in [
+        ("ddim", SchedulerKind::Ddim),
+        ("euler", SchedulerKind::Euler),
+    ] {
+        let s = Sampler::img2img(kind, eng.scheduler_config(), 4, 0.5).unwrap();
+        let want_t: Vec<f32> = fx[&format!("i2i_{name}_timesteps")].to_vec1().unwrap();
+        let got_t: Vec<f32> = s.timesteps().iter().map(|&t| t as f32).collect();
+        assert_eq!(got_t, want_t, "{name} timesteps");
+        let lat = eng
+            .img2img_latents(
+                &fx["i2i_init"],
+                &fx[&format!("i2i_{name}_noise")],
+                &ctx,
+                7.5,
+                &s,
+                None,
+                &mut || panic!("{name} draws no noise between steps"),
+                &cancel,
+                |_| Ok(None),
+            )
+            .unwrap();
+        check(
+            &format!("img2img {name} latents"),
+            &lat,
+            &fx[&format!("i2i_{name}_latents")],
+            TOL,
+        );
+        let img = eng.decode_latents(&lat).unwrap();
+        check(
+            &format!("img2img {name} image"),
+            &img,
+            &fx[&format!("i2i_{name}_image")],
+            TOL,
+        );
+    }
+    let s = Sampler::img2img(SchedulerKind::Lcm, eng.scheduler_config(), 2, 0.5).unwrap();
+    let want_t: Vec<f32> = fx["i2i_lcm_timesteps"].to_vec1().unwrap();
+    assert_eq!(
+        s.timesteps().iter().map(|&t| t as f32).collect::<Vec<_>>(),
+        want_t,
+        "lcm timesteps"
+    );
+    let mut draws = 0;
+    let step_noise = fx["i2i_lcm_step_noise"].clone();
+    let lat = eng
+        .img2img_latents(
+            &fx["i2i_init"],
+            &fx["i2i_lcm_noise"],
+            &fx["text_emb"],
+            1.0,
+            &s,
+            None,
+            &mut || {
+                draws += 1;
+                Ok(step_noise.clone())
+            },
+            &cancel,
+            |_| Ok(None),
+        )
+        .unwrap();
+    assert_eq!(draws, 1, "LCM re-noises once between two steps");
+    check("img2img lcm latents", &lat, &fx["i2i_lcm_latents"], TOL);
+}
+
+#[test]
+fn tiny_sd15_matches_diffusers() {
+    parity("tiny-sd15");
+}
+
+#[test]
+fn tiny_sd21_fp16_files_match_diffusers() {
+    parity("tiny-sd21");
+}
+
+#[test]
+fn half_precision_stays_close() {
+    let fx = fixtures("tiny-sd15");
+    let eng = load("tiny-sd15", ComputeDType::F16);
+    let out = eng
+        .unet_forward(&fx["unet_x"], 500.0, &fx["text_emb"], None)
+        .unwrap();
+    let e = max_abs(&out, &fx["unet_out_t500"]);
+    eprintln!("f16 unet max abs error {e:.2e}");
+    assert!(e < 2e-2, "f16: {e}");
+    let img = eng
+        .decode_latents(&(&fx["vae_mean"] * 0.18215).unwrap())
+        .unwrap();
+    let e = max_abs(&img, &fx["vae_decoded"]);
+    eprintln!("f16 vae decode max abs error {e:.2e}");
+    assert!(e < 2e-2, "f16: {e}");
+    let opts = EngineOptions {
+        dtype: ComputeDType::Bf16,
+        ..Default::default()
+    };
+    let e = DiffusionEngine::load(&data("tiny-sd15"), opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bf16 compute is not supported on the CPU"),
+        "{e}"
+    );
+}
