@@ -28,13 +28,11 @@ pub struct KeyframeParams {
 }
 
 impl KeyframeParams {
-    /// The diffusion parameters of a mode: strength from the table; structure hold falls from
-    /// 0.5 at adhere_1 (strength 0.25) to ~0 at reimagine_3 (0.85).
+    /// The diffusion parameters of a mode: strength and structure hold from the mode table.
     pub fn from_mode(p: &ModeParams) -> Self {
-        let hold = ((0.9 - p.strength) / 0.65).clamp(0.0, 1.0) * 0.5;
         Self {
             strength: p.strength,
-            structure_hold: hold,
+            structure_hold: p.structure_hold,
             color_match: 0.75,
             cross_frame: true,
         }

@@ -113,22 +113,26 @@ pub struct ModeParams {
     pub keyframe_interval: u32,
     /// img2img denoising strength for the diffusion engine, in (0, 1).
     pub strength: f32,
+    /// How strongly the diffusion engine holds the source's coarse layout while denoising, in
+    /// [0, 1].
+    pub structure_hold: f32,
 }
 
 /// The mode table, adhere_1 → reimagine_3. Columns: appearance, edge, temporal, position,
-/// detail blend, keyframe interval, img2img strength.
+/// detail blend, keyframe interval, img2img strength, structure hold.
 const TABLE: [ModeParams; 9] = [
-    row(4.0, 2.0, 0.5, 0.004, 0.60, 8, 0.25),
-    row(3.0, 1.6, 0.7, 0.003, 0.45, 10, 0.32),
-    row(2.2, 1.3, 0.9, 0.0025, 0.35, 12, 0.40),
-    row(1.6, 1.0, 1.1, 0.002, 0.25, 16, 0.48),
-    row(1.2, 0.8, 1.3, 0.0016, 0.18, 20, 0.55),
-    row(0.9, 0.6, 1.5, 0.0012, 0.12, 24, 0.62),
-    row(0.7, 0.45, 1.8, 0.001, 0.06, 32, 0.70),
-    row(0.5, 0.35, 2.1, 0.0008, 0.03, 40, 0.78),
-    row(0.35, 0.25, 2.5, 0.0006, 0.0, 48, 0.85),
+    row(4.0, 2.0, 0.5, 0.004, 0.60, 8, 0.25, 0.50),
+    row(3.0, 1.6, 0.7, 0.003, 0.45, 10, 0.32, 0.45),
+    row(2.2, 1.3, 0.9, 0.0025, 0.35, 12, 0.40, 0.38),
+    row(1.6, 1.0, 1.1, 0.002, 0.25, 16, 0.48, 0.32),
+    row(1.2, 0.8, 1.3, 0.0016, 0.18, 20, 0.55, 0.27),
+    row(0.9, 0.6, 1.5, 0.0012, 0.12, 24, 0.62, 0.22),
+    row(0.7, 0.45, 1.8, 0.001, 0.06, 32, 0.70, 0.15),
+    row(0.5, 0.35, 2.1, 0.0008, 0.03, 40, 0.78, 0.09),
+    row(0.35, 0.25, 2.5, 0.0006, 0.0, 48, 0.85, 0.04),
 ];
 
+#[allow(clippy::too_many_arguments)]
 const fn row(
     appearance_weight: f32,
     edge_weight: f32,
@@ -137,6 +141,7 @@ const fn row(
     detail_blend: f32,
     keyframe_interval: u32,
     strength: f32,
+    structure_hold: f32,
 ) -> ModeParams {
     ModeParams {
         appearance_weight,
@@ -146,6 +151,7 @@ const fn row(
         detail_blend,
         keyframe_interval,
         strength,
+        structure_hold,
     }
 }
 
@@ -200,6 +206,7 @@ mod tests {
             assert!(b.detail_blend < a.detail_blend);
             assert!(b.temporal_weight > a.temporal_weight);
             assert!(b.strength > a.strength);
+            assert!(b.structure_hold < a.structure_hold);
             assert!(b.keyframe_interval > a.keyframe_interval);
             assert!(
                 b.temporal_weight / b.appearance_weight > a.temporal_weight / a.appearance_weight
@@ -233,6 +240,7 @@ mod tests {
                 p.detail_blend,
                 p.keyframe_interval as f32,
                 p.strength,
+                p.structure_hold,
             ];
             assert_eq!(nums, want, "README row for {m}: {row}");
         }

@@ -21,6 +21,9 @@ pub enum PipelineError {
     /// The output could not be written.
     #[error("{0}")]
     Output(MediaError),
+    /// The diffusion engine failed while running (out of memory, a backend error).
+    #[error("{0}")]
+    Diffusion(String),
 }
 
 /// The classes of failure the CLI's exit codes and the server's states tell apart.
@@ -61,6 +64,7 @@ impl PipelineError {
             PipelineError::Engine(_) => ErrorKind::Internal,
             PipelineError::Unavailable(_) => ErrorKind::Unavailable,
             PipelineError::Output(_) => ErrorKind::Output,
+            PipelineError::Diffusion(_) => ErrorKind::Internal,
         }
     }
 }

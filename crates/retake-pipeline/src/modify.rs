@@ -13,12 +13,15 @@ use retake_media::{
 use serde::Serialize;
 
 use crate::check::{check_motion, fit_first_frame};
+use crate::prompt::{choose_keyframes, collect_frames, restyle, Restyle};
+use retake_diffusion::DiffusionEngine;
 use crate::PipelineError;
 
 /// What to tell someone who sent a prompt and no first frame to a build without a model.
 pub const PROMPT_NEEDS_MODEL: &str = "modifying from a prompt alone needs a diffusion model, \
-    and none is configured; export a frame with `retake frame CLIP -o frame.png`, edit it, and \
-    send it as the first frame";
+    and none is configured: point --model-dir (RETAKE_MODEL_DIR) at a diffusers model folder, \
+    or export a frame with `retake frame CLIP -o frame.png`, edit it, and send it as the first \
+    frame";
 
 /// One clip to modify, every input on local disk.
 #[derive(Clone, Debug)]
@@ -67,19 +70,39 @@ impl ModifyRequest {
     }
 }
 
+/// The two long stages of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The diffusion engine restyling keyframes (counted in denoising steps).
+    Keyframes,
+    /// Every frame rendered and encoded (counted in frames).
+    Frames,
+}
+
 /// Where a run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
-    /// Output frames written.
+    /// The stage.
+    pub stage: Stage,
+    /// Units of the stage done.
     pub done: usize,
-    /// Output frames in all.
+    /// Units of the stage in all.
     pub total: usize,
+    /// Whether the run has a keyframe stage at all.
+    pub with_keyframes: bool,
 }
 
 impl Progress {
-    /// Done, as a whole percentage.
+    /// The whole run done, as a percentage. With a keyframe stage it takes the first 80 %:
+    /// on a CPU diffusion dominates the run.
     pub fn percent(&self) -> u8 {
-        (self.done * 100 / self.total.max(1)).min(100) as u8
+        let f = self.done as f64 / self.total.max(1) as f64;
+        let p = match (self.stage, self.with_keyframes) {
+            (Stage::Keyframes, _) => 80.0 * f,
+            (Stage::Frames, true) => 80.0 + 20.0 * f,
+            (Stage::Frames, false) => 100.0 * f,
+        };
+        p.clamp(0.0, 100.0) as u8
     }
 }
 
@@ -105,9 +128,9 @@ pub struct ModifyReport {
 }
 
 /// The keyframe sequencer as the transcoder's processing stage.
-struct Stage(KeyframeSequencer);
+struct SequencerStage(KeyframeSequencer);
 
-impl FrameProcessor for Stage {
+impl FrameProcessor for SequencerStage {
     type Error = PipelineError;
 
     fn push(&mut self, i: usize, f: RgbFrame, out: &mut Vec<RgbFrame>) -> Result<(), Self::Error> {
@@ -145,53 +168,108 @@ fn keyframe_index(at: f64, frames: usize) -> Result<usize, PipelineError> {
     Ok(((at * OUTPUT_FPS as f64).round() as usize).min(frames - 1))
 }
 
-/// Runs one clip end to end: decode, style every frame from the keyframes, encode with the
-/// source audio. `progress` hears about every frame written; setting `cancel` stops the run
-/// with nothing written at `output`.
+/// Runs one clip end to end: decode, (restyle keyframes from the prompt when `diffusion` is
+/// given), style every frame from the keyframes, encode with the source audio. `progress`
+/// hears about every step; setting `cancel` stops the run with nothing written at `output`.
 pub fn modify(
     req: &ModifyRequest,
+    diffusion: Option<&DiffusionEngine>,
     progress: &mut dyn FnMut(Progress),
     cancel: &AtomicBool,
 ) -> Result<ModifyReport, PipelineError> {
-    let first_frame_path = match (&req.first_frame, &req.prompt) {
-        (Some(p), _) => p,
-        (None, Some(_)) => return Err(PipelineError::Unavailable(PROMPT_NEEDS_MODEL.into())),
-        (None, None) => {
+    let prompt = req.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let restyler = match (prompt, diffusion) {
+        (Some(p), Some(engine)) => Some((p, engine)),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    match (&req.first_frame, prompt, restyler.is_some()) {
+        (None, None, _) => {
             return Err(PipelineError::Input(
-                "nothing to apply: give an edited first frame (export one with `retake frame`)"
+                "nothing to apply: give an edited first frame (export one with `retake frame`) \
+                 or a prompt"
                     .into(),
             ))
         }
-    };
-    let mut notes = Vec::new();
-    if req.prompt.is_some() {
-        notes.push(
-            "the prompt was not used: prompts need a diffusion model; the edited first frame \
-             sets the look"
+        (None, Some(_), false) => {
+            return Err(PipelineError::Unavailable(PROMPT_NEEDS_MODEL.into()))
+        }
+        (Some(_), Some(_), false) => notes.push(
+            "the prompt was not used: prompts need a diffusion model (--model-dir); the edited \
+             first frame sets the look"
                 .to_string(),
-        );
+        ),
+        _ => {}
     }
     let reader = VideoReader::open(&req.clip, &req.limits).map_err(|e| input(&req.clip, e))?;
     check_motion(reader.info().video.frame_count, reader.frame_count())
         .map_err(PipelineError::Input)?;
     let (width, height) = reader.output_size();
-    let first = load_image(first_frame_path).map_err(|e| input(first_frame_path, e))?;
-    let first = fit_first_frame(first, width, height)?;
-    let mut keyframes = vec![(0, first)];
     let total = reader.frame_count();
+    let first = match &req.first_frame {
+        Some(path) => {
+            let img = load_image(path).map_err(|e| input(path, e))?;
+            Some(fit_first_frame(img, width, height)?)
+        }
+        None => None,
+    };
+    // The user's own keyframes.
+    let mut keyframes: Vec<(usize, RgbFrame)> = Vec::new();
     for (at, path) in &req.keyframes {
         let index = keyframe_index(*at, total)?;
         let img = load_image(path).map_err(|e| input(path, e))?;
         keyframes.push((index, fit_first_frame(img, width, height)?));
     }
-    keyframes.sort_by_key(|(i, _)| *i);
-    if let Some(w) = keyframes.windows(2).find(|w| w[0].0 == w[1].0) {
+    if let Some(w) = {
+        let mut idx: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
+        if first.is_some() {
+            idx.push(0);
+        }
+        idx.sort_unstable();
+        idx.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+    } {
         return Err(PipelineError::Input(format!(
-            "two keyframes fall on output frame {} ({:.3} s); give each its own frame",
-            w[0].0,
-            w[0].0 as f64 / OUTPUT_FPS as f64
+            "two keyframes fall on output frame {w} ({:.3} s); give each its own frame",
+            w as f64 / OUTPUT_FPS as f64
         )));
     }
+    match restyler {
+        Some((prompt, engine)) => {
+            let params = req.mode.params();
+            let mut picked =
+                choose_keyframes(&req.clip, &req.limits, params.keyframe_interval, cancel)?;
+            // Frames the user edited are not restyled.
+            picked.retain(|i| *i == 0 || !keyframes.iter().any(|(k, _)| k == i));
+            let sources = collect_frames(&req.clip, &req.limits, &picked, cancel)?;
+            let styled = restyle(
+                &Restyle {
+                    engine,
+                    prompt,
+                    mode: &params,
+                    seed: req.seed,
+                    first_frame: first.as_ref(),
+                },
+                &sources,
+                &mut |done, total| {
+                    progress(Progress {
+                        stage: Stage::Keyframes,
+                        done,
+                        total,
+                        with_keyframes: true,
+                    })
+                },
+                cancel,
+            )?;
+            keyframes.extend(picked.into_iter().zip(styled));
+        }
+        None => {
+            if let Some(f) = first {
+                keyframes.push((0, f));
+            }
+        }
+    }
+    keyframes.sort_by_key(|(i, _)| *i);
+    let with_keyframes = restyler.is_some();
     let keyframe_indices: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
     let mut sequencer = KeyframeSequencer::new(
         keyframes,
@@ -202,7 +280,7 @@ pub fn modify(
     // The engine checks an owned flag inside long steps; mirror the caller's into it.
     let engine_cancel = Arc::new(AtomicBool::new(false));
     sequencer.set_cancel_flag(engine_cancel.clone());
-    let mut stage = Stage(sequencer);
+    let mut stage = SequencerStage(sequencer);
     let options = TranscodeOptions {
         encode: req.encode,
         mute: req.mute,
@@ -223,7 +301,14 @@ pub fn modify(
             &req.output,
             options,
             &mut stage,
-            &mut |done, total| progress(Progress { done, total }),
+            &mut |done, total| {
+                progress(Progress {
+                    stage: Stage::Frames,
+                    done,
+                    total,
+                    with_keyframes,
+                })
+            },
             cancel,
         );
         finished.store(true, Ordering::Relaxed);

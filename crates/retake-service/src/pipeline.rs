@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use retake_engine::{Mode, Profile};
 use retake_media::{Limits, TranscodeOptions};
-use retake_pipeline::{modify, ErrorKind, ModifyRequest};
+use retake_pipeline::{modify, DiffusionEngine, ErrorKind, ModifyRequest};
 
 /// What to tell a client who sent a prompt and no first frame to a build without a model.
 pub const PROMPT_ONLY_NEEDS_MODEL: &str = "prompt-only modification needs a diffusion model \
@@ -94,13 +95,26 @@ pub trait ClipPipeline: Send + Sync {
     }
 }
 
-/// The real pipeline: `VideoReader` → propagation of the edited first frame → `transcode`.
-#[derive(Clone, Debug, Default)]
+/// The real pipeline: `retake_pipeline::modify`, the same path `retake modify` runs
+/// (keyframes from the diffusion engine when one is loaded, propagation between them).
+#[derive(Clone, Default)]
 pub struct MediaPipeline {
     /// Limits the clip is checked against (again) when opened.
     pub limits: Limits,
     /// Encoder and audio options.
     pub options: TranscodeOptions,
+    /// The diffusion engine, shared by all workers, when a model is configured.
+    pub diffusion: Option<Arc<DiffusionEngine>>,
+}
+
+impl std::fmt::Debug for MediaPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaPipeline")
+            .field("limits", &self.limits)
+            .field("options", &self.options)
+            .field("diffusion", &self.diffusion.is_some())
+            .finish()
+    }
 }
 
 impl MediaPipeline {
@@ -108,7 +122,7 @@ impl MediaPipeline {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
-            options: TranscodeOptions::default(),
+            ..Self::default()
         }
     }
 }
@@ -131,11 +145,20 @@ impl ClipPipeline for MediaPipeline {
             mute: self.options.mute,
             ..ModifyRequest::new(&job.input, &job.output)
         };
-        let report = modify(&req, &mut |p| progress(p.percent()), cancel)?;
+        let report = modify(
+            &req,
+            self.diffusion.as_deref(),
+            &mut |p| progress(p.percent()),
+            cancel,
+        )?;
         Ok(PipelineOutput {
             frames: report.media.frames,
             width: report.media.width,
             height: report.media.height,
         })
+    }
+
+    fn supports_prompt_only(&self) -> bool {
+        self.diffusion.is_some()
     }
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use retake_diffusion::DeviceChoice;
 use retake_engine::{Mode, Profile};
 use retake_media::{Limits, SizeCap};
 
@@ -53,9 +54,12 @@ pub enum Command {
         /// repeat for more. Frames between two keyframes blend both.
         #[arg(long = "keyframe", value_name = "SECONDS=IMAGE", value_parser = parse_keyframe)]
         keyframes: Vec<(f64, PathBuf)>,
-        /// A text prompt (needs a diffusion model).
+        /// What to change, in words; with --model-dir, keyframes are restyled from it by the
+        /// diffusion engine (with --first-frame too, that frame sets the look).
         #[arg(long)]
         prompt: Option<String>,
+        #[command(flatten)]
+        diffusion: DiffusionArgs,
         /// Strength: adhere_1..3 (subtle) · flex_1..3 (balanced) · reimagine_1..3 (bold).
         #[arg(long, default_value_t = Mode::default(), value_parser = parse_mode)]
         mode: Mode,
@@ -76,6 +80,15 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         limits: LimitArgs,
+    },
+    /// List the diffusion models in a folder and whether each can be loaded.
+    Models {
+        /// A diffusers model folder, or a folder of them.
+        #[arg(long, env = "RETAKE_MODEL_DIR", value_name = "DIR")]
+        model_dir: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Measure quality: score a modified clip, or run the built-in suite of synthetic clips
     /// with known motion (the engine against two baselines).
@@ -137,6 +150,27 @@ pub enum Command {
     Config(crate::commands::config::ConfigCmdArgs),
 }
 
+/// Where the diffusion model is, and how to run it.
+#[derive(Args, Debug, Clone)]
+pub struct DiffusionArgs {
+    /// A diffusers model folder, or a folder of them (see `retake models`).
+    #[arg(long, env = "RETAKE_MODEL_DIR", value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Which model in --model-dir, when it holds several.
+    #[arg(long, env = "RETAKE_DIFFUSION_MODEL", value_name = "NAME")]
+    pub diffusion_model: Option<String>,
+    /// Denoising steps per keyframe (default: 2 for SD-Turbo, 20 for other models).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub steps: Option<u32>,
+    /// Longer side, in pixels, at which keyframes are diffused (default: the model's own,
+    /// 512 or 768); smaller is faster on a CPU.
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(64..=2048))]
+    pub diffusion_size: Option<u32>,
+    /// Where diffusion runs: `cpu`, or `cuda` / `cuda:N` in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub device: DeviceChoice,
+}
+
 /// Limits on accepted clips; each can also be set by environment variable.
 #[derive(Args, Debug, Clone)]
 pub struct LimitArgs {
@@ -169,6 +203,18 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse::<Profile>().map_err(|e| e.to_string())
+}
+
+fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "cpu" => Ok(DeviceChoice::Cpu),
+        "cuda" | "gpu" => Ok(DeviceChoice::Cuda(0)),
+        other => other
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(DeviceChoice::Cuda)
+            .ok_or_else(|| format!("expected cpu, cuda or cuda:N, got {s:?}")),
+    }
 }
 
 fn parse_keyframe(s: &str) -> Result<(f64, PathBuf), String> {

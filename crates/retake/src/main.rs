@@ -49,6 +49,7 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             first_frame,
             keyframes,
             prompt,
+            diffusion,
             mode,
             model,
             seed,
@@ -68,10 +69,12 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
                 limits: limits.limits(),
                 ..retake_pipeline::ModifyRequest::new(clip, output)
             },
+            &diffusion,
             json,
             quiet,
             cancel,
         ),
+        Command::Models { model_dir, json } => commands::models::run(model_dir.as_deref(), json),
         Command::Eval {
             source,
             first_frame,

@@ -29,3 +29,18 @@ pub fn count_bar(total: usize, label: &str, unit: &str, quiet: bool) -> Progress
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// A spinner for a wait of unknown length (loading a model).
+pub fn spinner(label: &str, quiet: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    bar.set_message(label.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}

@@ -2,10 +2,15 @@
 
 use std::sync::atomic::AtomicBool;
 
-use retake_pipeline::{modify, ErrorKind, ModifyRequest, PipelineError};
+use indicatif::ProgressBar;
+use retake_pipeline::{
+    modify, resolve_model, DiffusionEngine, EngineOptions, ErrorKind, ModifyRequest,
+    PipelineError, Stage,
+};
 
+use crate::cli::DiffusionArgs;
 use crate::exit::{CliError, CANCELLED, INPUT, INTERNAL, OUTPUT, USAGE};
-use crate::progress::frames_bar;
+use crate::progress::{count_bar, frames_bar, spinner};
 
 /// Maps a pipeline failure to the exit code it stands for.
 pub fn pipeline_error(e: PipelineError) -> CliError {
@@ -33,30 +38,45 @@ pub fn run(
     for (_, k) in &req.keyframes {
         crate::exit::require_file(k)?;
     }
+    let can_prompt = req.prompt.is_some() && diffusion.model_dir.is_some();
     match &req.first_frame {
         Some(f) => crate::exit::require_file(f)?,
+        None if can_prompt => {}
         None => {
             let why = if req.prompt.is_some() {
                 retake_pipeline::PROMPT_NEEDS_MODEL.to_string()
             } else {
                 "nothing to apply; export a frame with `retake frame CLIP -o frame.png`, edit it, \
-                 and pass it with --first-frame frame.png"
+                 and pass it with --first-frame frame.png (or give a --prompt and --model-dir)"
                     .to_string()
             };
             return Err(CliError::usage(anyhow::anyhow!(why)));
         }
     }
-    let mut bar = None;
+    let engine = load_engine(&req, diffusion, quiet)?;
+    let mut bar: Option<(Stage, ProgressBar)> = None;
     let label = req.mode.name();
     let result = modify(
         &req,
+        engine.as_ref(),
         &mut |p| {
-            bar.get_or_insert_with(|| frames_bar(p.total, label, quiet))
-                .set_position(p.done as u64)
+            if bar.as_ref().is_none_or(|(s, _)| *s != p.stage) {
+                if let Some((_, old)) = bar.take() {
+                    old.finish_and_clear();
+                }
+                let b = match p.stage {
+                    Stage::Keyframes => count_bar(p.total, "keyframes", "steps", quiet),
+                    Stage::Frames => frames_bar(p.total, label, quiet),
+                };
+                bar = Some((p.stage, b));
+            }
+            if let Some((_, b)) = &bar {
+                b.set_position(p.done as u64);
+            }
         },
         cancel,
     );
-    if let Some(b) = bar {
+    if let Some((_, b)) = bar {
         b.finish_and_clear();
     }
     let report = result.map_err(pipeline_error)?;

@@ -1,0 +1,67 @@
+//! `retake models` and `retake modify --prompt` with a tiny random-weight model written in
+//! the real diffusers layout.
+
+mod common;
+
+use common::*;
+use retake_diffusion::tiny::{write_tiny_model, TinySpec};
+use retake_testkit::{args, clip_from, pattern, scratch};
+
+#[test]
+fn models_lists_what_is_ready_and_what_is_missing() {
+    let root = tempfile::tempdir().unwrap();
+    write_tiny_model(&root.path().join("tiny-sd"), TinySpec::default()).unwrap();
+    write_tiny_model(&root.path().join("broken"), TinySpec::default()).unwrap();
+    std::fs::remove_file(root.path().join("broken/tokenizer/merges.txt")).unwrap();
+    let o = retake(&["models", "--model-dir", &s(root.path()), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["name"], "broken");
+    assert_eq!(list[0]["usable"], false);
+    assert_eq!(list[0]["missing"], serde_json::json!(["tokenizer/merges.txt"]));
+    assert_eq!(list[1]["name"], "tiny-sd");
+    assert_eq!(list[1]["usable"], true);
+    let o = retake(&["models", "--model-dir", &s(root.path())]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("tiny-sd") && text.contains("ready"), "{text}");
+    assert!(text.contains("missing tokenizer/merges.txt"), "{text}");
+    let o = retake(&["models"]);
+    assert_clean_failure(&o, 2, "--model-dir");
+}
+
+#[test]
+fn modify_from_a_prompt_alone() {
+    let root = tempfile::tempdir().unwrap();
+    write_tiny_model(&root.path().join("tiny-sd"), TinySpec::default()).unwrap();
+    let clip = clip_from(
+        "cli-prompt.mp4",
+        &[
+            pattern("96x64", "24", 1.0),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let out = scratch("cli-prompt-out.mp4");
+    let o = retake(&[
+        "modify", &s(&clip), "--prompt", "yarn doll", "--model-dir", &s(root.path()), "--steps",
+        "1", "--diffusion-size", "64", "-o", &s(&out), "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frames"], 24);
+    assert_eq!(v["keyframes"][0], 0);
+    assert!(out.exists());
+
+    // A folder without the model, or with two and no choice, is a usage error that says so.
+    let o = retake(&[
+        "modify", &s(&clip), "--prompt", "x", "--model-dir", &s(&root.path().join("none")), "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 2, "does not exist");
+    write_tiny_model(&root.path().join("other"), TinySpec::default()).unwrap();
+    let o = retake(&[
+        "modify", &s(&clip), "--prompt", "x", "--model-dir", &s(root.path()), "-o", &s(&out),
+    ]);
+    assert_clean_failure(&o, 2, "--diffusion-model");
+}
