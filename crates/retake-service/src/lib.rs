@@ -15,6 +15,7 @@ pub mod links;
 pub mod metrics;
 pub mod pipeline;
 pub mod pricing;
+mod priority;
 pub mod ratelimit;
 mod server;
 pub mod service;

@@ -237,6 +237,25 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
     }
 
+    /// A reader nobody is using right now, if any.
+    fn free_reader(&self) -> Option<MutexGuard<'_, Connection>> {
+        let n = self.inner.readers.len();
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        (0..n).find_map(|i| self.inner.readers[(start + i) % n].try_lock().ok())
+    }
+
+    /// A point lookup: run here on a free reader (a few microseconds, less than the hop to
+    /// the blocking pool and back), else on the blocking pool.
+    async fn read_point<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        if let Some(conn) = self.free_reader() {
+            return f(&conn);
+        }
+        self.read(f).await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -315,7 +334,7 @@ impl Store for SqliteStore {
 
     async fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
         let id = id.to_string();
-        self.read(move |c| get_key(c, &id)).await
+        self.read_point(move |c| get_key(c, &id)).await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
@@ -426,7 +445,7 @@ impl Store for SqliteStore {
 
     async fn generation_by_id(&self, id: &str) -> StoreResult<Option<GenerationRecord>> {
         let id = id.to_string();
-        self.read(move |c| get_gen(c, &id)).await
+        self.read_point(move |c| get_gen(c, &id)).await
     }
 
     async fn list_generations(
