@@ -20,6 +20,7 @@ pub mod ratelimit;
 mod server;
 pub mod service;
 pub mod store;
+pub mod uploads;
 pub mod webhook;
 mod worker;
 
