@@ -15,10 +15,12 @@ pub mod links;
 pub mod metrics;
 pub mod pipeline;
 pub mod pricing;
+mod priority;
 pub mod ratelimit;
 mod server;
 pub mod service;
 pub mod store;
+pub mod uploads;
 pub mod webhook;
 mod worker;
 

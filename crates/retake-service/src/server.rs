@@ -65,8 +65,18 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Tells the jobs this process runs to stop; their leases run out and they run again later.
+fn stop_running_jobs(svc: &Service) {
+    if let Ok(running) = svc.running.lock() {
+        for flag in running.values() {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// A running server; dropping it does not stop it, [`RunningServer::shutdown`] does.
 pub struct RunningServer {
+    svc: Arc<Service>,
     addr: SocketAddr,
     base_url: String,
     stop: watch::Sender<bool>,
@@ -85,9 +95,11 @@ impl RunningServer {
         &self.base_url
     }
 
-    /// Stops accepting requests and lets workers finish their current job's step.
+    /// Stops accepting requests and stops the jobs in progress (they run again on the next
+    /// start, or on another worker, once their leases run out).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        stop_running_jobs(&self.svc);
         let _ = self.http.await;
         for t in self.tasks {
             t.abort();
@@ -148,6 +160,9 @@ async fn build(
 
 /// Starts `svc.config.workers` workers and the requeue sweeper.
 fn spawn_workers(svc: &Arc<Service>, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    if svc.config.workers > 0 {
+        crate::priority::lower_rayon_pool();
+    }
     let mut tasks = Vec::new();
     for i in 0..svc.config.workers {
         // Unique per process start, so a restarted server never mistakes an old lease for its own.
@@ -178,7 +193,7 @@ pub async fn start(
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = vec![webhook_task];
     tasks.extend(spawn_workers(&svc, &stop_rx));
-    let app = crate::api::router(svc);
+    let app = crate::api::router(svc.clone());
     let mut http_stop = stop_rx;
     let http = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -189,6 +204,7 @@ pub async fn start(
     });
     tracing::info!(%addr, "retake service listening");
     Ok(RunningServer {
+        svc,
         addr,
         base_url,
         stop,
@@ -199,14 +215,16 @@ pub async fn start(
 
 /// Workers without an HTTP API (`retake worker`), sharing the data folder with API nodes.
 pub struct RunningWorkers {
+    svc: Arc<Service>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningWorkers {
-    /// Stops taking new jobs and stops the workers.
+    /// Stops taking new jobs and stops the jobs in progress.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        stop_running_jobs(&self.svc);
         for t in self.tasks {
             t.abort();
         }
@@ -226,7 +244,7 @@ pub async fn start_workers(
     let mut tasks = vec![webhook_task];
     tasks.extend(spawn_workers(&svc, &stop_rx));
     tracing::info!(workers = svc.config.workers, "retake workers running");
-    Ok(RunningWorkers { stop, tasks })
+    Ok(RunningWorkers { svc, stop, tasks })
 }
 
 /// Ctrl-C and, on Unix, SIGTERM (what service managers send), listened for from the moment

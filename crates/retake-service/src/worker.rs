@@ -130,9 +130,21 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     };
     let pipeline = svc.pipeline.clone();
     let (p, c) = (progress.clone(), cancel.clone());
-    let mut task = tokio::task::spawn_blocking(move || {
-        pipeline.run(&pj, &|v| p.store(v.min(100), Ordering::Relaxed), &c)
-    });
+    // Its own thread, at job priority (see `priority`), rather than tokio's blocking pool,
+    // whose threads also serve the API's database calls.
+    let (done_tx, mut task) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("retake-job".into())
+        .spawn(move || {
+            crate::priority::lower_this_thread();
+            let r = pipeline.run(&pj, &|v| p.store(v.min(100), Ordering::Relaxed), &c);
+            let _ = done_tx.send(r);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(generation = %g.id, "cannot start a job thread: {e}");
+        // The lease runs out and the job is tried again.
+        return;
+    }
     let ttl = svc.config.lease_ttl;
     let mut beat = tokio::time::interval((ttl / 3).max(Duration::from_millis(50)));
     let result = loop {
@@ -150,7 +162,9 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     };
     let outcome = match result {
         Ok(r) => r,
-        Err(e) => Err(PipelineError::Failed(format!("the pipeline crashed: {e}"))),
+        Err(_) => Err(PipelineError::Failed(
+            "the pipeline crashed (its thread panicked); the server log may say more".into(),
+        )),
     };
     match outcome {
         Ok(out) => {

@@ -9,7 +9,8 @@ use crate::domain::{
     Assets, Generation, GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest,
     State,
 };
-use crate::service::{GenerationList, Upload};
+use crate::service::GenerationList;
+use crate::uploads::Upload;
 
 struct Security;
 

@@ -25,8 +25,9 @@ use crate::domain::{
     FailureCode, MediaRef, ModeName, ModelName, ModifyVideoRequest, State as GenState,
 };
 use crate::error::ServiceError;
-use crate::service::{Service, Upload};
+use crate::service::Service;
 use crate::store::KeyRecord;
+use crate::uploads::Upload;
 
 type ApiResult<T> = Result<T, ApiError>;
 

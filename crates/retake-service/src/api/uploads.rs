@@ -12,7 +12,8 @@ use futures_util::StreamExt;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use crate::error::ServiceError;
-use crate::service::{Service, Upload};
+use crate::service::Service;
+use crate::uploads::Upload;
 
 /// Upload a clip or image; use the answered `url` in a create request of the same key.
 #[utoipa::path(

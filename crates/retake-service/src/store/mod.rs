@@ -1,6 +1,7 @@
 //! Storage seam: everything durable (keys, credits, generations, the job queue) goes through
 //! [`Store`]. SQLite is the default; a PostgreSQL implementation slots in behind the same trait.
 
+mod rows;
 mod schema;
 mod sqlite;
 #[cfg(test)]

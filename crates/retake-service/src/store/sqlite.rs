@@ -1,16 +1,21 @@
 //! The SQLite store: one file in the data folder, WAL mode, one writer connection and a few
 //! reader connections, so reads never queue behind a write (WAL lets them run side by side).
 //!
-//! rusqlite is synchronous; every call runs on tokio's blocking pool so handlers never block
-//! the reactor. Each method is one transaction.
+//! rusqlite is synchronous: point reads run in place when a reader is free (microseconds),
+//! everything else on tokio's blocking pool, so handlers never block the reactor for long.
+//! Each method is one transaction.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::rows::{
+    credit_state_str, find_idempotent, gen_from_row, get_gen, get_key, key_from_row, settle,
+    GEN_COLS, KEY_COLS,
+};
 use super::{
     now_ms, schema, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Lease,
     LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
@@ -33,83 +38,6 @@ struct Inner {
     next_reader: AtomicUsize,
 }
 
-const GEN_COLS: &str = "id, key_id, state, failure_reason, created_at, request, model, progress, \
-    media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
-    callback_url, failure_code";
-
-const KEY_COLS: &str =
-    "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
-
-fn credit_state_str(s: CreditState) -> &'static str {
-    match s {
-        CreditState::Reserved => "reserved",
-        CreditState::Charged => "charged",
-        CreditState::Released => "released",
-    }
-}
-
-fn gen_from_row(r: &Row<'_>) -> rusqlite::Result<GenerationRecord> {
-    let state: String = r.get(2)?;
-    let credit: String = r.get(15)?;
-    let bad = |what: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            Box::new(StoreError::Corrupt(what)),
-        )
-    };
-    Ok(GenerationRecord {
-        id: r.get(0)?,
-        key_id: r.get(1)?,
-        state: State::parse(&state).ok_or_else(|| bad(format!("unknown state `{state}`")))?,
-        failure_reason: r.get(3)?,
-        created_at: r.get(4)?,
-        request_json: r.get(5)?,
-        model: r.get(6)?,
-        progress: r.get::<_, i64>(7)?.clamp(0, 100) as u8,
-        media_blob: r.get(8)?,
-        first_frame_blob: r.get(9)?,
-        output_blob: r.get(10)?,
-        width: r.get(11)?,
-        height: r.get(12)?,
-        frames: r.get(13)?,
-        cost: Credits(r.get(14)?),
-        credit_state: match credit.as_str() {
-            "reserved" => CreditState::Reserved,
-            "charged" => CreditState::Charged,
-            "released" => CreditState::Released,
-            other => return Err(bad(format!("unknown credit state `{other}`"))),
-        },
-        callback_url: r.get(16)?,
-        failure_code: r
-            .get::<_, Option<String>>(17)?
-            .and_then(|c| FailureCode::parse(&c)),
-    })
-}
-
-fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
-    Ok(KeyRecord {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        secret_hash: r.get(2)?,
-        webhook_secret: r.get(3)?,
-        balance: Credits(r.get(4)?),
-        reserved: Credits(r.get(5)?),
-        created_at: r.get(6)?,
-        revoked: r.get::<_, Option<i64>>(7)?.is_some(),
-    })
-}
-
-fn get_gen(c: &Connection, id: &str) -> StoreResult<Option<GenerationRecord>> {
-    let mut st = c.prepare_cached(&format!("SELECT {GEN_COLS} FROM generations WHERE id = ?1"))?;
-    Ok(st.query_row([id], gen_from_row).optional()?)
-}
-
-fn get_key(c: &Connection, id: &str) -> StoreResult<Option<KeyRecord>> {
-    let mut st = c.prepare_cached(&format!("SELECT {KEY_COLS} FROM api_keys WHERE id = ?1"))?;
-    Ok(st.query_row([id], key_from_row).optional()?)
-}
-
 fn lock(m: &Mutex<Connection>) -> StoreResult<MutexGuard<'_, Connection>> {
     m.lock()
         .map_err(|_| StoreError::Database("a database call panicked earlier".into()))
@@ -122,66 +50,6 @@ fn open_conn(path: &Path) -> StoreResult<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
-}
-
-/// Moves a generation to a terminal state and settles its credits, once. Returns the
-/// updated record, or `None` when it was already settled or is gone.
-fn settle(
-    tx: &Transaction<'_>,
-    id: &str,
-    state: State,
-    reason: Option<(&str, FailureCode)>,
-    output_blob: Option<&str>,
-) -> StoreResult<Option<GenerationRecord>> {
-    let Some(g) = get_gen(tx, id)? else {
-        return Ok(None);
-    };
-    if g.state.is_terminal() || g.credit_state != CreditState::Reserved {
-        return Ok(None);
-    }
-    let (credit, charge) = if state == State::Completed {
-        (CreditState::Charged, g.cost.0)
-    } else {
-        (CreditState::Released, 0)
-    };
-    tx.execute(
-        "UPDATE generations SET state = ?2, failure_reason = ?3, output_blob = ?4, \
-         credit_state = ?5, progress = CASE WHEN ?2 = 'completed' THEN 100 ELSE progress END, \
-         updated_at = ?6, failure_code = ?7 WHERE id = ?1",
-        params![
-            id,
-            state.as_str(),
-            reason.map(|r| r.0),
-            output_blob,
-            credit_state_str(credit),
-            now_ms(),
-            reason.map(|r| r.1.as_str()),
-        ],
-    )?;
-    tx.execute(
-        "UPDATE api_keys SET reserved = reserved - ?2, balance = balance - ?3 WHERE id = ?1",
-        params![g.key_id, g.cost.0, charge],
-    )?;
-    tx.execute("DELETE FROM jobs WHERE generation_id = ?1", [id])?;
-    get_gen(tx, id)
-}
-
-fn find_idempotent(
-    c: &Connection,
-    key_id: &str,
-    key: &str,
-) -> StoreResult<Option<(String, GenerationRecord)>> {
-    let found: Option<(String, String)> = c
-        .prepare_cached(
-            "SELECT request_hash, generation_id FROM idempotency_keys \
-             WHERE key_id = ?1 AND idem_key = ?2",
-        )?
-        .query_row([key_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((hash, id)) = found else {
-        return Ok(None);
-    };
-    Ok(get_gen(c, &id)?.map(|g| (hash, g)))
 }
 
 impl SqliteStore {
@@ -235,6 +103,25 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || me.with_conn(f))
             .await
             .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+
+    /// A reader nobody is using right now, if any.
+    fn free_reader(&self) -> Option<MutexGuard<'_, Connection>> {
+        let n = self.inner.readers.len();
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        (0..n).find_map(|i| self.inner.readers[(start + i) % n].try_lock().ok())
+    }
+
+    /// A point lookup: run here on a free reader (a few microseconds, less than the hop to
+    /// the blocking pool and back), else on the blocking pool.
+    async fn read_point<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        if let Some(conn) = self.free_reader() {
+            return f(&conn);
+        }
+        self.read(f).await
     }
 
     async fn read<T: Send + 'static>(
@@ -315,7 +202,7 @@ impl Store for SqliteStore {
 
     async fn key(&self, id: &str) -> StoreResult<Option<KeyRecord>> {
         let id = id.to_string();
-        self.read(move |c| get_key(c, &id)).await
+        self.read_point(move |c| get_key(c, &id)).await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
@@ -426,7 +313,7 @@ impl Store for SqliteStore {
 
     async fn generation_by_id(&self, id: &str) -> StoreResult<Option<GenerationRecord>> {
         let id = id.to_string();
-        self.read(move |c| get_gen(c, &id)).await
+        self.read_point(move |c| get_gen(c, &id)).await
     }
 
     async fn list_generations(
