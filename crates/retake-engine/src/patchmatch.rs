@@ -276,10 +276,8 @@ pub(crate) fn search(nnf: &mut Nnf, key: &Guides, tgt: &Guides, s: &Search<'_>) 
                         while r >= 1.0 {
                             // Clamped to the keyframe first, so rounding half up (a cast)
                             // matches `round` and stays inside.
-                            let c = ctx.clamp([
-                                best[0] + r * rng.signed(),
-                                best[1] + r * rng.signed(),
-                            ]);
+                            let c =
+                                ctx.clamp([best[0] + r * rng.signed(), best[1] + r * rng.signed()]);
                             let c = [(c[0] + 0.5) as u32 as f32, (c[1] + 0.5) as u32 as f32];
                             let k = ctx.cost(x, y, c, best_cost);
                             if k < best_cost {

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::check::{check_motion, fit_first_frame};
 use crate::prompt::{choose_keyframes, collect_frames, restyle, Restyle};
-use retake_diffusion::DiffusionEngine;
 use crate::PipelineError;
+use retake_diffusion::DiffusionEngine;
 
 /// What to tell someone who sent a prompt and no first frame to a build without a model.
 pub const PROMPT_NEEDS_MODEL: &str = "modifying from a prompt alone needs a diffusion model, \
@@ -177,7 +177,11 @@ pub fn modify(
     progress: &mut dyn FnMut(Progress),
     cancel: &AtomicBool,
 ) -> Result<ModifyReport, PipelineError> {
-    let prompt = req.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let prompt = req
+        .prompt
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
     let restyler = match (prompt, diffusion) {
         (Some(p), Some(engine)) => Some((p, engine)),
         _ => None,

@@ -37,7 +37,11 @@ pub fn resolve_model(dir: &Path, name: Option<&str>) -> Result<PathBuf, Pipeline
             PipelineError::Unavailable(format!(
                 "no model `{n}` in {}; it has: {}",
                 dir.display(),
-                if models.is_empty() { "none".into() } else { names() }
+                if models.is_empty() {
+                    "none".into()
+                } else {
+                    names()
+                }
             ))
         })?,
         None => match models.as_slice() {

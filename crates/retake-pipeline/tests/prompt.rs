@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use retake_diffusion::tiny::{write_tiny_model, TinySpec};
 use retake_media::{save_png, RgbFrame};
 use retake_pipeline::{
-    modify, resolve_model, DiffusionEngine, EngineOptions, ModifyRequest, PipelineError,
-    Progress, Stage,
+    modify, resolve_model, DiffusionEngine, EngineOptions, ModifyRequest, PipelineError, Progress,
+    Stage,
 };
 use retake_testkit::{args, clip_from, ffmpeg_rgb_frames, pattern, psnr, scratch};
 
@@ -32,9 +32,18 @@ fn engine(dir: &Path) -> DiffusionEngine {
     DiffusionEngine::load(&resolve_model(dir, None).unwrap(), options).unwrap()
 }
 
-fn run(req: &ModifyRequest, eng: &DiffusionEngine) -> (retake_pipeline::ModifyReport, Vec<Progress>) {
+fn run(
+    req: &ModifyRequest,
+    eng: &DiffusionEngine,
+) -> (retake_pipeline::ModifyReport, Vec<Progress>) {
     let mut seen = Vec::new();
-    let report = modify(req, Some(eng), &mut |p| seen.push(p), &AtomicBool::new(false)).unwrap();
+    let report = modify(
+        req,
+        Some(eng),
+        &mut |p| seen.push(p),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     (report, seen)
 }
 
@@ -63,8 +72,17 @@ fn a_prompt_alone_restyles_keyframes_and_propagates_between_them() {
 
     // The same seed gives the same clip; the output is not the source.
     let again = scratch("prompt-again.mp4");
-    run(&ModifyRequest { output: again.clone(), ..req.clone() }, &eng);
-    let (a, b) = (ffmpeg_rgb_frames(&out, 96, 64, ""), ffmpeg_rgb_frames(&again, 96, 64, ""));
+    run(
+        &ModifyRequest {
+            output: again.clone(),
+            ..req.clone()
+        },
+        &eng,
+    );
+    let (a, b) = (
+        ffmpeg_rgb_frames(&out, 96, 64, ""),
+        ffmpeg_rgb_frames(&again, 96, 64, ""),
+    );
     assert_eq!(a, b);
     let src = ffmpeg_rgb_frames(&clip(), 96, 64, "fps=24");
     assert!(psnr(&a[0], &src[0]) < 30.0, "keyframe 0 was restyled");
@@ -109,29 +127,48 @@ fn without_a_model_a_prompt_alone_is_unavailable_and_with_a_first_frame_noted() 
     };
     let report = modify(&req, None, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     assert_eq!(report.keyframes, vec![0]);
-    assert!(report.notes[0].contains("prompt was not used"), "{:?}", report.notes);
+    assert!(
+        report.notes[0].contains("prompt was not used"),
+        "{:?}",
+        report.notes
+    );
 }
 
 #[test]
 fn model_folders_are_resolved_or_refused_with_what_is_wrong() {
     let root = tempfile::tempdir().unwrap();
-    let e = resolve_model(&root.path().join("nope"), None).unwrap_err().to_string();
+    let e = resolve_model(&root.path().join("nope"), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("does not exist"), "{e}");
     let e = resolve_model(root.path(), None).unwrap_err().to_string();
     assert!(e.contains("holds no diffusers model"), "{e}");
     write_tiny_model(&root.path().join("alpha"), TinySpec::default()).unwrap();
-    assert_eq!(resolve_model(root.path(), None).unwrap(), root.path().join("alpha"));
+    assert_eq!(
+        resolve_model(root.path(), None).unwrap(),
+        root.path().join("alpha")
+    );
     write_tiny_model(&root.path().join("beta"), TinySpec::default()).unwrap();
     let e = resolve_model(root.path(), None).unwrap_err().to_string();
-    assert!(e.contains("alpha, beta") && e.contains("--diffusion-model"), "{e}");
+    assert!(
+        e.contains("alpha, beta") && e.contains("--diffusion-model"),
+        "{e}"
+    );
     assert_eq!(
         resolve_model(root.path(), Some("beta")).unwrap(),
         root.path().join("beta")
     );
-    let e = resolve_model(root.path(), Some("gamma")).unwrap_err().to_string();
-    assert!(e.contains("no model `gamma`") && e.contains("alpha, beta"), "{e}");
+    let e = resolve_model(root.path(), Some("gamma"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no model `gamma`") && e.contains("alpha, beta"),
+        "{e}"
+    );
     std::fs::remove_file(root.path().join("beta/vae/config.json")).unwrap();
-    let e = resolve_model(root.path(), Some("beta")).unwrap_err().to_string();
+    let e = resolve_model(root.path(), Some("beta"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("vae/config.json is missing"), "{e}");
     // A model folder itself is taken as is.
     assert_eq!(

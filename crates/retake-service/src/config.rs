@@ -92,6 +92,19 @@ pub struct ServiceConfig {
     /// Timeout of one webhook delivery.
     #[serde(with = "duration")]
     pub webhook_timeout: Duration,
+    /// A diffusers model folder (or a folder of them) for prompt-only requests; without it a
+    /// request needs `first_frame`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_dir: Option<PathBuf>,
+    /// Which model in `model_dir`, when it holds several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion_model: Option<String>,
+    /// Denoising steps per keyframe (default: 2 for SD-Turbo, 20 for other models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion_steps: Option<usize>,
+    /// Longer side, in pixels, at which keyframes are diffused (default: the model's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion_size: Option<u32>,
 }
 
 /// The data folder used when none is configured: `$XDG_DATA_HOME/retake`,
@@ -139,6 +152,10 @@ impl Default for ServiceConfig {
             webhook_attempts: 6,
             webhook_backoff: Duration::from_secs(1),
             webhook_timeout: Duration::from_secs(15),
+            model_dir: None,
+            diffusion_model: None,
+            diffusion_steps: None,
+            diffusion_size: None,
         }
     }
 }
@@ -366,6 +383,18 @@ impl ServiceConfig {
             if d < Duration::from_millis(10) {
                 return bad(key, "must be at least 10ms".into());
             }
+        }
+        if self
+            .diffusion_steps
+            .is_some_and(|n| !(1..=200).contains(&n))
+        {
+            return bad("diffusion_steps", "use 1 to 200".into());
+        }
+        if self
+            .diffusion_size
+            .is_some_and(|n| !(64..=2048).contains(&n))
+        {
+            return bad("diffusion_size", "use 64 to 2048 pixels".into());
         }
         if self.max_attempts == 0 {
             return bad("max_attempts", "must be at least 1".into());

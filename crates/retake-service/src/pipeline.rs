@@ -105,6 +105,9 @@ pub struct MediaPipeline {
     pub options: TranscodeOptions,
     /// The diffusion engine, shared by all workers, when a model is configured.
     pub diffusion: Option<Arc<DiffusionEngine>>,
+    /// Accept prompt-only requests without a loaded engine: an API-only node whose workers
+    /// (other processes) have the model.
+    pub prompts_run_elsewhere: bool,
 }
 
 impl std::fmt::Debug for MediaPipeline {
@@ -113,6 +116,7 @@ impl std::fmt::Debug for MediaPipeline {
             .field("limits", &self.limits)
             .field("options", &self.options)
             .field("diffusion", &self.diffusion.is_some())
+            .field("prompts_run_elsewhere", &self.prompts_run_elsewhere)
             .finish()
     }
 }
@@ -159,6 +163,6 @@ impl ClipPipeline for MediaPipeline {
     }
 
     fn supports_prompt_only(&self) -> bool {
-        self.diffusion.is_some()
+        self.diffusion.is_some() || self.prompts_run_elsewhere
     }
 }

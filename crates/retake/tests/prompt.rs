@@ -20,7 +20,10 @@ fn models_lists_what_is_ready_and_what_is_missing() {
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["name"], "broken");
     assert_eq!(list[0]["usable"], false);
-    assert_eq!(list[0]["missing"], serde_json::json!(["tokenizer/merges.txt"]));
+    assert_eq!(
+        list[0]["missing"],
+        serde_json::json!(["tokenizer/merges.txt"])
+    );
     assert_eq!(list[1]["name"], "tiny-sd");
     assert_eq!(list[1]["usable"], true);
     let o = retake(&["models", "--model-dir", &s(root.path())]);
@@ -44,8 +47,19 @@ fn modify_from_a_prompt_alone() {
     );
     let out = scratch("cli-prompt-out.mp4");
     let o = retake(&[
-        "modify", &s(&clip), "--prompt", "yarn doll", "--model-dir", &s(root.path()), "--steps",
-        "1", "--diffusion-size", "64", "-o", &s(&out), "--json",
+        "modify",
+        &s(&clip),
+        "--prompt",
+        "yarn doll",
+        "--model-dir",
+        &s(root.path()),
+        "--steps",
+        "1",
+        "--diffusion-size",
+        "64",
+        "-o",
+        &s(&out),
+        "--json",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -55,13 +69,26 @@ fn modify_from_a_prompt_alone() {
 
     // A folder without the model, or with two and no choice, is a usage error that says so.
     let o = retake(&[
-        "modify", &s(&clip), "--prompt", "x", "--model-dir", &s(&root.path().join("none")), "-o",
+        "modify",
+        &s(&clip),
+        "--prompt",
+        "x",
+        "--model-dir",
+        &s(&root.path().join("none")),
+        "-o",
         &s(&out),
     ]);
     assert_clean_failure(&o, 2, "does not exist");
     write_tiny_model(&root.path().join("other"), TinySpec::default()).unwrap();
     let o = retake(&[
-        "modify", &s(&clip), "--prompt", "x", "--model-dir", &s(root.path()), "-o", &s(&out),
+        "modify",
+        &s(&clip),
+        "--prompt",
+        "x",
+        "--model-dir",
+        &s(root.path()),
+        "-o",
+        &s(&out),
     ]);
     assert_clean_failure(&o, 2, "--diffusion-model");
 }

@@ -49,10 +49,7 @@ pub fn run(dir: Option<&Path>, json: bool) -> Result<(), CliError> {
     }
     for m in &models {
         let arch = m.architecture.map(|a| a.name()).unwrap_or("unknown");
-        let dtype = m
-            .dtype
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| "?".into());
+        let dtype = m.dtype.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
         let state = if m.is_usable() {
             "ready".to_string()
         } else if !m.missing.is_empty() {

@@ -4,8 +4,8 @@ use std::sync::atomic::AtomicBool;
 
 use indicatif::ProgressBar;
 use retake_pipeline::{
-    modify, resolve_model, DiffusionEngine, EngineOptions, ErrorKind, ModifyRequest,
-    PipelineError, Stage,
+    modify, resolve_model, DiffusionEngine, EngineOptions, ErrorKind, ModifyRequest, PipelineError,
+    Stage,
 };
 
 use crate::cli::DiffusionArgs;
@@ -27,9 +27,34 @@ pub fn pipeline_error(e: PipelineError) -> CliError {
     }
 }
 
+/// Loads the diffusion model when a prompt will use it.
+fn load_engine(
+    req: &ModifyRequest,
+    args: &DiffusionArgs,
+    quiet: bool,
+) -> Result<Option<DiffusionEngine>, CliError> {
+    let (Some(_), Some(dir)) = (&req.prompt, &args.model_dir) else {
+        return Ok(None);
+    };
+    let folder = resolve_model(dir, args.diffusion_model.as_deref()).map_err(pipeline_error)?;
+    let bar = spinner(&format!("loading {}", folder.display()), quiet);
+    let options = EngineOptions {
+        steps: args.steps.map(|s| s as usize),
+        resolution: args.diffusion_size,
+        device: args.device,
+        ..EngineOptions::default()
+    };
+    let engine = DiffusionEngine::load(&folder, options);
+    bar.finish_and_clear();
+    Ok(Some(
+        engine.map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?,
+    ))
+}
+
 /// Runs the modification end to end.
 pub fn run(
     req: ModifyRequest,
+    diffusion: &DiffusionArgs,
     json: bool,
     quiet: bool,
     cancel: &AtomicBool,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
+use retake_pipeline::{resolve_model, DiffusionEngine, EngineOptions};
 use retake_service::{Admin, ClipPipeline, MediaPipeline, ServiceConfig, ShutdownSignal};
 
 use super::config::{load, ConfigArgs};
@@ -62,8 +63,28 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(internal)
 }
 
-fn pipeline(config: &ServiceConfig) -> Arc<dyn ClipPipeline> {
-    Arc::new(MediaPipeline::new(config.limits()))
+/// The clip pipeline, with the diffusion model loaded once for all workers when one is set.
+fn pipeline(config: &ServiceConfig) -> Result<Arc<dyn ClipPipeline>, CliError> {
+    let mut p = MediaPipeline::new(config.limits());
+    if let Some(dir) = &config.model_dir {
+        let folder = resolve_model(dir, config.diffusion_model.as_deref())
+            .map_err(|e| CliError::usage(anyhow!("model_dir: {e}")))?;
+        if config.workers == 0 {
+            // An API node: the workers load the model; this node only accepts the requests.
+            p.prompts_run_elsewhere = true;
+            return Ok(Arc::new(p));
+        }
+        eprintln!("retake: loading the diffusion model {}", folder.display());
+        let options = EngineOptions {
+            steps: config.diffusion_steps,
+            resolution: config.diffusion_size,
+            ..EngineOptions::default()
+        };
+        let engine = DiffusionEngine::load(&folder, options)
+            .map_err(|e| CliError::usage(anyhow!("model_dir: {e}")))?;
+        p.diffusion = Some(Arc::new(engine));
+    }
+    Ok(Arc::new(p))
 }
 
 /// On a data folder without keys: makes the admin key and says, once, how to read it.
@@ -112,7 +133,7 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
                 ))
             })?;
         let (workers, data) = (config.workers, config.data_dir.clone());
-        let pipeline = pipeline(&config);
+        let pipeline = pipeline(&config)?;
         let mut signal = ShutdownSignal::install().map_err(internal)?;
         let server = retake_service::start(config, pipeline, listener)
             .await
@@ -144,7 +165,7 @@ pub fn run_worker(args: &WorkerArgs) -> Result<(), CliError> {
     let config = config.clone();
     runtime()?.block_on(async move {
         let (workers, data) = (config.workers, config.data_dir.clone());
-        let pipeline = pipeline(&config);
+        let pipeline = pipeline(&config)?;
         let mut signal = ShutdownSignal::install().map_err(internal)?;
         let running = retake_service::start_workers(config, pipeline)
             .await
