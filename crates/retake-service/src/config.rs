@@ -100,11 +100,46 @@ pub struct ServiceConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diffusion_model: Option<String>,
     /// Denoising steps per keyframe (default: 2 for SD-Turbo, 20 for other models).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", with = "optional_number")]
     pub diffusion_steps: Option<usize>,
     /// Longer side, in pixels, at which keyframes are diffused (default: the model's own).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", with = "optional_number")]
     pub diffusion_size: Option<u32>,
+}
+
+/// An optional whole number that may also arrive as text (an environment variable for a
+/// setting without a default has no type to follow).
+mod optional_number {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrText {
+        Num(u64),
+        Text(String),
+    }
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+    where
+        T: TryFrom<u64>,
+        D: Deserializer<'de>,
+    {
+        let n = match Option::<NumOrText>::deserialize(d)? {
+            None => return Ok(None),
+            Some(NumOrText::Num(n)) => n,
+            Some(NumOrText::Text(t)) => t
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))?,
+        };
+        T::try_from(n)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{n} is too large")))
+    }
 }
 
 /// The data folder used when none is configured: `$XDG_DATA_HOME/retake`,
@@ -236,7 +271,15 @@ fn defaults_object() -> serde_json::Map<String, Value> {
     match serde_json::to_value(ServiceConfig::default()) {
         Ok(Value::Object(mut m)) => {
             // Optional settings are left out when unset; list them so they can be set.
-            m.entry("public_url").or_insert(Value::Null);
+            for key in [
+                "public_url",
+                "model_dir",
+                "diffusion_model",
+                "diffusion_steps",
+                "diffusion_size",
+            ] {
+                m.entry(key).or_insert(Value::Null);
+            }
             m
         }
         _ => serde_json::Map::new(),
@@ -631,5 +674,45 @@ mod tests {
         assert!(e.to_string().contains("cannot read"), "{e}");
         let e = ServiceConfig::load(None, env(&[("RETAKE_MAX_ATTEMPTS", "0")])).unwrap_err();
         assert!(e.to_string().contains("max_attempts"), "{e}");
+    }
+
+    #[test]
+    fn diffusion_settings_come_from_the_environment_and_are_checked() {
+        let loaded = ServiceConfig::load(
+            None,
+            env(&[
+                ("RETAKE_MODEL_DIR", "/models"),
+                ("RETAKE_DIFFUSION_MODEL", "sd-turbo"),
+                ("RETAKE_DIFFUSION_STEPS", "4"),
+                ("RETAKE_DIFFUSION_SIZE", "384"),
+            ]),
+        )
+        .unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.model_dir.as_deref(), Some(Path::new("/models")));
+        assert_eq!(c.diffusion_model.as_deref(), Some("sd-turbo"));
+        assert_eq!((c.diffusion_steps, c.diffusion_size), (Some(4), Some(384)));
+        assert_eq!(loaded.sources.origins["model_dir"], "RETAKE_MODEL_DIR");
+        for (vars, want) in [
+            (
+                &[("RETAKE_DIFFUSION_STEPS", "lots")][..],
+                "not a whole number",
+            ),
+            (&[("RETAKE_DIFFUSION_STEPS", "0")][..], "diffusion_steps"),
+            (&[("RETAKE_DIFFUSION_SIZE", "9000")][..], "64 to 2048"),
+        ] {
+            let e = ServiceConfig::load(None, env(vars))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{vars:?}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retake.toml");
+        std::fs::write(&path, "model_dir = \"/m\"\ndiffusion_steps = 3\n").unwrap();
+        let c = ServiceConfig::load(Some(&path), Vec::new()).unwrap().config;
+        assert_eq!(
+            (c.model_dir.as_deref(), c.diffusion_steps),
+            (Some(Path::new("/m")), Some(3))
+        );
     }
 }
