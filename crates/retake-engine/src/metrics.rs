@@ -126,7 +126,27 @@ pub fn warping_error(
     occluded: &[bool],
 ) -> Result<f64, EngineError> {
     same_size(prev, next)?;
-    let (w, h) = (prev.width() as usize, prev.height() as usize);
+    let nx = ColorImage::from_frame(next);
+    mean_along_flow(prev, flow, occluded, |i, qx, qy| {
+        let q = nx.sample(qx, qy);
+        let p = &prev.data()[i * 3..i * 3 + 3];
+        (0..3)
+            .map(|k| (q[k] as f64 - p[k] as f64).abs())
+            .sum::<f64>()
+            / 3.0
+    })
+}
+
+/// The mean of `cost(i, qx, qy)` over the pixels of `frame`'s size not marked in `occluded`,
+/// where `i` is the pixel's index and `(qx, qy)` where `flow` carries it; zero when every
+/// pixel is occluded.
+fn mean_along_flow(
+    frame: &RgbFrame,
+    flow: &FlowField,
+    occluded: &[bool],
+    cost: impl Fn(usize, f32, f32) -> f64,
+) -> Result<f64, EngineError> {
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
     if flow.width() != w || flow.height() != h || occluded.len() != w * h {
         return Err(EngineError::SizeMismatch {
             what: "flow",
@@ -136,7 +156,6 @@ pub fn warping_error(
             want_h: h,
         });
     }
-    let nx = ColorImage::from_frame(next);
     let (mut sum, mut n) = (0.0f64, 0usize);
     for y in 0..h {
         for x in 0..w {
@@ -145,12 +164,7 @@ pub fn warping_error(
                 continue;
             }
             let f = flow.get(x, y);
-            let q = nx.sample(x as f32 + f[0], y as f32 + f[1]);
-            let p = &prev.data()[i * 3..i * 3 + 3];
-            sum += (0..3)
-                .map(|k| (q[k] as f64 - p[k] as f64).abs())
-                .sum::<f64>()
-                / 3.0;
+            sum += cost(i, x as f32 + f[0], y as f32 + f[1]);
             n += 1;
         }
     }
@@ -173,37 +187,16 @@ pub fn temporal_change_error(
     same_size(prev_out, out)?;
     same_size(prev_out, prev_truth)?;
     same_size(prev_out, truth)?;
-    let (w, h) = (out.width() as usize, out.height() as usize);
-    if flow.width() != w || flow.height() != h || occluded.len() != w * h {
-        return Err(EngineError::SizeMismatch {
-            what: "flow",
-            got_w: flow.width(),
-            got_h: flow.height(),
-            want_w: w,
-            want_h: h,
-        });
-    }
     let (o, t) = (ColorImage::from_frame(out), ColorImage::from_frame(truth));
-    let (mut sum, mut n) = (0.0f64, 0usize);
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if occluded[i] {
-                continue;
-            }
-            let f = flow.get(x, y);
-            let (qx, qy) = (x as f32 + f[0], y as f32 + f[1]);
-            let (qo, qt) = (o.sample(qx, qy), t.sample(qx, qy));
-            let po = &prev_out.data()[i * 3..i * 3 + 3];
-            let pt = &prev_truth.data()[i * 3..i * 3 + 3];
-            sum += (0..3)
-                .map(|k| ((qo[k] - po[k] as f32) - (qt[k] - pt[k] as f32)).abs() as f64)
-                .sum::<f64>()
-                / 3.0;
-            n += 1;
-        }
-    }
-    Ok(if n == 0 { 0.0 } else { sum / n as f64 })
+    mean_along_flow(out, flow, occluded, |i, qx, qy| {
+        let (qo, qt) = (o.sample(qx, qy), t.sample(qx, qy));
+        let po = &prev_out.data()[i * 3..i * 3 + 3];
+        let pt = &prev_truth.data()[i * 3..i * 3 + 3];
+        (0..3)
+            .map(|k| ((qo[k] - po[k] as f32) - (qt[k] - pt[k] as f32)).abs() as f64)
+            .sum::<f64>()
+            / 3.0
+    })
 }
 
 /// Mean end-point error (pixels) of `flow` against `truth`, over pixels where `mask` is false

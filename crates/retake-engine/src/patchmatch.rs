@@ -151,6 +151,7 @@ impl Ctx<'_> {
         }
         // Candidates are clamped to the keyframe, so they are never negative.
         let (cx, cy) = ((c[0] + 0.5) as usize, (c[1] + 0.5) as usize);
+        // Temporal channels count by the pixel's temporal weight; the eighth lane is padding.
         let mask = [1.0, 1.0, 1.0, 1.0, tw, tw, tw, 0.0];
         let r = self.s.radius;
         let (kw, kh, tw_, th) = (self.key.w, self.key.h, self.tgt.w, self.tgt.h);
@@ -190,11 +191,22 @@ impl Ctx<'_> {
                 }
             }
             total += d.iter().zip(&mask).map(|(d, m)| d * m).sum::<f32>();
-            if total > limit {
+            // Distances only grow, and a candidate must come in under the limit to win.
+            if total >= limit {
                 return total;
             }
         }
         total
+    }
+}
+
+/// The random-search radius at pixel `i`: local around a trusted track, global without one.
+#[inline]
+fn search_radius(s: &Search<'_>, i: usize) -> f32 {
+    if s.temporal[i] > 0.0 {
+        s.local_radius
+    } else {
+        s.global_radius
     }
 }
 
@@ -240,6 +252,18 @@ pub(crate) fn search(nnf: &mut Nnf, key: &Guides, tgt: &Guides, s: &Search<'_>) 
                         let i = ry * w + x;
                         let mut best = pos[i];
                         let mut best_cost = cost[i];
+                        if best_cost <= 0.0 {
+                            // A perfect match (flat or exactly tracked areas): nothing can
+                            // beat it. The generator still advances as if the random search
+                            // ran, so later pixels draw what they always would.
+                            let mut r = search_radius(s, y * w + x);
+                            while r >= 1.0 {
+                                rng.next();
+                                rng.next();
+                                r *= 0.5;
+                            }
+                            continue;
+                        }
                         let step: isize = if forward { -1 } else { 1 };
                         // Propagation: the left/right and up/down neighbours' matches, shifted.
                         let nx = x as isize + step;
@@ -268,11 +292,7 @@ pub(crate) fn search(nnf: &mut Nnf, key: &Guides, tgt: &Guides, s: &Search<'_>) 
                             }
                         }
                         // Random search around the best so far, radius halving.
-                        let mut r = if s.temporal[y * w + x] > 0.0 {
-                            s.local_radius
-                        } else {
-                            s.global_radius
-                        };
+                        let mut r = search_radius(s, y * w + x);
                         while r >= 1.0 {
                             // Clamped to the keyframe first, so rounding half up (a cast)
                             // matches `round` and stays inside.

@@ -176,6 +176,21 @@ fn bad_modes_models_and_missing_edits_are_usage_errors() {
     assert!(!out.exists());
 }
 
+/// Runs `retake eval` on a source, its edited first frame and an output, with extra flags.
+fn eval_clip(source: &Path, first: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    let mut a = vec!["eval", "--source"];
+    let (source, first, output) = (s(source), s(first), s(output));
+    a.extend([
+        source.as_str(),
+        "--first-frame",
+        first.as_str(),
+        "--output",
+        output.as_str(),
+    ]);
+    a.extend_from_slice(extra);
+    retake(&a)
+}
+
 #[test]
 fn eval_scores_a_modified_clip_and_refuses_a_mismatched_one() {
     let clip = clip_with_audio();
@@ -191,17 +206,7 @@ fn eval_scores_a_modified_clip_and_refuses_a_mismatched_one() {
         "--quiet",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = retake(&[
-        "eval",
-        "--source",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--output",
-        &s(&out),
-        "--json",
-        "--quiet",
-    ]);
+    let o = eval_clip(&clip, &first, &out, &["--json", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["frames"], 48);
@@ -212,17 +217,7 @@ fn eval_scores_a_modified_clip_and_refuses_a_mismatched_one() {
     assert!(v["edge_ssim"].as_f64().unwrap() > 0.3, "{v}");
 
     // The source scored as its own output: a perfect structure score, a poor first frame.
-    let o = retake(&[
-        "eval",
-        "--source",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--output",
-        &s(&clip),
-        "--json",
-        "--quiet",
-    ]);
+    let o = eval_clip(&clip, &first, &clip, &["--json", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let same: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(same["edge_ssim"].as_f64().unwrap() > 0.99, "{same}");
@@ -235,15 +230,7 @@ fn eval_scores_a_modified_clip_and_refuses_a_mismatched_one() {
             args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
         ],
     );
-    let o = retake(&[
-        "eval",
-        "--source",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--output",
-        &s(&other),
-    ]);
+    let o = eval_clip(&clip, &first, &other, &[]);
     assert_clean_failure(&o, 3, "24 frames");
     let o = retake(&["eval", "--source", &s(&clip)]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -84,6 +84,24 @@ pub(super) fn get_key(c: &Connection, id: &str) -> StoreResult<Option<KeyRecord>
     Ok(st.query_row([id], key_from_row).optional()?)
 }
 
+/// Whether `worker` may still finish generation `id`: a job requeued after its lease expired
+/// stays the old worker's to finish until another worker takes it; one another worker has
+/// taken is theirs, and a job that is gone is nobody's.
+pub(super) fn still_ours(tx: &Transaction<'_>, id: &str, worker: &str) -> StoreResult<bool> {
+    let owner: Option<Option<String>> = tx
+        .query_row(
+            "SELECT lease_owner FROM jobs WHERE generation_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match owner {
+        Some(Some(o)) => o == worker,
+        Some(None) => true,
+        None => false,
+    })
+}
+
 /// Moves a generation to a terminal state and settles its credits, once. Returns the
 /// updated record, or `None` when it was already settled or is gone.
 pub(super) fn settle(

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::rows::{
     credit_state_str, find_idempotent, gen_from_row, get_gen, get_key, key_from_row, settle,
-    GEN_COLS, KEY_COLS,
+    still_ours, GEN_COLS, KEY_COLS,
 };
 use super::{
     now_ms, schema, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Lease,
@@ -470,19 +470,8 @@ impl Store for SqliteStore {
         let (id, worker, blob) = (id.to_string(), worker.to_string(), output_blob.to_string());
         self.call(move |c| {
             let tx = c.transaction()?;
-            // A job requeued after our lease expired is still ours to finish until another
-            // worker takes it; one taken by another worker is theirs.
-            let owner: Option<Option<String>> = tx
-                .query_row(
-                    "SELECT lease_owner FROM jobs WHERE generation_id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match owner {
-                Some(Some(o)) if o != worker => return Ok(None),
-                None => return Ok(None),
-                _ => {}
+            if !still_ours(&tx, &id, &worker)? {
+                return Ok(None);
             }
             let g = settle(&tx, &id, State::Completed, None, Some(&blob))?;
             tx.commit()?;
@@ -501,17 +490,8 @@ impl Store for SqliteStore {
         let (id, worker, reason) = (id.to_string(), worker.to_string(), reason.to_string());
         self.call(move |c| {
             let tx = c.transaction()?;
-            let owner: Option<Option<String>> = tx
-                .query_row(
-                    "SELECT lease_owner FROM jobs WHERE generation_id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match owner {
-                Some(Some(o)) if o != worker => return Ok(None),
-                None => return Ok(None),
-                _ => {}
+            if !still_ours(&tx, &id, &worker)? {
+                return Ok(None);
             }
             let g = settle(&tx, &id, State::Failed, Some((&reason, code)), None)?;
             tx.commit()?;
