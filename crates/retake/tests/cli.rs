@@ -79,6 +79,10 @@ fn convert_writes_a_browser_ready_24fps_mp4_with_audio() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["frames"], 48);
     assert_eq!(report["audio_copied"], true);
+    // --quiet means quiet: nothing from retake or the libraries under it on stderr.
+    let o = retake(&["convert", &s(&clip), "-o", &s(&out), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
     let v = ffprobe_json(&out, &["-show_streams", "-show_format"]);
     let streams = v["streams"].as_array().unwrap();
     let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();

@@ -65,8 +65,20 @@ impl H264Encoder {
             ))
             .num_threads(threads)
             .vui(VuiConfig::bt709());
-        let inner = Encoder::with_api_config(OpenH264API::from_source(), config)
+        let mut inner = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| MediaError::Encode(format!("cannot start the encoder: {e}")))?;
+        // OpenH264 logs warnings to stderr while it initialises (on the first frame), before
+        // the wrapper lowers its trace level; lower it now, as ffmpeg does. Failures still
+        // come back as error codes.
+        let mut level = openh264_sys2::WELS_LOG_QUIET as std::ffi::c_int;
+        // SAFETY: the encoder is live, and the option takes a pointer to an int that OpenH264
+        // reads during the call.
+        unsafe {
+            inner.raw_api().set_option(
+                openh264_sys2::ENCODER_OPTION_TRACE_LEVEL,
+                (&raw mut level).cast(),
+            );
+        }
         Ok(Self {
             inner,
             width,
