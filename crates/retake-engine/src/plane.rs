@@ -64,16 +64,16 @@ impl Plane {
     /// Bilinear sample at continuous (x, y) (pixel centres at integers), clamped to the border.
     #[inline]
     pub fn sample(&self, x: f32, y: f32) -> f32 {
-        let (i0, j0, fx, fy) = bilinear_setup(x, y, self.w, self.h);
-        let w = self.w;
-        let (i1, j1) = ((i0 + 1).min(self.w - 1), (j0 + 1).min(self.h - 1));
-        let a = self.data[j0 * w + i0];
-        let b = self.data[j0 * w + i1];
-        let c = self.data[j1 * w + i0];
-        let d = self.data[j1 * w + i1];
-        let top = a + (b - a) * fx;
-        let bot = c + (d - c) * fx;
-        top + (bot - top) * fy
+        self.sample_taps(&Taps::new(x, y, self.w, self.h))
+    }
+
+    /// Bilinear sample through taps made for an image of this size.
+    #[inline(always)]
+    pub(crate) fn sample_taps(&self, t: &Taps) -> f32 {
+        let [a, b, c, d] = t.i.map(|i| self.data[i]);
+        let top = a + (b - a) * t.fx;
+        let bot = c + (d - c) * t.fx;
+        top + (bot - top) * t.fy
     }
 
     /// BT.601 luma of a frame, scaled to `[0, 1]`.
@@ -178,6 +178,29 @@ pub(crate) fn bilinear_setup(x: f32, y: f32, w: usize, h: usize) -> (usize, usiz
     (i0.min(w - 1), j0.min(h - 1), x - i0 as f32, y - j0 as f32)
 }
 
+/// The four neighbours (row-major indices) and fractions of a clamped bilinear lookup in a
+/// `w`×`h` image.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Taps {
+    i: [usize; 4],
+    fx: f32,
+    fy: f32,
+}
+
+impl Taps {
+    /// Taps for continuous (x, y) in a `w`×`h` image, clamped to the border.
+    #[inline(always)]
+    pub(crate) fn new(x: f32, y: f32, w: usize, h: usize) -> Self {
+        let (i0, j0, fx, fy) = bilinear_setup(x, y, w, h);
+        let (i1, j1) = ((i0 + 1).min(w - 1), (j0 + 1).min(h - 1));
+        Self {
+            i: [j0 * w + i0, j0 * w + i1, j1 * w + i0, j1 * w + i1],
+            fx,
+            fy,
+        }
+    }
+}
+
 /// A three-channel f32 image, interleaved RGB, values in `[0, 255]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColorImage {
@@ -241,20 +264,21 @@ impl ColorImage {
     }
 
     /// Bilinear sample at continuous (x, y), clamped to the border.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, x: f32, y: f32) -> [f32; 3] {
-        let (i0, j0, fx, fy) = bilinear_setup(x, y, self.w, self.h);
-        let w = self.w;
-        let (i1, j1) = ((i0 + 1).min(self.w - 1), (j0 + 1).min(self.h - 1));
-        let a = self.data[j0 * w + i0];
-        let b = self.data[j0 * w + i1];
-        let c = self.data[j1 * w + i0];
-        let d = self.data[j1 * w + i1];
+        self.sample_taps(&Taps::new(x, y, self.w, self.h))
+    }
+
+    /// Bilinear sample through taps made for an image of this size: several images of one
+    /// size sampled at one point share the taps.
+    #[inline(always)]
+    pub(crate) fn sample_taps(&self, t: &Taps) -> [f32; 3] {
+        let [a, b, c, d] = t.i.map(|i| self.data[i]);
         let mut out = [0.0; 3];
         for k in 0..3 {
-            let top = a[k] + (b[k] - a[k]) * fx;
-            let bot = c[k] + (d[k] - c[k]) * fx;
-            out[k] = top + (bot - top) * fy;
+            let top = a[k] + (b[k] - a[k]) * t.fx;
+            let bot = c[k] + (d[k] - c[k]) * t.fx;
+            out[k] = top + (bot - top) * t.fy;
         }
         out
     }

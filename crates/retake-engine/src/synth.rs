@@ -3,7 +3,7 @@
 
 use crate::mode::ModeParams;
 use crate::patchmatch::{Guides, Nnf, APP};
-use crate::plane::{ColorImage, Plane};
+use crate::plane::{ColorImage, Plane, Taps};
 use rayon::prelude::*;
 
 /// Appearance channels (luma, chroma, edges) of a working-resolution source image, weighted.
@@ -89,6 +89,15 @@ pub(crate) fn render(
     let w = out.width();
     let (nw, nh) = (nnf.w, nnf.h);
     let fs = f as f32;
+    // The keyframe, its source and its edit map are sampled through the same taps.
+    if let Some(r) = residual {
+        let size = (style.width(), style.height());
+        assert!(
+            (r.key_src.width(), r.key_src.height()) == size
+                && (r.edit.width(), r.edit.height()) == size,
+            "the keyframe, its source and its edit map differ in size"
+        );
+    }
     out.data_mut()
         .par_chunks_mut(w)
         .enumerate()
@@ -125,9 +134,10 @@ pub(crate) fn render(
                         }
                         _ => {
                             let (sx, sy) = (x as f32 + d[0], y as f32 + d[1]);
-                            let c = style.sample(sx, sy);
+                            let t = Taps::new(sx, sy, style.width(), style.height());
+                            let c = style.sample_taps(&t);
                             let (k, e) = match residual {
-                                Some(r) => (r.key_src.sample(sx, sy), r.edit.sample(sx, sy)),
+                                Some(r) => (r.key_src.sample_taps(&t), r.edit.sample_taps(&t)),
                                 None => ([0.0; 3], 0.0),
                             };
                             last = Some((d, c, k, e));
