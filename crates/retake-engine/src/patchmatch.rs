@@ -230,7 +230,10 @@ pub(crate) fn score(nnf: &mut Nnf, key: &Guides, tgt: &Guides, s: &Search<'_>) {
 pub(crate) fn search(nnf: &mut Nnf, key: &Guides, tgt: &Guides, s: &Search<'_>) {
     let ctx = Ctx { key, tgt, s };
     let (w, h) = (nnf.w, nnf.h);
-    let band = (h / (rayon::current_num_threads() * 4)).max(8);
+    // Eight bands (of at least eight rows), whatever the number of threads: where a band
+    // starts changes what its first rows read, so tying it to the thread count would make the
+    // output depend on the machine.
+    let band = (h / 8).max(8);
     for it in 0..s.iterations {
         // Rows outside a band are read from this snapshot, so the result is the same however
         // the bands are scheduled.

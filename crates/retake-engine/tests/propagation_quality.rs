@@ -92,6 +92,17 @@ fn identical_runs_give_identical_frames() {
     };
     let a = run();
     assert_eq!(a, run());
+    // The same on any machine: the thread count does not change a pixel.
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert!(
+            pool.install(run) == a,
+            "{threads} threads changed the output"
+        );
+    }
     assert!(
         psnr(&a[0], &key).unwrap() > 40.0,
         "frame 0 should give back the keyframe"
