@@ -121,8 +121,9 @@ fn odd_size_is_cropped_like_ffmpeg() {
 }
 
 #[test]
-fn thirty_fps_five_seconds_retimes_to_120_frames() {
+fn thirty_fps_five_seconds_decodes_like_ffmpeg_and_retimes_to_120_frames() {
     let p = x264("thirty.mp4", "high", &[], "30", 5.0);
+    check_against_ffmpeg(&p, 150);
     let mut reader = VideoReader::open(&p, &Limits::default()).unwrap();
     assert_eq!(reader.frame_count(), 120);
     let mut n = 0;
@@ -173,7 +174,7 @@ fn retiming_picks_the_nearest_source_frame() {
 }
 
 #[test]
-fn variable_frame_rate_is_detected_and_retimed() {
+fn variable_frame_rate_is_detected_decoded_like_ffmpeg_and_retimed() {
     // Drop frames unevenly and keep the original timestamps: a VFR stream.
     let p = clip_from(
         "vfr.mp4",
@@ -199,6 +200,7 @@ fn variable_frame_rate_is_detected_and_retimed() {
         "{}",
         info.video.duration_s
     );
+    check_against_ffmpeg(&p, 50);
     let reader = VideoReader::open(&p, &Limits::default()).unwrap();
     assert_eq!(reader.frame_count(), 48);
     assert_eq!(reader.count(), 48);
@@ -272,7 +274,7 @@ fn rotated_phone_clip_comes_out_upright() {
 }
 
 #[test]
-fn aac_audio_is_probed() {
+fn aac_audio_is_probed_and_the_video_decodes_like_ffmpeg() {
     let p = clip_from(
         "with-aac.mp4",
         &[
@@ -297,6 +299,8 @@ fn aac_audio_is_probed() {
     assert_eq!((a.channels, a.sample_rate), (1, 48000));
     assert!((a.duration_s - 2.0).abs() < 0.05, "{}", a.duration_s);
     assert!(a.passthrough);
+    // The audio track does not disturb the video's decode.
+    check_against_ffmpeg(&p, 48);
 }
 
 #[test]
