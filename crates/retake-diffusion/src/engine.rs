@@ -39,6 +39,36 @@ pub enum ComputeDType {
     Bf16,
 }
 
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    /// `cpu`, `cuda` (GPU 0) or `cuda:N`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" | "gpu" => Ok(DeviceChoice::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| format!("expected cpu, cuda or cuda:N, got {s:?}")),
+        }
+    }
+}
+
+impl std::str::FromStr for ComputeDType {
+    type Err = String;
+    /// `auto`, `f32`, `f16` or `bf16`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(ComputeDType::Auto),
+            "f32" | "fp32" => Ok(ComputeDType::F32),
+            "f16" | "fp16" => Ok(ComputeDType::F16),
+            "bf16" => Ok(ComputeDType::Bf16),
+            _ => Err(format!("expected auto, f32, f16 or bf16, got {s:?}")),
+        }
+    }
+}
+
 /// How to load and run a model.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -440,6 +470,24 @@ pub struct StepState<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::{ComputeDType, DeviceChoice};
+
+    #[test]
+    fn devices_and_dtypes_parse_from_what_users_type() {
+        assert_eq!("cpu".parse::<DeviceChoice>(), Ok(DeviceChoice::Cpu));
+        assert_eq!("CUDA".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(0)));
+        assert_eq!("cuda:2".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(2)));
+        assert!("tpu"
+            .parse::<DeviceChoice>()
+            .unwrap_err()
+            .contains("cuda:N"));
+        assert!("cuda:x".parse::<DeviceChoice>().is_err());
+        assert_eq!("fp16".parse::<ComputeDType>(), Ok(ComputeDType::F16));
+        assert_eq!("bf16".parse::<ComputeDType>(), Ok(ComputeDType::Bf16));
+        assert_eq!(" auto ".parse::<ComputeDType>(), Ok(ComputeDType::Auto));
+        assert!("f64".parse::<ComputeDType>().unwrap_err().contains("bf16"));
+    }
+
     /// The server shares one loaded engine between worker threads.
     #[test]
     fn engine_is_send_and_sync() {

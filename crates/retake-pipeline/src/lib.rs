@@ -13,4 +13,4 @@ pub use check::{check_first_frame_shape, check_motion, fit_first_frame, ASPECT_T
 pub use error::{ErrorKind, PipelineError};
 pub use modify::{modify, ModifyReport, ModifyRequest, Progress, Stage, PROMPT_NEEDS_MODEL};
 pub use prompt::resolve_model;
-pub use retake_diffusion::{DiffusionEngine, EngineOptions};
+pub use retake_diffusion::{ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions};

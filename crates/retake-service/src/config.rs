@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use retake_media::{Limits, SizeCap};
+use retake_pipeline::{ComputeDType, DeviceChoice, EngineOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -105,6 +106,11 @@ pub struct ServiceConfig {
     /// Longer side, in pixels, at which keyframes are diffused (default: the model's own).
     #[serde(skip_serializing_if = "Option::is_none", with = "optional_number")]
     pub diffusion_size: Option<u32>,
+    /// Where this node's workers run diffusion: `cpu`, `cuda` or `cuda:N` (the last two in a
+    /// build with the `cuda` feature).
+    pub diffusion_device: String,
+    /// Weight and compute precision: `auto` (f32 on a CPU, f16 on a GPU), `f32`, `f16`, `bf16`.
+    pub diffusion_dtype: String,
 }
 
 /// An optional whole number that may also arrive as text (an environment variable for a
@@ -191,6 +197,8 @@ impl Default for ServiceConfig {
             diffusion_model: None,
             diffusion_steps: None,
             diffusion_size: None,
+            diffusion_device: "cpu".into(),
+            diffusion_dtype: "auto".into(),
         }
     }
 }
@@ -260,6 +268,20 @@ pub struct LoadedConfig {
     pub config: ServiceConfig,
     /// Where they came from.
     pub sources: ConfigSources,
+}
+
+impl ServiceConfig {
+    /// How this node runs its diffusion model (the device and precision settings, checked
+    /// when the configuration was loaded).
+    pub fn diffusion_options(&self) -> EngineOptions {
+        EngineOptions {
+            device: self.diffusion_device.parse().unwrap_or_default(),
+            dtype: self.diffusion_dtype.parse().unwrap_or_default(),
+            steps: self.diffusion_steps,
+            resolution: self.diffusion_size,
+            ..EngineOptions::default()
+        }
+    }
 }
 
 /// The environment variable of a setting (`max_bytes` → `RETAKE_MAX_BYTES`).
@@ -438,6 +460,12 @@ impl ServiceConfig {
             .is_some_and(|n| !(64..=2048).contains(&n))
         {
             return bad("diffusion_size", "use 64 to 2048 pixels".into());
+        }
+        if let Err(e) = self.diffusion_device.parse::<DeviceChoice>() {
+            return bad("diffusion_device", e);
+        }
+        if let Err(e) = self.diffusion_dtype.parse::<ComputeDType>() {
+            return bad("diffusion_dtype", e);
         }
         if self.max_attempts == 0 {
             return bad("max_attempts", "must be at least 1".into());
@@ -685,10 +713,20 @@ mod tests {
                 ("RETAKE_DIFFUSION_MODEL", "sd-turbo"),
                 ("RETAKE_DIFFUSION_STEPS", "4"),
                 ("RETAKE_DIFFUSION_SIZE", "384"),
+                ("RETAKE_DIFFUSION_DEVICE", "cuda:1"),
+                ("RETAKE_DIFFUSION_DTYPE", "f16"),
             ]),
         )
         .unwrap();
         let c = &loaded.config;
+        let o = c.diffusion_options();
+        assert_eq!(
+            (o.device, o.dtype),
+            (DeviceChoice::Cuda(1), ComputeDType::F16)
+        );
+        assert_eq!((o.steps, o.resolution), (Some(4), Some(384)));
+        let d = ServiceConfig::default().diffusion_options();
+        assert_eq!((d.device, d.dtype), (DeviceChoice::Cpu, ComputeDType::Auto));
         assert_eq!(c.model_dir.as_deref(), Some(Path::new("/models")));
         assert_eq!(c.diffusion_model.as_deref(), Some("sd-turbo"));
         assert_eq!((c.diffusion_steps, c.diffusion_size), (Some(4), Some(384)));
@@ -700,6 +738,8 @@ mod tests {
             ),
             (&[("RETAKE_DIFFUSION_STEPS", "0")][..], "diffusion_steps"),
             (&[("RETAKE_DIFFUSION_SIZE", "9000")][..], "64 to 2048"),
+            (&[("RETAKE_DIFFUSION_DEVICE", "tpu")][..], "cuda:N"),
+            (&[("RETAKE_DIFFUSION_DTYPE", "f64")][..], "diffusion_dtype"),
         ] {
             let e = ServiceConfig::load(None, env(vars))
                 .unwrap_err()

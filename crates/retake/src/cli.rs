@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use retake_diffusion::DeviceChoice;
+use retake_diffusion::{ComputeDType, DeviceChoice};
 use retake_engine::{Mode, Profile};
 use retake_media::{Limits, SizeCap};
 
@@ -167,8 +167,12 @@ pub struct DiffusionArgs {
     #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(64..=2048))]
     pub diffusion_size: Option<u32>,
     /// Where diffusion runs: `cpu`, or `cuda` / `cuda:N` in a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    #[arg(long, default_value = "cpu", value_parser = str::parse::<DeviceChoice>)]
     pub device: DeviceChoice,
+    /// Weight and compute precision: `auto` (f32 on a CPU, f16 on a GPU), `f32`, `f16` or
+    /// `bf16`; f16 halves the memory a model takes.
+    #[arg(long, default_value = "auto", value_parser = str::parse::<ComputeDType>)]
+    pub dtype: ComputeDType,
 }
 
 /// Limits on accepted clips; each can also be set by environment variable.
@@ -203,18 +207,6 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse::<Profile>().map_err(|e| e.to_string())
-}
-
-fn parse_device(s: &str) -> Result<DeviceChoice, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "cpu" => Ok(DeviceChoice::Cpu),
-        "cuda" | "gpu" => Ok(DeviceChoice::Cuda(0)),
-        other => other
-            .strip_prefix("cuda:")
-            .and_then(|n| n.parse().ok())
-            .map(DeviceChoice::Cuda)
-            .ok_or_else(|| format!("expected cpu, cuda or cuda:N, got {s:?}")),
-    }
 }
 
 fn parse_keyframe(s: &str) -> Result<(f64, PathBuf), String> {

@@ -171,6 +171,11 @@ fn bad_modes_models_and_missing_edits_are_usage_errors() {
     assert!(stderr(&o).contains("ray-flash-2"), "{}", stderr(&o));
     let o = retake(&["modify", &s(&clip), "--prompt", "film noir", "-o", &s(&out)]);
     assert_clean_failure(&o, 2, "diffusion model");
+    for (flag, value, says) in [("--dtype", "f64", "bf16"), ("--device", "tpu", "cuda:N")] {
+        let o = retake(&["modify", &s(&clip), flag, value, "-o", &s(&out)]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
     let o = retake(&["modify", &s(&clip), "-o", &s(&out)]);
     assert_clean_failure(&o, 2, "--first-frame");
     assert!(!out.exists());

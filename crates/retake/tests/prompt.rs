@@ -67,6 +67,30 @@ fn modify_from_a_prompt_alone() {
     assert_eq!(v["keyframes"][0], 0);
     assert!(out.exists());
 
+    // Half precision (what `--dtype f16` is for: half the memory) runs the same path.
+    let half = scratch("cli-prompt-f16.mp4");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--prompt",
+        "yarn doll",
+        "--model-dir",
+        &s(root.path()),
+        "--steps",
+        "1",
+        "--diffusion-size",
+        "64",
+        "--dtype",
+        "f16",
+        "-o",
+        &s(&half),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frames"], 24);
+    assert!(half.exists());
+
     // A folder without the model, or with two and no choice, is a usage error that says so.
     let o = retake(&[
         "modify",

@@ -42,6 +42,7 @@ fn load_engine(
         steps: args.steps.map(|s| s as usize),
         resolution: args.diffusion_size,
         device: args.device,
+        dtype: args.dtype,
         ..EngineOptions::default()
     };
     let engine = DiffusionEngine::load(&folder, options);

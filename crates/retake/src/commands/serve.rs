@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
-use retake_pipeline::{resolve_model, DiffusionEngine, EngineOptions};
+use retake_pipeline::{resolve_model, DiffusionEngine};
 use retake_service::{Admin, ClipPipeline, MediaPipeline, ServiceConfig, ShutdownSignal};
 
 use super::config::{load, ConfigArgs};
@@ -75,12 +75,7 @@ fn pipeline(config: &ServiceConfig) -> Result<Arc<dyn ClipPipeline>, CliError> {
             return Ok(Arc::new(p));
         }
         eprintln!("retake: loading the diffusion model {}", folder.display());
-        let options = EngineOptions {
-            steps: config.diffusion_steps,
-            resolution: config.diffusion_size,
-            ..EngineOptions::default()
-        };
-        let engine = DiffusionEngine::load(&folder, options)
+        let engine = DiffusionEngine::load(&folder, config.diffusion_options())
             .map_err(|e| CliError::usage(anyhow!("model_dir: {e}")))?;
         p.diffusion = Some(Arc::new(engine));
     }
