@@ -302,3 +302,132 @@ fn corrupt_nal_units_mid_stream() {
     let e = open_and_read(&p).to_string();
     assert!(e.contains("none of the 48 frames could be decoded"), "{e}");
 }
+
+/// Writes H.264 syntax: fixed-width fields and Exp-Golomb codes, then the RBSP stop bit and
+/// emulation prevention, giving a NAL unit's bytes after its header.
+#[derive(Default)]
+struct BitWriter {
+    bits: Vec<bool>,
+}
+
+impl BitWriter {
+    fn u(&mut self, n: u32, v: u64) -> &mut Self {
+        for i in (0..n).rev() {
+            self.bits.push((v >> i) & 1 == 1);
+        }
+        self
+    }
+    /// ue(v): `len` zeros, then v + 1 in `len + 1` bits.
+    fn ue(&mut self, v: u64) -> &mut Self {
+        let len = 63 - (v + 1).leading_zeros();
+        self.u(len, 0).u(len + 1, v + 1)
+    }
+    fn nal(&mut self, header: u8) -> Vec<u8> {
+        self.bits.push(true);
+        while !self.bits.len().is_multiple_of(8) {
+            self.bits.push(false);
+        }
+        let rbsp: Vec<u8> = self
+            .bits
+            .chunks(8)
+            .map(|c| c.iter().fold(0u8, |b, &bit| b << 1 | bit as u8))
+            .collect();
+        let mut out = vec![header];
+        let mut zeros = 0;
+        for b in rbsp {
+            if zeros >= 2 && b <= 3 {
+                out.push(3);
+                zeros = 0;
+            }
+            out.push(b);
+            zeros = if b == 0 { zeros + 1 } else { 0 };
+        }
+        out
+    }
+}
+
+/// A Constrained Baseline SPS for a picture of `mbs_w`×`mbs_h` macroblocks (16 px each).
+fn sps(mbs_w: u64, mbs_h: u64) -> Vec<u8> {
+    BitWriter::default()
+        .u(8, 66) // profile_idc: Baseline
+        .u(8, 0xC0) // constraint_set0/1: Constrained Baseline
+        .u(8, 31) // level 3.1
+        .ue(0) // seq_parameter_set_id
+        .ue(0) // log2_max_frame_num_minus4
+        .ue(2) // pic_order_cnt_type
+        .ue(1) // max_num_ref_frames
+        .u(1, 0) // gaps_in_frame_num_value_allowed_flag
+        .ue(mbs_w - 1)
+        .ue(mbs_h - 1)
+        .u(1, 1) // frame_mbs_only_flag
+        .u(1, 1) // direct_8x8_inference_flag
+        .u(1, 0) // frame_cropping_flag
+        .u(1, 0) // vui_parameters_present_flag
+        .nal(0x67)
+}
+
+/// An MP4 whose track header says 160×120 but whose SPS (the header the decoder believes)
+/// describes a picture of `mbs_w`×`mbs_h` macroblocks; its one frame is junk.
+fn clip_claiming(name: &str, mbs_w: u64, mbs_h: u64) -> PathBuf {
+    let pps = BitWriter::default()
+        .ue(0) // pic_parameter_set_id
+        .ue(0) // seq_parameter_set_id
+        .u(1, 0) // entropy_coding_mode_flag: CAVLC
+        .u(1, 0) // bottom_field_pic_order_in_frame_present_flag
+        .ue(0) // num_slice_groups_minus1
+        .ue(0) // num_ref_idx_l0_default_active_minus1
+        .ue(0) // num_ref_idx_l1_default_active_minus1
+        .u(1, 0) // weighted_pred_flag
+        .u(2, 0) // weighted_bipred_idc
+        .ue(0) // pic_init_qp_minus26 (se 0)
+        .ue(0) // pic_init_qs_minus26 (se 0)
+        .ue(0) // chroma_qp_index_offset (se 0)
+        .u(1, 1) // deblocking_filter_control_present_flag
+        .u(1, 0) // constrained_intra_pred_flag
+        .u(1, 0) // redundant_pic_cnt_present_flag
+        .nal(0x68);
+    let mut au = Vec::new();
+    for nal in [
+        sps(mbs_w, mbs_h),
+        pps,
+        vec![0x65, 0x88, 0x84, 0x00, 0x33, 0xff],
+    ] {
+        au.extend_from_slice(&[0, 0, 0, 1]);
+        au.extend_from_slice(&nal);
+    }
+    let path = retake_testkit::scratch(name);
+    let video = retake_media::mux::VideoTrackConfig {
+        width: 160,
+        height: 120,
+        fps: 24,
+    };
+    let mut w = retake_media::mux::Mp4Writer::create(&path, video, None).unwrap();
+    w.write_video(&au, true).unwrap();
+    w.finish().unwrap();
+    path
+}
+
+#[test]
+fn huge_dimensions_in_the_sps_are_refused_before_decoding() {
+    // The writer is sound: a 10×8-macroblock SPS makes a clip that opens as 160×128.
+    let fine = clip_claiming("sps-fine.mp4", 10, 8);
+    let info = probe(&fine, SizeCap::default()).unwrap();
+    assert_eq!((info.video.width, info.video.height), (160, 128));
+
+    // 131072×65536 pixels: the probe describes what the header claims; opening it for
+    // decoding refuses it before any memory is spent on it.
+    let huge = clip_claiming("sps-huge.mp4", 8192, 4096);
+    let info = probe(&huge, SizeCap::default()).unwrap();
+    assert_eq!((info.video.width, info.video.height), (131072, 65536));
+    assert_error(&huge, "largest accepted side is 4096");
+
+    // Sizes past any integer type a decoder uses: still a clean error, not an overflow.
+    for (w, h) in [(1u64 << 31, 2), (2, 1 << 31), (1 << 40, 1 << 40)] {
+        let p = clip_claiming("sps-absurd.mp4", w, h);
+        let e = open_and_read(&p).to_string();
+        assert!(
+            e.contains("largest accepted side") || e.contains("damaged"),
+            "{w}x{h} macroblocks: {e}"
+        );
+    }
+}
