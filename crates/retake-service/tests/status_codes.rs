@@ -321,3 +321,65 @@ async fn every_documented_error_status_comes_from_a_real_request() {
 fn uuid_like() -> String {
     "0f0e0d0c-0b0a-4908-8706-050403020100".into()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duration_resolution_and_prompt_limits_are_refused_over_http() {
+    let t = TestServer::start_with(
+        |c| {
+            c.workers = 0;
+            c.max_duration_s = 0.5;
+            c.max_input_side = 100;
+            c.max_prompt_chars = 50;
+        },
+        std::sync::Arc::new(retake_service::MediaPipeline::default()),
+    )
+    .await;
+    let files = Files::start().await;
+    let make = |name: &str, size: &str, seconds: f64| {
+        retake_testkit::clip_from(
+            name,
+            &[
+                retake_testkit::pattern(size, "24", seconds),
+                retake_testkit::args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+            ],
+        )
+    };
+    let fits = make("svc-limit-fits.mp4", "96x64", 0.4);
+    let long = make("svc-limit-long.mp4", "96x64", 1.0);
+    let wide = make("svc-limit-wide.mp4", "128x64", 0.4);
+    let first = files.put("f.png", edited_first_frame(&fits));
+    let a = t.key("a", 10.0);
+    let create = "/generations/video/modify";
+
+    // A clip that fits every limit is accepted: the refusals below are the limits' doing.
+    let url = files.put("fits.mp4", std::fs::read(&fits).unwrap());
+    let resp = t
+        .post_json(&a.token, create, luma_body(&url, Some(&first)))
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+
+    let url = files.put("long.mp4", std::fs::read(&long).unwrap());
+    let (s, d) = detail_of(
+        t.post_json(&a.token, create, luma_body(&url, Some(&first)))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 413, "{d}");
+    assert!(d.contains("0.5 s") || d.contains("max_duration_s"), "{d}");
+
+    let url = files.put("wide.mp4", std::fs::read(&wide).unwrap());
+    let (s, d) = detail_of(
+        t.post_json(&a.token, create, luma_body(&url, Some(&first)))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 413, "{d}");
+    assert!(d.contains("100"), "{d}");
+
+    let url = files.put("fits2.mp4", std::fs::read(&fits).unwrap());
+    let mut body = luma_body(&url, Some(&first));
+    body["prompt"] = json!("x".repeat(51));
+    let (s, d) = detail_of(t.post_json(&a.token, create, body).await).await;
+    assert_eq!(s, 400, "{d}");
+    assert!(d.contains("prompt") && d.contains("50"), "{d}");
+}
