@@ -56,4 +56,7 @@ pub enum EngineError {
     /// A buffer could not be turned into a frame.
     #[error("could not build a frame: {0}")]
     Frame(String),
+    /// Frames held for a later keyframe could not be kept in the temporary folder.
+    #[error("could not hold frames in a temporary file ({0}); check the free space in the temporary folder (TMPDIR)")]
+    Spool(String),
 }

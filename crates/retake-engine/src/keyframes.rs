@@ -4,6 +4,7 @@
 use crate::mode::ModeParams;
 use crate::plane::{check_size, ColorImage};
 use crate::propagate::{Propagator, SynthSettings};
+use crate::spool::{FrameSpool, DEFAULT_SPOOL_MEMORY};
 use crate::EngineError;
 use retake_media::RgbFrame;
 use std::collections::VecDeque;
@@ -20,8 +21,7 @@ pub struct Keyframe<'a> {
 }
 
 /// Renders the frames strictly between keyframes `a` and `b` (`between` are their sources, in
-/// order). Frame k of n gets weight (k + 1) / (n + 1) from `b`. Memory: the outputs of one
-/// direction for the `between` frames, plus two propagators.
+/// order). Frame k of n gets weight (k + 1) / (n + 1) from `b`.
 pub fn propagate_between(
     a: Keyframe<'_>,
     b: Keyframe<'_>,
@@ -30,51 +30,91 @@ pub fn propagate_between(
     seed: u64,
     settings: &SynthSettings,
 ) -> Result<Vec<RgbFrame>, EngineError> {
-    blend_between(a, b, between, mode, seed, settings, None).map(|(frames, _)| frames)
+    let (w, h) = (a.source.width(), a.source.height());
+    let mut held = FrameSpool::new(w, h, usize::MAX);
+    for f in between {
+        held.push(f.clone())?;
+    }
+    let mut out = Vec::with_capacity(between.len());
+    let ctx = Blend {
+        mode,
+        seed,
+        settings,
+        cancel: None,
+        memory: usize::MAX,
+    };
+    ctx.between(a, b, &mut held, &mut |f| {
+        out.push(f);
+        Ok::<(), EngineError>(())
+    })?;
+    Ok(out)
 }
 
-/// [`propagate_between`] that also returns the scene cuts the forward pass found (indices into
-/// `between`) and stops when `cancel` is set.
-fn blend_between(
-    a: Keyframe<'_>,
-    b: Keyframe<'_>,
-    between: &[RgbFrame],
-    mode: &ModeParams,
+/// What a blend between two keyframes runs with.
+struct Blend<'a> {
+    mode: &'a ModeParams,
     seed: u64,
-    settings: &SynthSettings,
-    cancel: Option<&Arc<AtomicBool>>,
-) -> Result<(Vec<RgbFrame>, Vec<usize>), EngineError> {
-    let start = |k: Keyframe<'_>| -> Result<Propagator, EngineError> {
-        let mut p = Propagator::with_settings(k.styled, k.source, mode, seed, settings.clone())?;
-        if let Some(c) = cancel {
+    settings: &'a SynthSettings,
+    cancel: Option<&'a Arc<AtomicBool>>,
+    /// Bytes of forward outputs kept in memory before they go to a temporary file.
+    memory: usize,
+}
+
+impl Blend<'_> {
+    /// Starts a propagator from keyframe `k`, its own frame already pushed.
+    fn start(&self, k: Keyframe<'_>) -> Result<Propagator, EngineError> {
+        let mut p = Propagator::with_settings(
+            k.styled,
+            k.source,
+            self.mode,
+            self.seed,
+            self.settings.clone(),
+        )?;
+        if let Some(c) = self.cancel {
             p.set_cancel_flag(c.clone());
         }
         p.push(k.source)?;
         Ok(p)
-    };
-    let mut fwd = start(a)?;
-    let mut forward = Vec::with_capacity(between.len());
-    for f in between {
-        forward.push(fwd.push(f)?);
     }
-    // The keyframe itself was push 0, so push k + 1 is `between[k]`.
-    let cuts: Vec<usize> = fwd.cuts().iter().map(|c| c - 1).collect();
-    drop(fwd);
-    let mut bwd = start(b)?;
-    let n = between.len();
-    for (k, f) in between.iter().enumerate().rev() {
-        let back = bwd.push(f)?;
-        let t = (k + 1) as f32 / (n + 1) as f32;
-        let mut mix = ColorImage::from_frame(&forward[k]);
-        let other = ColorImage::from_frame(&back);
-        for (m, o) in mix.data_mut().iter_mut().zip(other.data()) {
-            for c in 0..3 {
-                m[c] = (1.0 - t) * m[c] + t * o[c];
-            }
+
+    /// Propagates `a` forward and `b` backward over `between`, cross-fades, and hands the
+    /// frames to `emit` in order. Returns the scene cuts the forward pass found (indices into
+    /// `between`). Memory: the spools' budgets, two propagators and a frame or two.
+    fn between<E: From<EngineError>>(
+        &self,
+        a: Keyframe<'_>,
+        b: Keyframe<'_>,
+        between: &mut FrameSpool,
+        emit: &mut dyn FnMut(RgbFrame) -> Result<(), E>,
+    ) -> Result<Vec<usize>, E> {
+        let n = between.len();
+        let (w, h) = (a.source.width(), a.source.height());
+        let mut fwd = self.start(a)?;
+        let mut forward = FrameSpool::new(w, h, self.memory);
+        for k in 0..n {
+            forward.push(fwd.push(&between.get(k)?)?)?;
         }
-        forward[k] = mix.to_frame()?;
+        // The keyframe itself was push 0, so push k + 1 is `between[k]`.
+        let cuts: Vec<usize> = fwd.cuts().iter().map(|c| c - 1).collect();
+        drop(fwd);
+        let mut bwd = self.start(b)?;
+        for k in (0..n).rev() {
+            let back = bwd.push(&between.get(k)?)?;
+            let t = (k + 1) as f32 / (n + 1) as f32;
+            let mut mix = ColorImage::from_frame(&forward.get(k)?);
+            let other = ColorImage::from_frame(&back);
+            for (m, o) in mix.data_mut().iter_mut().zip(other.data()) {
+                for c in 0..3 {
+                    m[c] = (1.0 - t) * m[c] + t * o[c];
+                }
+            }
+            forward.set(k, mix.to_frame()?)?;
+        }
+        for k in 0..n {
+            emit(forward.get(k)?)?;
+        }
+        Ok(cuts)
     }
-    Ok((forward, cuts))
 }
 
 /// The last keyframe passed, with its source frame.
@@ -87,12 +127,15 @@ struct Anchor {
 /// Streams a clip through any number of styled keyframes. Frames after the last keyframe are
 /// propagated forward as they arrive; frames between two keyframes are held until the later
 /// one arrives, then rendered from both ([`propagate_between`]). A keyframe's own frame is
-/// the keyframe itself. Memory: the frames between two neighbouring keyframes, not the clip.
+/// the keyframe itself. Memory: held source frames and forward outputs stay in memory up to
+/// a budget each ([`KeyframeSequencer::set_memory_budget`]) and go to a temporary file past
+/// it, so it is bounded however far apart the keyframes are.
 pub struct KeyframeSequencer {
     pending: VecDeque<(usize, RgbFrame)>,
     anchor: Option<Anchor>,
     forward: Option<Propagator>,
-    held: Vec<RgbFrame>,
+    held: Option<FrameSpool>,
+    memory: usize,
     mode: ModeParams,
     seed: u64,
     settings: SynthSettings,
@@ -119,7 +162,8 @@ impl KeyframeSequencer {
             pending: keyframes.into(),
             anchor: None,
             forward: None,
-            held: Vec::new(),
+            held: None,
+            memory: DEFAULT_SPOOL_MEMORY,
             mode: *mode,
             seed,
             settings,
@@ -133,29 +177,46 @@ impl KeyframeSequencer {
         self.cancel = Some(flag);
     }
 
+    /// Bytes of held frames kept in memory, for held sources and forward outputs each, before
+    /// they go to a temporary file (default [`DEFAULT_SPOOL_MEMORY`]). The output is the same
+    /// whatever the budget.
+    pub fn set_memory_budget(&mut self, bytes: usize) {
+        self.memory = bytes;
+    }
+
+    fn blend(&self) -> Blend<'_> {
+        Blend {
+            mode: &self.mode,
+            seed: self.seed,
+            settings: &self.settings,
+            cancel: self.cancel.as_ref(),
+            memory: self.memory,
+        }
+    }
+
     /// Frame indices where a new shot started (propagation re-matched the keyframe there).
     pub fn cuts(&self) -> &[usize] {
         &self.cuts
     }
 
-    /// Takes source frame `index` (frames arrive in order from 0) and appends the output
-    /// frames now finished to `out`.
-    pub fn push(
+    /// Takes source frame `index` (frames arrive in order from 0) and hands the output frames
+    /// now finished to `emit`, in order.
+    pub fn push<E: From<EngineError>>(
         &mut self,
         index: usize,
         source: RgbFrame,
-        out: &mut Vec<RgbFrame>,
-    ) -> Result<(), EngineError> {
+        emit: &mut dyn FnMut(RgbFrame) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self
             .cancel
             .as_ref()
             .is_some_and(|c| c.load(Ordering::Relaxed))
         {
-            return Err(EngineError::Cancelled);
+            return Err(EngineError::Cancelled.into());
         }
         if self.pending.front().is_some_and(|(i, _)| *i == index) {
             let Some((_, styled)) = self.pending.pop_front() else {
-                return Err(EngineError::BadKeyframes("keyframe queue emptied".into()));
+                return Err(EngineError::BadKeyframes("keyframe queue emptied".into()).into());
             };
             check_size(
                 "keyframe",
@@ -164,8 +225,12 @@ impl KeyframeSequencer {
                 source.height() as usize,
             )?;
             if let Some(a) = self.anchor.take() {
-                let held = std::mem::take(&mut self.held);
-                let (frames, cuts) = blend_between(
+                let (w, h) = (source.width(), source.height());
+                let mut held = self
+                    .held
+                    .take()
+                    .unwrap_or_else(|| FrameSpool::new(w, h, self.memory));
+                let cuts = self.blend().between(
                     Keyframe {
                         styled: &a.styled,
                         source: &a.source,
@@ -174,29 +239,17 @@ impl KeyframeSequencer {
                         styled: &styled,
                         source: &source,
                     },
-                    &held,
-                    &self.mode,
-                    self.seed,
-                    &self.settings,
-                    self.cancel.as_ref(),
+                    &mut held,
+                    emit,
                 )?;
                 self.cuts.extend(cuts.iter().map(|c| a.index + 1 + c));
-                out.extend(frames);
             }
-            out.push(styled.clone());
+            emit(styled.clone())?;
             self.forward = if self.pending.is_empty() {
-                let mut p = Propagator::with_settings(
-                    &styled,
-                    &source,
-                    &self.mode,
-                    self.seed,
-                    self.settings.clone(),
-                )?;
-                if let Some(c) = &self.cancel {
-                    p.set_cancel_flag(c.clone());
-                }
-                p.push(&source)?;
-                Some(p)
+                Some(self.blend().start(Keyframe {
+                    styled: &styled,
+                    source: &source,
+                })?)
             } else {
                 None
             };
@@ -210,42 +263,44 @@ impl KeyframeSequencer {
         let Some(anchor) = &self.anchor else {
             return Err(EngineError::BadKeyframes(format!(
                 "frame {index} arrived before the keyframe at frame 0"
-            )));
+            ))
+            .into());
         };
         match &mut self.forward {
             Some(p) => {
-                out.push(p.push(&source)?);
+                emit(p.push(&source)?)?;
                 // Push 0 was the keyframe's own source.
                 if p.cuts().last().is_some_and(|&c| anchor.index + c == index) {
                     self.cuts.push(index);
                 }
             }
-            None => self.held.push(source),
+            None => {
+                let (w, h, memory) = (source.width(), source.height(), self.memory);
+                self.held
+                    .get_or_insert_with(|| FrameSpool::new(w, h, memory))
+                    .push(source)?;
+            }
         }
         Ok(())
     }
 
     /// The clip has ended: renders frames held for keyframes that lay past its end.
-    pub fn finish(&mut self, out: &mut Vec<RgbFrame>) -> Result<(), EngineError> {
-        if self.held.is_empty() {
+    pub fn finish<E: From<EngineError>>(
+        &mut self,
+        emit: &mut dyn FnMut(RgbFrame) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(mut held) = self.held.take().filter(|h| !h.is_empty()) else {
             return Ok(());
-        }
+        };
         let Some(a) = &self.anchor else {
             return Ok(());
         };
-        let mut p = Propagator::with_settings(
-            &a.styled,
-            &a.source,
-            &self.mode,
-            self.seed,
-            self.settings.clone(),
-        )?;
-        if let Some(c) = &self.cancel {
-            p.set_cancel_flag(c.clone());
-        }
-        p.push(&a.source)?;
-        for f in std::mem::take(&mut self.held) {
-            out.push(p.push(&f)?);
+        let mut p = self.blend().start(Keyframe {
+            styled: &a.styled,
+            source: &a.source,
+        })?;
+        for k in 0..held.len() {
+            emit(p.push(&held.get(k)?)?)?;
         }
         self.cuts.extend(p.cuts().iter().map(|c| a.index + c));
         self.pending.clear();
@@ -289,12 +344,28 @@ mod tests {
         assert!(near_b > psnr(&out[0], &src[1]).unwrap());
     }
 
+    fn push(seq: &mut KeyframeSequencer, i: usize, f: RgbFrame, out: &mut Vec<RgbFrame>) {
+        seq.push(i, f, &mut |fr| {
+            out.push(fr);
+            Ok::<(), EngineError>(())
+        })
+        .unwrap();
+    }
+
+    fn finish(seq: &mut KeyframeSequencer, out: &mut Vec<RgbFrame>) {
+        seq.finish(&mut |fr| {
+            out.push(fr);
+            Ok::<(), EngineError>(())
+        })
+        .unwrap();
+    }
+
     fn run(seq: &mut KeyframeSequencer, frames: &[RgbFrame]) -> Vec<RgbFrame> {
         let mut out = Vec::new();
         for (i, f) in frames.iter().enumerate() {
-            seq.push(i, f.clone(), &mut out).unwrap();
+            push(seq, i, f.clone(), &mut out);
         }
-        seq.finish(&mut out).unwrap();
+        finish(seq, &mut out);
         out
     }
 
@@ -308,18 +379,18 @@ mod tests {
             KeyframeSequencer::new(vec![(0, key.clone())], &mode, 3, SynthSettings::default())
                 .unwrap();
         let mut out = Vec::new();
-        seq.push(0, src[0].clone(), &mut out).unwrap();
+        push(&mut seq, 0, src[0].clone(), &mut out);
         assert_eq!(
             out,
             vec![key.clone()],
             "the keyframe's own frame is the keyframe"
         );
-        seq.push(1, src[1].clone(), &mut out).unwrap();
+        push(&mut seq, 1, src[1].clone(), &mut out);
         assert_eq!(out.len(), 2, "no keyframe ahead: nothing is held back");
         for (i, f) in src.iter().enumerate().skip(2) {
-            seq.push(i, f.clone(), &mut out).unwrap();
+            push(&mut seq, i, f.clone(), &mut out);
         }
-        seq.finish(&mut out).unwrap();
+        finish(&mut seq, &mut out);
         let mut p = Propagator::new(&key, &src[0], &mode, 3).unwrap();
         p.push(&src[0]).unwrap();
         let direct: Vec<_> = src[1..].iter().map(|f| p.push(f).unwrap()).collect();
@@ -341,16 +412,16 @@ mod tests {
         .unwrap();
         let mut out = Vec::new();
         for (i, f) in src.iter().enumerate().take(5) {
-            seq.push(i, f.clone(), &mut out).unwrap();
+            push(&mut seq, i, f.clone(), &mut out);
         }
         assert_eq!(out.len(), 1, "frames 1-4 wait for the keyframe at 5");
-        seq.push(5, src[5].clone(), &mut out).unwrap();
+        push(&mut seq, 5, src[5].clone(), &mut out);
         assert_eq!(out.len(), 6);
         assert_eq!(out[5], kb);
         for (i, f) in src.iter().enumerate().skip(6) {
-            seq.push(i, f.clone(), &mut out).unwrap();
+            push(&mut seq, i, f.clone(), &mut out);
         }
-        seq.finish(&mut out).unwrap();
+        finish(&mut seq, &mut out);
         assert_eq!(out.len(), 8);
         assert!(psnr(&out[1], &recolour(&src[1])).unwrap() > psnr(&out[1], &src[1]).unwrap());
         assert!(psnr(&out[4], &src[4]).unwrap() > psnr(&out[4], &recolour(&src[4])).unwrap());
@@ -412,5 +483,27 @@ mod tests {
             assert_eq!(out.len(), 7);
             assert_eq!(seq.cuts(), &[4], "keyframes {keys:?}");
         }
+    }
+
+    #[test]
+    fn a_small_memory_budget_spills_to_disk_and_changes_nothing() {
+        let s = Scene::new(SceneKind::Translate, 64, 48, 12, 2).unwrap();
+        let src: Vec<_> = (0..12).map(|i| s.frame(i)).collect();
+        let keys = || {
+            vec![
+                (0, recolour(&src[0])),
+                (9, src[9].clone()),
+                (20, src[0].clone()),
+            ]
+        };
+        let mode = ModeParams::default();
+        let mut roomy = KeyframeSequencer::new(keys(), &mode, 4, SynthSettings::default()).unwrap();
+        let mut tight = KeyframeSequencer::new(keys(), &mode, 4, SynthSettings::default()).unwrap();
+        // Two frames' worth: most of the eight frames held before frame 9, and the two held
+        // for the keyframe past the end, go through the temporary file.
+        tight.set_memory_budget(2 * 64 * 48 * 3);
+        let a = run(&mut roomy, &src);
+        assert_eq!(a.len(), 12);
+        assert_eq!(run(&mut tight, &src), a);
     }
 }

@@ -15,6 +15,7 @@ pub mod plane;
 pub mod profile;
 pub mod propagate;
 pub mod scene;
+mod spool;
 mod synth;
 
 pub use error::EngineError;
@@ -25,3 +26,4 @@ pub use plane::{ColorImage, Plane};
 pub use profile::Profile;
 pub use propagate::{Propagator, StageTimes, SynthSettings};
 pub use scene::{Scene, SceneKind};
+pub use spool::DEFAULT_SPOOL_MEMORY;

@@ -27,6 +27,8 @@ pub use limits::Limits;
 pub use probe::{probe, AudioInfo, OutputInfo, ProbeInfo, VideoInfo};
 pub use reader::{extract_frame, AudioSource, VideoReader};
 pub use retime::OUTPUT_FPS;
-pub use transcode::{transcode, transcode_with, FrameProcessor, TranscodeOptions, TranscodeReport};
+pub use transcode::{
+    transcode, transcode_with, FrameProcessor, FrameSink, TranscodeOptions, TranscodeReport,
+};
 pub use transform::SizeCap;
 pub use writer::VideoWriter;

@@ -41,22 +41,26 @@ pub struct TranscodeOptions {
     pub mute: bool,
 }
 
+/// Where a [`FrameProcessor`] hands its finished frames: straight on to the encoder, so a
+/// stage that releases many frames at once never needs them all in memory.
+pub type FrameSink<'a> = dyn FnMut(RgbFrame) -> Result<(), MediaError> + 'a;
+
 /// A processing stage between reader and writer that may hold frames back, e.g. until the
 /// next keyframe arrives. It must emit exactly one output frame per source frame, in order.
 pub trait FrameProcessor {
     /// The stage's error; media errors (decode, encode, cancel) convert into it.
     type Error: From<MediaError> + Send;
 
-    /// Takes source frame `index` and appends any output frames now finished to `out`.
+    /// Takes source frame `index` and hands any output frames now finished to `emit`.
     fn push(
         &mut self,
         index: usize,
         frame: RgbFrame,
-        out: &mut Vec<RgbFrame>,
+        emit: &mut FrameSink<'_>,
     ) -> Result<(), Self::Error>;
 
-    /// The source has ended: appends the frames still held back.
-    fn finish(&mut self, out: &mut Vec<RgbFrame>) -> Result<(), Self::Error>;
+    /// The source has ended: hands over the frames still held back.
+    fn finish(&mut self, emit: &mut FrameSink<'_>) -> Result<(), Self::Error>;
 }
 
 /// A frame-by-frame function as a [`FrameProcessor`] that holds nothing back.
@@ -69,12 +73,12 @@ where
 {
     type Error = E;
 
-    fn push(&mut self, index: usize, frame: RgbFrame, out: &mut Vec<RgbFrame>) -> Result<(), E> {
-        out.push((self.0)(index, frame)?);
+    fn push(&mut self, index: usize, frame: RgbFrame, emit: &mut FrameSink<'_>) -> Result<(), E> {
+        emit((self.0)(index, frame)?)?;
         Ok(())
     }
 
-    fn finish(&mut self, _: &mut Vec<RgbFrame>) -> Result<(), E> {
+    fn finish(&mut self, _: &mut FrameSink<'_>) -> Result<(), E> {
         Ok(())
     }
 }
@@ -153,37 +157,31 @@ pub fn transcode_with<P: FrameProcessor>(
         let result = (|| -> Result<(), P::Error> {
             let mut done = 0;
             let mut received = 0;
-            let mut ready = Vec::new();
             progress(0, total);
-            let mut write = |ready: &mut Vec<RgbFrame>, done: &mut usize| -> Result<(), P::Error> {
-                for frame in ready.drain(..) {
-                    if frame.width() != width || frame.height() != height {
-                        return Err(MediaError::InvalidFrame(format!(
-                            "processing returned a {}x{} frame for a {width}x{height} video",
-                            frame.width(),
-                            frame.height()
-                        ))
-                        .into());
-                    }
-                    writer.push(&frame)?;
-                    *done += 1;
-                    progress(*done, total);
+            let mut emit = |frame: RgbFrame| -> Result<(), MediaError> {
+                if frame.width() != width || frame.height() != height {
+                    return Err(MediaError::InvalidFrame(format!(
+                        "processing returned a {}x{} frame for a {width}x{height} video",
+                        frame.width(),
+                        frame.height()
+                    )));
                 }
+                writer.push(&frame)?;
+                done += 1;
+                progress(done, total);
                 Ok(())
             };
             for frame in rx.iter() {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(MediaError::Cancelled.into());
                 }
-                stage.push(received, frame?, &mut ready)?;
+                stage.push(received, frame?, &mut emit)?;
                 received += 1;
-                write(&mut ready, &mut done)?;
             }
             if cancel.load(Ordering::Relaxed) {
                 return Err(MediaError::Cancelled.into());
             }
-            stage.finish(&mut ready)?;
-            write(&mut ready, &mut done)?;
+            stage.finish(&mut emit)?;
             if done != received {
                 return Err(MediaError::InvalidFrame(format!(
                     "processing returned {done} frames for {received} source frames"

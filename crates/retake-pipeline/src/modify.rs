@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use retake_engine::{KeyframeSequencer, Mode, Profile};
 use retake_media::{
-    load_image, transcode_with, EncodeSettings, FrameProcessor, Limits, MediaError, RgbFrame,
-    TranscodeOptions, TranscodeReport, VideoReader, OUTPUT_FPS,
+    load_image, transcode_with, EncodeSettings, FrameProcessor, FrameSink, Limits, MediaError,
+    RgbFrame, TranscodeOptions, TranscodeReport, VideoReader, OUTPUT_FPS,
 };
 use serde::Serialize;
 
@@ -133,12 +133,14 @@ struct SequencerStage(KeyframeSequencer);
 impl FrameProcessor for SequencerStage {
     type Error = PipelineError;
 
-    fn push(&mut self, i: usize, f: RgbFrame, out: &mut Vec<RgbFrame>) -> Result<(), Self::Error> {
-        Ok(self.0.push(i, f, out)?)
+    fn push(&mut self, i: usize, f: RgbFrame, emit: &mut FrameSink<'_>) -> Result<(), Self::Error> {
+        self.0
+            .push(i, f, &mut |frame| emit(frame).map_err(PipelineError::from))
     }
 
-    fn finish(&mut self, out: &mut Vec<RgbFrame>) -> Result<(), Self::Error> {
-        Ok(self.0.finish(out)?)
+    fn finish(&mut self, emit: &mut FrameSink<'_>) -> Result<(), Self::Error> {
+        self.0
+            .finish(&mut |frame| emit(frame).map_err(PipelineError::from))
     }
 }
 
