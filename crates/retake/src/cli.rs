@@ -40,6 +40,9 @@ pub enum Command {
         /// Where to write the PNG.
         #[arg(short, long)]
         output: PathBuf,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         limits: LimitArgs,
     },

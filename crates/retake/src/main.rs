@@ -42,8 +42,9 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             clip,
             at,
             output,
+            json,
             limits,
-        } => commands::frame::run(&clip, at, &output, &limits.limits(), quiet),
+        } => commands::frame::run(&clip, at, &output, &limits.limits(), json, quiet),
         Command::Modify {
             clip,
             first_frame,

@@ -60,6 +60,15 @@ fn frame_exports_png_at_output_size() {
     assert!(o.status.success(), "{}", stderr(&o));
     let img = retake_media::load_image(&png).unwrap();
     assert_eq!((img.width(), img.height()), (1280, 720));
+    let o = retake(&["frame", &s(&big), "--at", "0.25", "-o", &s(&png), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+    assert_eq!(v["output"], s(&png));
+    assert_eq!(v["at_s"], 0.25);
 }
 
 #[test]
