@@ -45,51 +45,38 @@ fn modify_from_a_prompt_alone() {
             args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
         ],
     );
+    // One keyframe step at 64 px on the tiny model, in full and in half precision (what
+    // `--dtype f16` is for: half the memory); both run the whole path.
     let out = scratch("cli-prompt-out.mp4");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--prompt",
-        "yarn doll",
-        "--model-dir",
-        &s(root.path()),
-        "--steps",
-        "1",
-        "--diffusion-size",
-        "64",
-        "-o",
-        &s(&out),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["frames"], 24);
-    assert_eq!(v["keyframes"][0], 0);
-    assert!(out.exists());
-
-    // Half precision (what `--dtype f16` is for: half the memory) runs the same path.
-    let half = scratch("cli-prompt-f16.mp4");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--prompt",
-        "yarn doll",
-        "--model-dir",
-        &s(root.path()),
-        "--steps",
-        "1",
-        "--diffusion-size",
-        "64",
-        "--dtype",
-        "f16",
-        "-o",
-        &s(&half),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["frames"], 24);
-    assert!(half.exists());
+    for (dtype, name) in [
+        ("auto", "cli-prompt-out.mp4"),
+        ("f16", "cli-prompt-f16.mp4"),
+    ] {
+        let path = scratch(name);
+        let (clip, model, path_s) = (s(&clip), s(root.path()), s(&path));
+        let o = retake(&[
+            "modify",
+            &clip,
+            "--prompt",
+            "yarn doll",
+            "--model-dir",
+            &model,
+            "--steps",
+            "1",
+            "--diffusion-size",
+            "64",
+            "--dtype",
+            dtype,
+            "-o",
+            &path_s,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{dtype}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["frames"], 24, "{dtype}");
+        assert_eq!(v["keyframes"][0], 0, "{dtype}");
+        assert!(path.exists(), "{dtype}");
+    }
 
     // A folder without the model, or with two and no choice, is a usage error that says so.
     let o = retake(&[
