@@ -21,6 +21,14 @@ fn edited_first_frame(clip: &Path, name: &str) -> (PathBuf, RgbFrame) {
     (path, edited)
 }
 
+/// Runs `retake modify CLIP --first-frame FIRST -o OUT` with extra flags.
+fn modify_clip(clip: &Path, first: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let (clip, first, out) = (s(clip), s(first), s(out));
+    let mut a = vec!["modify", &clip, "--first-frame", &first, "-o", &out];
+    a.extend_from_slice(extra);
+    retake(&a)
+}
+
 fn frames_of(path: &Path, w: u32, h: u32) -> Vec<RgbFrame> {
     ffmpeg_rgb_frames(path, w, h, "")
         .into_iter()
@@ -33,19 +41,12 @@ fn carries_the_edit_through_the_clip_with_audio_and_timing_kept() {
     let clip = clip_with_audio();
     let (first, edited) = edited_first_frame(&clip, "carry");
     let out = scratch("carry-out.mp4");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--mode",
-        "flex_2",
-        "--model",
-        "ray-flash-2",
-        "-o",
-        &s(&out),
-        "--json",
-    ]);
+    let o = modify_clip(
+        &clip,
+        &first,
+        &out,
+        &["--mode", "flex_2", "--model", "ray-flash-2", "--json"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["frames"], 48);
@@ -92,15 +93,7 @@ fn a_first_frame_at_another_scale_is_resized() {
     let path = scratch("scaled-640.png");
     save_png(&big, &path).unwrap();
     let out = scratch("scaled-out.mp4");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&path),
-        "-o",
-        &s(&out),
-        "--quiet",
-    ]);
+    let o = modify_clip(&clip, &path, &out, &["--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.exists());
 }
@@ -111,27 +104,13 @@ fn bad_first_frames_and_clips_are_refused_with_what_to_do() {
     let out = scratch("refused.mp4");
     let square = scratch("square.png");
     save_png(&RgbFrame::filled(100, 100, [50; 3]), &square).unwrap();
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&square),
-        "-o",
-        &s(&out),
-    ]);
+    let o = modify_clip(&clip, &square, &out, &[]);
     assert_clean_failure(&o, 3, "resize yours to 320x240");
     assert!(!out.exists());
 
     let garbage = scratch("garbage.png");
     std::fs::write(&garbage, b"not an image at all").unwrap();
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&garbage),
-        "-o",
-        &s(&out),
-    ]);
+    let o = modify_clip(&clip, &garbage, &out, &[]);
     assert_clean_failure(&o, 3, "garbage.png");
     assert!(!out.exists());
 
@@ -144,14 +123,7 @@ fn bad_first_frames_and_clips_are_refused_with_what_to_do() {
     );
     let small = scratch("small.png");
     save_png(&RgbFrame::filled(64, 48, [9; 3]), &small).unwrap();
-    let o = retake(&[
-        "modify",
-        &s(&one),
-        "--first-frame",
-        &s(&small),
-        "-o",
-        &s(&out),
-    ]);
+    let o = modify_clip(&one, &small, &out, &[]);
     assert_clean_failure(&o, 3, "single frame");
     assert!(!out.exists());
 }
@@ -183,15 +155,16 @@ fn bad_modes_models_and_missing_edits_are_usage_errors() {
 
 /// Runs `retake eval` on a source, its edited first frame and an output, with extra flags.
 fn eval_clip(source: &Path, first: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
-    let mut a = vec!["eval", "--source"];
     let (source, first, output) = (s(source), s(first), s(output));
-    a.extend([
-        source.as_str(),
+    let mut a = vec![
+        "eval",
+        "--source",
+        &source,
         "--first-frame",
-        first.as_str(),
+        &first,
         "--output",
-        output.as_str(),
-    ]);
+        &output,
+    ];
     a.extend_from_slice(extra);
     retake(&a)
 }
@@ -201,15 +174,7 @@ fn eval_scores_a_modified_clip_and_refuses_a_mismatched_one() {
     let clip = clip_with_audio();
     let (first, _) = edited_first_frame(&clip, "eval");
     let out = scratch("eval-out.mp4");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "-o",
-        &s(&out),
-        "--quiet",
-    ]);
+    let o = modify_clip(&clip, &first, &out, &["--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = eval_clip(&clip, &first, &out, &["--json", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -283,27 +248,12 @@ fn a_scene_cut_is_found_and_reported() {
     );
     let (first, _) = edited_first_frame(&clip, "cut");
     let out = scratch("cut-out.mp4");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "-o",
-        &s(&out),
-        "--json",
-    ]);
+    let o = modify_clip(&clip, &first, &out, &["--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["frames"], 48);
     assert_eq!(v["scene_cuts"], serde_json::json!([24]), "{v}");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "-o",
-        &s(&out),
-    ]);
+    let o = modify_clip(&clip, &first, &out, &[]);
     assert!(o.status.success());
     assert!(stderr(&o).contains("scene cut at 1.00 s"), "{}", stderr(&o));
 
@@ -323,17 +273,12 @@ fn a_scene_cut_is_found_and_reported() {
     save_png(&second_edit, &second).unwrap();
     let with_key = scratch("cut-keyed.mp4");
     let keyframe = format!("1.0={}", s(&second));
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--keyframe",
-        &keyframe,
-        "-o",
-        &s(&with_key),
-        "--json",
-    ]);
+    let o = modify_clip(
+        &clip,
+        &first,
+        &with_key,
+        &["--keyframe", &keyframe, "--json"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["keyframes"], serde_json::json!([0, 24]), "{v}");
@@ -354,39 +299,12 @@ fn bad_keyframes_are_refused() {
     let (first, _) = edited_first_frame(&clip, "badkey");
     let out = scratch("badkey.mp4");
     let late = format!("5={}", s(&first));
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--keyframe",
-        &late,
-        "-o",
-        &s(&out),
-    ]);
+    let o = modify_clip(&clip, &first, &out, &["--keyframe", &late]);
     assert_clean_failure(&o, 3, "runs from 0 to 2.000 s");
     let zero = format!("0={}", s(&first));
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--keyframe",
-        &zero,
-        "-o",
-        &s(&out),
-    ]);
+    let o = modify_clip(&clip, &first, &out, &["--keyframe", &zero]);
     assert_clean_failure(&o, 3, "two keyframes fall on output frame 0");
-    let o = retake(&[
-        "modify",
-        &s(&clip),
-        "--first-frame",
-        &s(&first),
-        "--keyframe",
-        "soon",
-        "-o",
-        &s(&out),
-    ]);
+    let o = modify_clip(&clip, &first, &out, &["--keyframe", "soon"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("SECONDS=IMAGE"), "{}", stderr(&o));
     assert!(!out.exists());
