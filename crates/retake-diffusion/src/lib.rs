@@ -7,6 +7,7 @@
 mod blocks;
 pub mod clip;
 pub mod color;
+pub mod compare;
 pub mod config;
 pub mod engine;
 mod error;

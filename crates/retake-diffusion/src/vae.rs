@@ -366,6 +366,7 @@ fn tiled(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::max_abs_diff;
     use candle_core::Device;
 
     #[test]
@@ -374,18 +375,7 @@ mod tests {
         let x = rng
             .tensor(&[1, 3, 40, 72], DType::F32, &Device::Cpu)
             .unwrap();
-        let max_err = |a: &Tensor, b: &Tensor| -> f32 {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap()
-        };
+        let max_err = |a: &Tensor, b: &Tensor| -> f32 { max_abs_diff(a, b).unwrap() };
         // Decoder-like: 4× nearest upsampling and an affine map (each output depends on one input).
         let up = |t: &Tensor| -> Result<Tensor> {
             let (_, _, h, w) = t.dims4()?;

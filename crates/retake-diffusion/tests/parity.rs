@@ -3,7 +3,8 @@
 //! The fixtures come from `tests/parity/make_fixtures.py` (torch CPU, fp32). Tolerance: max
 //! absolute error ≤ 1e-3 in fp32 for every output; token ids must match exactly.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
+use retake_diffusion::compare::{max_abs, max_abs_diff};
 use retake_diffusion::engine::{ComputeDType, DiffusionEngine, EngineOptions};
 use retake_diffusion::scheduler::{Sampler, SchedulerKind};
 use std::collections::HashMap;
@@ -37,33 +38,15 @@ fn load(model: &str, dtype: ComputeDType) -> DiffusionEngine {
     DiffusionEngine::load(&data(model), opts).unwrap()
 }
 
-fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    let a = a.to_dtype(DType::F32).unwrap();
-    let b = b.to_dtype(DType::F32).unwrap();
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
+/// Max absolute error of `got` against `want`, which must share its shape.
+fn error(got: &Tensor, want: &Tensor) -> f32 {
+    assert_eq!(got.dims(), want.dims());
+    max_abs_diff(got, want).unwrap()
 }
 
 fn check(what: &str, got: &Tensor, want: &Tensor, tol: f32) {
-    let e = max_abs(got, want);
-    let scale: f32 = want
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
+    let e = error(got, want);
+    let scale = max_abs(want).unwrap();
     eprintln!("{what}: max abs error {e:.2e} (max |ref| {scale:.2})");
     assert!(e <= tol, "{what}: max abs error {e} > {tol}");
     assert!(scale > 1e-2, "{what}: reference is degenerate");
@@ -202,13 +185,13 @@ fn half_precision_stays_close() {
     let out = eng
         .unet_forward(&fx["unet_x"], 500.0, &fx["text_emb"], None)
         .unwrap();
-    let e = max_abs(&out, &fx["unet_out_t500"]);
+    let e = error(&out, &fx["unet_out_t500"]);
     eprintln!("f16 unet max abs error {e:.2e}");
     assert!(e < 2e-2, "f16: {e}");
     let img = eng
         .decode_latents(&(&fx["vae_mean"] * 0.18215).unwrap())
         .unwrap();
-    let e = max_abs(&img, &fx["vae_decoded"]);
+    let e = error(&img, &fx["vae_decoded"]);
     eprintln!("f16 vae decode max abs error {e:.2e}");
     assert!(e < 2e-2, "f16: {e}");
     let opts = EngineOptions {

@@ -360,6 +360,7 @@ impl SpatialTransformer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::max_abs_diff;
     use candle_core::Device;
 
     #[test]
@@ -373,16 +374,7 @@ mod tests {
         // 70 keys × 4 bytes = 280 bytes a row: 60 rows fit (a head at a time), then 20 (queries split).
         for max_bytes in [280 * 60, 280 * 20, 1] {
             let s = sliced_attention(&q, &k, &v, AttentionSlicing { max_bytes }).unwrap();
-            let e: f32 = (&s - &whole)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let e = max_abs_diff(&s, &whole).unwrap();
             assert!(e < 1e-6, "{max_bytes}: {e}");
         }
     }
