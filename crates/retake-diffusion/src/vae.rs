@@ -87,6 +87,22 @@ impl Mid {
     }
 }
 
+/// `count` resnets of one VAE block (`vb` is the block), the first taking `cin` channels.
+fn resnets(
+    cin: usize,
+    cout: usize,
+    count: usize,
+    groups: usize,
+    vb: &VarBuilder,
+) -> Result<Vec<ResnetBlock>> {
+    (0..count)
+        .map(|j| {
+            let c = if j == 0 { cin } else { cout };
+            ResnetBlock::new(c, cout, None, groups, 1e-6, vb.pp(format!("resnets.{j}")))
+        })
+        .collect()
+}
+
 #[derive(Debug)]
 struct Encoder {
     conv_in: Conv2d,
@@ -138,18 +154,7 @@ impl Vae {
         let mut cin = ch[0];
         for (i, &cout) in ch.iter().enumerate() {
             let b = e.pp(format!("down_blocks.{i}"));
-            let res = (0..cfg.layers_per_block)
-                .map(|j| {
-                    ResnetBlock::new(
-                        if j == 0 { cin } else { cout },
-                        cout,
-                        None,
-                        g,
-                        1e-6,
-                        b.pp(format!("resnets.{j}")),
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let res = resnets(cin, cout, cfg.layers_per_block, g, &b)?;
             let down = (i + 1 < n)
                 .then(|| Downsample::new(cout, true, b.pp("downsamplers.0")))
                 .transpose()?;
@@ -170,18 +175,8 @@ impl Vae {
         let mut cin = rev[0];
         for (i, &cout) in rev.iter().enumerate() {
             let b = d.pp(format!("up_blocks.{i}"));
-            let res = (0..=cfg.layers_per_block)
-                .map(|j| {
-                    ResnetBlock::new(
-                        if j == 0 { cin } else { cout },
-                        cout,
-                        None,
-                        g,
-                        1e-6,
-                        b.pp(format!("resnets.{j}")),
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?;
+            // The decoder's blocks hold one resnet more than the encoder's.
+            let res = resnets(cin, cout, cfg.layers_per_block + 1, g, &b)?;
             let up = (i + 1 < n)
                 .then(|| Upsample::new(cout, b.pp("upsamplers.0")))
                 .transpose()?;
