@@ -158,13 +158,7 @@ async fn sigkill_while_dreaming_then_restart_completes_once() {
         .await
         .unwrap();
     assert_eq!(list["count"], 1, "nothing duplicated");
-    let video = reqwest::get(done["assets"]["video"].as_str().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(&video[4..8], b"ftyp");
+    assert_mp4_at(done["assets"]["video"].as_str().unwrap()).await;
     assert!(
         std::fs::read_dir(t.dir.path().join("blobs/tmp"))
             .unwrap()

@@ -47,11 +47,5 @@ async fn a_prompt_alone_completes_when_a_model_is_loaded() {
     let done = t.wait_done(&k.token, g["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["request"]["prompt"], "a yarn doll");
-    let video = reqwest::get(done["assets"]["video"].as_str().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(&video[4..8], b"ftyp");
+    assert_mp4_at(done["assets"]["video"].as_str().unwrap()).await;
 }

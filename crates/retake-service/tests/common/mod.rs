@@ -277,6 +277,12 @@ pub fn luma_body(media: &str, first: Option<&str>) -> serde_json::Value {
     b
 }
 
+/// Downloads a generation's video from its (signed) URL and checks it is an MP4.
+pub async fn assert_mp4_at(url: &str) {
+    let video = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&video[4..8], b"ftyp", "{url} is not an MP4");
+}
+
 /// Status and `detail` of an error response.
 pub async fn detail_of(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
