@@ -271,16 +271,23 @@ pub struct LoadedConfig {
 }
 
 impl ServiceConfig {
-    /// How this node runs its diffusion model (the device and precision settings, checked
-    /// when the configuration was loaded).
-    pub fn diffusion_options(&self) -> EngineOptions {
-        EngineOptions {
-            device: self.diffusion_device.parse().unwrap_or_default(),
-            dtype: self.diffusion_dtype.parse().unwrap_or_default(),
+    /// How this node runs its diffusion model; a device or precision it cannot read is an
+    /// error naming the setting (`validate` calls this, so a loaded configuration has none).
+    pub fn diffusion_options(&self) -> Result<EngineOptions, ConfigError> {
+        let bad = |key: &'static str| move |message: String| ConfigError::Invalid { key, message };
+        Ok(EngineOptions {
+            device: self
+                .diffusion_device
+                .parse::<DeviceChoice>()
+                .map_err(bad("diffusion_device"))?,
+            dtype: self
+                .diffusion_dtype
+                .parse::<ComputeDType>()
+                .map_err(bad("diffusion_dtype"))?,
             steps: self.diffusion_steps,
             resolution: self.diffusion_size,
             ..EngineOptions::default()
-        }
+        })
     }
 }
 
@@ -461,12 +468,7 @@ impl ServiceConfig {
         {
             return bad("diffusion_size", "use 64 to 2048 pixels".into());
         }
-        if let Err(e) = self.diffusion_device.parse::<DeviceChoice>() {
-            return bad("diffusion_device", e);
-        }
-        if let Err(e) = self.diffusion_dtype.parse::<ComputeDType>() {
-            return bad("diffusion_dtype", e);
-        }
+        self.diffusion_options()?;
         if self.max_attempts == 0 {
             return bad("max_attempts", "must be at least 1".into());
         }
@@ -719,13 +721,13 @@ mod tests {
         )
         .unwrap();
         let c = &loaded.config;
-        let o = c.diffusion_options();
+        let o = c.diffusion_options().unwrap();
         assert_eq!(
             (o.device, o.dtype),
             (DeviceChoice::Cuda(1), ComputeDType::F16)
         );
         assert_eq!((o.steps, o.resolution), (Some(4), Some(384)));
-        let d = ServiceConfig::default().diffusion_options();
+        let d = ServiceConfig::default().diffusion_options().unwrap();
         assert_eq!((d.device, d.dtype), (DeviceChoice::Cpu, ComputeDType::Auto));
         assert_eq!(c.model_dir.as_deref(), Some(Path::new("/models")));
         assert_eq!(c.diffusion_model.as_deref(), Some("sd-turbo"));

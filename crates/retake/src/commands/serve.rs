@@ -75,7 +75,10 @@ fn pipeline(config: &ServiceConfig) -> Result<Arc<dyn ClipPipeline>, CliError> {
             return Ok(Arc::new(p));
         }
         eprintln!("retake: loading the diffusion model {}", folder.display());
-        let engine = DiffusionEngine::load(&folder, config.diffusion_options())
+        let options = config
+            .diffusion_options()
+            .map_err(|e| CliError::usage(e.into()))?;
+        let engine = DiffusionEngine::load(&folder, options)
             .map_err(|e| CliError::usage(anyhow!("model_dir: {e}")))?;
         p.diffusion = Some(Arc::new(engine));
     }
