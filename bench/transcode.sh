@@ -5,17 +5,7 @@
 # output bit rate, and PSNR against the source. Throughput is measured on a 30 fps source (so
 # the retiming to 24 fps is part of the work); quality on a 24 fps copy of the same content,
 # where every tool encodes exactly the same frames and PSNR compares like with like.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retake-target}"
-cargo build --release --locked -p retake >/dev/null
-RETAKE="$CARGO_TARGET_DIR/release/retake"
-RUNS="${RUNS:-3}"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-ff() { ffmpeg -hide_banner -loglevel error -nostdin -y "$@"; }
+source "$(dirname "$0")/common.sh"
 # Sources are converted and tagged as BT.709, as HD cameras and editors write them (untagged,
 # ffmpeg would convert with BT.601 while retake, like browsers, reads untagged HD as BT.709).
 TAG=(-vf "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p" -colorspace bt709
@@ -27,18 +17,6 @@ ff -f lavfi -i "testsrc2=size=1280x720:rate=24:duration=10" "${TAG[@]}" \
    -c:v libx264 -profile:v high -bf 3 -crf 18 -pix_fmt yuv420p "$W/src24.mp4"
 FRAMES=240
 
-# Runs a command RUNS times; prints "median_seconds max_rss_kb".
-measure() {
-  local times=() rss=0
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o "$W/t" "$@" >/dev/null 2>&1
-    read -r t m <"$W/t"
-    times+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
-  done
-  local med
-  med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-  echo "$med $rss"
-}
 psnr() { # output, reference
   ffmpeg -hide_banner -nostdin -i "$1" -i "$2" -lavfi "[0:v][1:v]psnr" -f null - 2>&1 |
     sed -n 's/.*average:\([0-9.inf]*\).*/\1/p' | tail -1

@@ -1,0 +1,28 @@
+# Shared by the timing benchmarks (sourced, not run): installs what they need, builds the
+# release `retake`, makes a scratch folder $W (removed on exit), and defines `ff` (quiet
+# ffmpeg) and `measure` (median wall time and peak memory over $RUNS runs).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retake-target}"
+cargo build --release --locked -p retake >/dev/null 2>&1 || cargo build --release --locked -p retake
+RETAKE="$CARGO_TARGET_DIR/release/retake"
+RUNS="${RUNS:-3}"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+ff() { ffmpeg -hide_banner -loglevel error -nostdin -y "$@"; }
+
+# Runs a command RUNS times; prints "median_seconds max_rss_kb".
+measure() {
+  local times=() rss=0 t m
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -f "%e %M" -o "$W/t" "$@" >/dev/null 2>&1
+    read -r t m <"$W/t"
+    times+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
+  done
+  local med
+  med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  echo "$med $rss"
+}
