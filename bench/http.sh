@@ -7,7 +7,8 @@
 #   3. POST /dream-machine/v1/generations/video/modify (a real create: the clip is an upload
 #      of the same key, copied and probed, credits reserved, job queued) while that job runs.
 # Rate limiting stays on, with limits no run reaches, so its cost is in the numbers.
-# Prints a Markdown table for BENCHMARKS.md. Knobs: DURATION (20s), CONNS (64), THREADS (2).
+# Prints a Markdown table for BENCHMARKS.md. Knobs: DURATION (20s), CONNS (64), THREADS (2),
+# STORE (sqlite, the default; or postgres: a throwaway local PostgreSQL cluster, see pg.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,6 +22,8 @@ RETAKE="$CARGO_TARGET_DIR/release/retake"
 DURATION="${DURATION:-20s}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
+STORE="${STORE:-sqlite}"
+source bench/pg.sh
 PORT="${PORT:-18790}"
 BASE="http://127.0.0.1:$PORT"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -28,6 +31,7 @@ W=$(mktemp -d)
 SERVER=""
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  pg_cleanup
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -40,6 +44,10 @@ ff -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=30" -c:v libx264 -pix_fm
 "$RETAKE" -q frame "$W/small.mp4" -o "$W/small.png"
 "$RETAKE" -q frame "$W/busy.mp4" --max-duration 60 -o "$W/busy.png"
 
+if [ "$STORE" = postgres ]; then
+  pg_start "$W/pg"
+  export RETAKE_DATABASE_URL="$PG_URL" RETAKE_LINK_SECRET="bench-link-secret-0123456789abcdef0123"
+fi
 RETAKE_DATA_DIR="$W/data" RETAKE_BIND="127.0.0.1:$PORT" RETAKE_LOG=warn \
   RETAKE_RATE_LIMIT_PER_S=1000000 RETAKE_RATE_LIMIT_BURST=1000000 \
   RETAKE_SUBMIT_LIMIT_PER_MIN=100000000 RETAKE_SUBMIT_LIMIT_BURST=1000000 \
@@ -101,7 +109,7 @@ row() { # label, connections, "rps p50 p99 errors"
 }
 echo
 echo "Date: $(date -u +%Y-%m-%d) · machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo) RAM · load average before the run: $LOAD_BEFORE"
-echo "Command: \`bash bench/http.sh\` (DURATION=$DURATION, wrk -t$THREADS)"
+echo "Command: \`STORE=$STORE bash bench/http.sh\` (DURATION=$DURATION, wrk -t$THREADS)"
 echo
 echo "| request | connections | requests/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|---|"

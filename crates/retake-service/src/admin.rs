@@ -1,12 +1,14 @@
-//! Key administration for the `retake keys` command and first start; blocking calls.
+//! Key administration for the `retake keys` command and first start, through the [`Store`]
+//! trait, so it works on whichever database `database_url` names.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::auth;
 use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
 use crate::pricing::Credits;
-use crate::store::{now_ms, KeyRecord, SqliteStore};
+use crate::store::{now_ms, KeyRecord, Store};
 
 /// A key just made. The token is shown once; only its hash is stored.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -53,30 +55,36 @@ impl From<&KeyRecord> for KeyInfo {
     }
 }
 
-/// Admin access to a data folder's keys.
+/// Admin access to the keys in the configured database.
 pub struct Admin {
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     data_dir: PathBuf,
 }
 
 impl Admin {
-    /// Opens the data folder's database (creating it).
-    pub fn open(config: &ServiceConfig) -> Result<Self> {
+    /// Opens the configured database (creating and migrating it as needed).
+    pub async fn open(config: &ServiceConfig) -> Result<Self> {
         Ok(Self {
-            store: crate::server::open_store(&config.data_dir)?,
+            store: crate::server::open_store(config).await?,
             data_dir: config.data_dir.clone(),
         })
     }
 
+    /// Admin access to an open store (`data_dir` is where `ensure_admin_key` writes).
+    pub fn with_store(store: Arc<dyn Store>, data_dir: PathBuf) -> Self {
+        Self { store, data_dir }
+    }
+
     /// Makes a key with `credits` to spend.
-    pub fn create_key(&self, name: &str, credits: f64) -> Result<CreatedKey> {
+    pub async fn create_key(&self, name: &str, credits: f64) -> Result<CreatedKey> {
         if !credits.is_finite() || credits < 0.0 {
             return Err(ServiceError::BadRequest(format!(
                 "credits must be 0 or more; got {credits}"
             )));
         }
         let k = auth::new_key()?;
-        self.store.insert_key_blocking(&KeyRecord {
+        self.store
+            .insert_key(KeyRecord {
             id: k.id.clone(),
             name: name.to_string(),
             secret_hash: k.secret_hash.to_vec(),
@@ -85,7 +93,8 @@ impl Admin {
             reserved: Credits(0),
             created_at: now_ms(),
             revoked: false,
-        })?;
+            })
+            .await?;
         Ok(CreatedKey {
             id: k.id,
             name: name.to_string(),
@@ -96,39 +105,41 @@ impl Admin {
     }
 
     /// All keys.
-    pub fn list_keys(&self) -> Result<Vec<KeyInfo>> {
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>> {
         Ok(self
             .store
-            .list_keys_blocking()?
+            .list_keys()
+            .await?
             .iter()
             .map(KeyInfo::from)
             .collect())
     }
 
     /// Revokes a key by id.
-    pub fn revoke_key(&self, id: &str) -> Result<()> {
-        Ok(self.store.revoke_key_blocking(id)?)
+    pub async fn revoke_key(&self, id: &str) -> Result<()> {
+        Ok(self.store.revoke_key(id).await?)
     }
 
     /// Adds credits (negative removes) and returns the key.
-    pub fn add_credits(&self, id: &str, amount: f64) -> Result<KeyInfo> {
+    pub async fn add_credits(&self, id: &str, amount: f64) -> Result<KeyInfo> {
         if !amount.is_finite() {
             return Err(ServiceError::BadRequest("credits must be a number".into()));
         }
         Ok(KeyInfo::from(
             &self
                 .store
-                .add_credits_blocking(id, Credits::from_f64(amount))?,
+                .add_credits(id, Credits::from_f64(amount))
+                .await?,
         ))
     }
 
     /// On first start (no keys at all): makes an `admin` key and writes it, owner-readable
     /// only, to `<data_dir>/admin-key.json`. Returns that path when it did.
-    pub fn ensure_admin_key(&self, credits: f64) -> Result<Option<PathBuf>> {
-        if !self.store.list_keys_blocking()?.is_empty() {
+    pub async fn ensure_admin_key(&self, credits: f64) -> Result<Option<PathBuf>> {
+        if !self.store.list_keys().await?.is_empty() {
             return Ok(None);
         }
-        let key = self.create_key("admin", credits)?;
+        let key = self.create_key("admin", credits).await?;
         let path = self.data_dir.join("admin-key.json");
         let json =
             serde_json::to_vec_pretty(&key).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::fetch::{AllowNet, FetchConfig};
 
+mod storage;
+pub use storage::{BlobLocation, VideoLinks};
+
 /// Prefix of every environment variable the configuration reads.
 pub const ENV_PREFIX: &str = "RETAKE_";
 
@@ -24,8 +27,39 @@ pub const ENV_PREFIX: &str = "RETAKE_";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
-    /// Folder for the SQLite database, blobs, the admin key and the server's secret.
+    /// Folder for the SQLite database, blobs, the admin key and the server's secret (with
+    /// PostgreSQL and S3 set, only scratch files).
     pub data_dir: PathBuf,
+    /// Where state lives: `sqlite:PATH`, or `postgres://USER:PASSWORD@HOST:PORT/DB` for
+    /// several machines; unset is the SQLite file in `data_dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Most PostgreSQL connections one process opens.
+    pub database_pool: usize,
+    /// Where inputs, outputs and uploads live: `local` (the data folder) or
+    /// `s3://BUCKET/PREFIX` (an S3-compatible bucket, for several machines).
+    pub blob_store: String,
+    /// The S3 server's URL, for self-hosted servers (`http://minio:9000`); unset is AWS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region.
+    pub s3_region: String,
+    /// S3 access key id (unset: `AWS_ACCESS_KEY_ID` and the usual AWS sources).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key (unset: `AWS_SECRET_ACCESS_KEY`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_secret_access_key: Option<String>,
+    /// `path` (`endpoint/bucket/key`, what self-hosted servers expect), `virtual`
+    /// (`bucket.endpoint/key`, AWS) or `auto` (path with `s3_endpoint`, else virtual).
+    pub s3_addressing: String,
+    /// How `assets.video` links are made: `signed` (by the API, with `link_secret`) or
+    /// `presigned` (S3 presigned URLs, served by the bucket; needs `blob_store = s3://…`).
+    pub video_links: VideoLinks,
+    /// Secret that signs video links (32+ characters, the same on every API node and worker);
+    /// unset is a random one kept in the data folder (one machine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_secret: Option<String>,
     /// Address to listen on.
     pub bind: SocketAddr,
     /// Base URL clients reach the server at (for asset links); default `http://{bind}`.
@@ -165,6 +199,16 @@ impl Default for ServiceConfig {
         let limits = Limits::default();
         Self {
             data_dir: default_data_dir(),
+            database_url: None,
+            database_pool: 16,
+            blob_store: "local".into(),
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_addressing: "auto".into(),
+            video_links: VideoLinks::Signed,
+            link_secret: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8787)),
             public_url: None,
             workers: 1,
@@ -301,6 +345,11 @@ fn defaults_object() -> serde_json::Map<String, Value> {
         Ok(Value::Object(mut m)) => {
             // Optional settings are left out when unset; list them so they can be set.
             for key in [
+                "database_url",
+                "s3_endpoint",
+                "s3_access_key_id",
+                "s3_secret_access_key",
+                "link_secret",
                 "public_url",
                 "model_dir",
                 "diffusion_model",
@@ -483,6 +532,7 @@ impl ServiceConfig {
                 );
             }
         }
+        self.validate_storage()?;
         if self.log.parse::<tracing::Level>().is_err() {
             return bad(
                 "log",
@@ -523,9 +573,10 @@ impl ServiceConfig {
         }
     }
 
-    /// The settings as TOML, each line noting where its value came from when not a default.
+    /// The settings as TOML, each line noting where its value came from when not a default;
+    /// secrets are masked.
     pub fn to_toml(&self, sources: &ConfigSources) -> String {
-        let body = toml::to_string(self).unwrap_or_default();
+        let body = toml::to_string(&self.masked()).unwrap_or_default();
         let mut out = String::new();
         for line in body.lines() {
             out.push_str(line);

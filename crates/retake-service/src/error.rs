@@ -106,6 +106,17 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+impl From<crate::blobs::BlobError> for ServiceError {
+    fn from(e: crate::blobs::BlobError) -> Self {
+        match e {
+            crate::blobs::BlobError::NotFound(key) => {
+                ServiceError::NotFound(format!("the file `{key}` is gone from blob storage"))
+            }
+            crate::blobs::BlobError::Storage(m) => ServiceError::Internal(format!("blob storage: {m}")),
+        }
+    }
+}
+
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
         ServiceError::Internal(format!("I/O: {e}"))

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fetch;
 pub mod links;
 pub mod metrics;
+pub mod migrate;
 pub mod pipeline;
 pub mod pricing;
 mod priority;
@@ -30,5 +31,6 @@ pub use error::ServiceError;
 pub use fetch::{AllowNet, FetchConfig};
 pub use pipeline::{ClipPipeline, MediaPipeline, PipelineError, PipelineJob, PipelineOutput};
 pub use server::{
-    open_store, serve, start, start_workers, RunningServer, RunningWorkers, ShutdownSignal,
+    open_blobs, open_store, serve, start, start_workers, RunningServer, RunningWorkers,
+    ShutdownSignal,
 };

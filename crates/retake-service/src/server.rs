@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::blobs::Blobs;
-use crate::config::ServiceConfig;
+use crate::blobs::{BlobStore, LocalBlobs, S3Blobs, Scratch};
+use crate::config::{BlobLocation, ServiceConfig, VideoLinks};
 use crate::error::{Result, ServiceError};
 use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
@@ -18,24 +18,75 @@ use crate::metrics::Metrics;
 use crate::pipeline::ClipPipeline;
 use crate::ratelimit::RateLimiter;
 use crate::service::Service;
-use crate::store::{SqliteStore, Store};
+use crate::store::{Store, StoreError};
 use crate::webhook::{self, WebhookPolicy};
 
 /// File names inside the data folder.
-pub(crate) const DB_FILE: &str = "retake.db";
 const SECRET_FILE: &str = "server.secret";
 const BLOB_DIR: &str = "blobs";
+/// Scratch files live beside the local blobs, so storing one is a rename.
+const SCRATCH_DIR: &str = "blobs/tmp";
 
-/// Opens the SQLite store of a data folder (creating the folder).
-pub fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+/// A start-up error about storage: says which setting to fix.
+fn storage_error(setting: &str, e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Unavailable(format!("{setting}: {e}"))
+}
+
+/// Opens the store `config` names (`database_url`, else the data folder's SQLite file),
+/// migrating it to this build's schema.
+pub async fn open_store(config: &ServiceConfig) -> Result<Arc<dyn Store>> {
+    let location = config
+        .store_location()
+        .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+    crate::store::open(&location, config.database_pool)
+        .await
+        .map_err(|e| match e {
+            StoreError::Corrupt(m) => storage_error("database_url", m),
+            other => storage_error("database_url", other),
+        })
+}
+
+/// Opens the blob store `config` names and checks that it can be written.
+pub async fn open_blobs(config: &ServiceConfig) -> Result<Arc<dyn BlobStore>> {
+    let location = config
+        .blob_location()
+        .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+    let blobs: Arc<dyn BlobStore> = match location {
+        BlobLocation::Local => Arc::new(
+            LocalBlobs::open(&config.data_dir.join(BLOB_DIR))
+                .map_err(|e| storage_error("data_dir", e))?,
+        ),
+        BlobLocation::S3(s) => {
+            Arc::new(S3Blobs::new(s).map_err(|e| storage_error("blob_store", e))?)
+        }
+    };
+    blobs
+        .check()
+        .await
+        .map_err(|e| storage_error("blob_store", e))?;
+    Ok(blobs)
+}
+
+/// The link-signing secret: `link_secret` when set (it must be, with a shared database, so
+/// every node signs alike), else one made on first start in the data folder.
+fn link_secret(config: &ServiceConfig, shared: bool) -> Result<Vec<u8>> {
+    if let Some(s) = &config.link_secret {
+        return Ok(s.as_bytes().to_vec());
+    }
+    if shared && config.video_links == VideoLinks::Signed {
+        return Err(storage_error(
+            "link_secret",
+            "with a shared database every API node and worker must sign video links alike;              set the same `link_secret` (RETAKE_LINK_SECRET) on every node, e.g. the output              of `openssl rand -hex 32`",
+        ));
+    }
+    load_secret(&config.data_dir)
+}
+
+/// The data folder's link-signing secret, made on first start and kept owner-readable only.
+fn load_secret(data_dir: &Path) -> Result<Vec<u8>> {
     std::fs::create_dir_all(data_dir).map_err(|e| {
         ServiceError::Internal(format!("cannot create {}: {e}", data_dir.display()))
     })?;
-    Ok(SqliteStore::open(&data_dir.join(DB_FILE))?)
-}
-
-/// The server's link-signing secret, made on first start and kept owner-readable only.
-fn load_secret(data_dir: &Path) -> Result<Vec<u8>> {
     let path = data_dir.join(SECRET_FILE);
     if let Ok(s) = std::fs::read(&path) {
         if s.len() >= 32 {
@@ -120,11 +171,20 @@ async fn build(
     config: ServiceConfig,
     pipeline: Arc<dyn ClipPipeline>,
     bound: SocketAddr,
-) -> Result<(Arc<Service>, JoinHandle<()>)> {
-    let store = open_store(&config.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(store);
-    let blobs = Blobs::open(&config.data_dir.join(BLOB_DIR))?;
-    blobs.clear_tmp();
+) -> Result<(Arc<Service>, Vec<JoinHandle<()>>)> {
+    let shared = config
+        .store_location()
+        .map_err(|e| ServiceError::BadRequest(e.to_string()))?
+        .is_shared();
+    let links = LinkSigner::new(link_secret(&config, shared)?);
+    let store = open_store(&config).await?;
+    let blobs = open_blobs(&config).await?;
+    let scratch = Scratch::open(&config.data_dir.join(SCRATCH_DIR)).map_err(|e| {
+        storage_error(
+            "data_dir",
+            format!("cannot make a scratch folder in {}: {e}", config.data_dir.display()),
+        )
+    })?;
     let fetcher = Fetcher::new(&config.fetch())?;
     let (webhooks, webhook_task) = webhook::start(
         fetcher.clone(),
@@ -135,14 +195,15 @@ async fn build(
         },
     );
     let svc = Arc::new(Service {
-        links: LinkSigner::new(load_secret(&config.data_dir)?),
+        links,
         store,
         blobs,
+        scratch,
         fetcher,
         pipeline,
         webhooks,
-        wake: Notify::new(),
-        settled: Notify::new(),
+        wake: Arc::new(Notify::new()),
+        settled: Arc::new(Notify::new()),
         base_url: config.base_url(bound),
         limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
         submit_limiter: RateLimiter::new(
@@ -155,7 +216,9 @@ async fn build(
     });
     // Jobs whose worker died with the last process come back before anyone leases.
     crate::worker::requeue_once(&svc).await;
-    Ok((svc, webhook_task))
+    let mut tasks = vec![webhook_task];
+    tasks.extend(svc.store.listen(svc.wake.clone(), svc.settled.clone()));
+    Ok((svc, tasks))
 }
 
 /// Starts `svc.config.workers` workers and the requeue sweeper.
@@ -165,8 +228,14 @@ fn spawn_workers(svc: &Arc<Service>, stop: &watch::Receiver<bool>) -> Vec<JoinHa
     }
     let mut tasks = Vec::new();
     for i in 0..svc.config.workers {
-        // Unique per process start, so a restarted server never mistakes an old lease for its own.
-        let id = format!("worker-{i}-{}", uuid::Uuid::new_v4().simple());
+        // Unique per process start, so a restarted server never mistakes an old lease for its
+        // own; host and process id say where a lease is held.
+        let id = format!(
+            "{}-{}-w{i}-{}",
+            host_name(),
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         tasks.push(tokio::spawn(crate::worker::run(
             svc.clone(),
             id,
@@ -188,10 +257,9 @@ pub async fn start(
     listener: TcpListener,
 ) -> Result<RunningServer> {
     let addr = listener.local_addr()?;
-    let (svc, webhook_task) = build(config, pipeline, addr).await?;
+    let (svc, mut tasks) = build(config, pipeline, addr).await?;
     let base_url = svc.base_url.clone();
     let (stop, stop_rx) = watch::channel(false);
-    let mut tasks = vec![webhook_task];
     tasks.extend(spawn_workers(&svc, &stop_rx));
     let app = crate::api::router(svc.clone());
     let mut http_stop = stop_rx;
@@ -239,9 +307,8 @@ pub async fn start_workers(
 ) -> Result<RunningWorkers> {
     config.workers = config.workers.max(1);
     let bind = config.bind;
-    let (svc, webhook_task) = build(config, pipeline, bind).await?;
+    let (svc, mut tasks) = build(config, pipeline, bind).await?;
     let (stop, stop_rx) = watch::channel(false);
-    let mut tasks = vec![webhook_task];
     tasks.extend(spawn_workers(&svc, &stop_rx));
     tracing::info!(workers = svc.config.workers, "retake workers running");
     Ok(RunningWorkers { svc, stop, tasks })
@@ -299,4 +366,14 @@ pub async fn serve(config: ServiceConfig, pipeline: Arc<dyn ClipPipeline>) -> Re
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// This machine's name, for worker ids.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into())
 }

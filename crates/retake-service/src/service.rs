@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::auth;
-use crate::blobs::Blobs;
-use crate::config::ServiceConfig;
+use crate::blobs::{self, BlobError, BlobStore, Scratch};
+use crate::config::{ServiceConfig, VideoLinks};
+use futures_util::FutureExt;
 use crate::domain::{
     rfc3339_ms, Assets, FailureCode, Generation, ModifyVideoRequest, State, GENERATION_TYPE,
 };
@@ -80,15 +81,17 @@ pub struct GenerationList {
 pub struct Service {
     pub(crate) config: ServiceConfig,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) blobs: Blobs,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    /// This process's folder for files on their way in or out of `blobs`.
+    pub(crate) scratch: Scratch,
     pub(crate) fetcher: Fetcher,
     pub(crate) links: LinkSigner,
     pub(crate) pipeline: Arc<dyn ClipPipeline>,
     pub(crate) webhooks: WebhookSender,
     /// Wakes idle workers when a job is queued.
-    pub(crate) wake: Notify,
+    pub(crate) wake: Arc<Notify>,
     /// Wakes synchronous waiters when a generation of this process settles.
-    pub(crate) settled: Notify,
+    pub(crate) settled: Arc<Notify>,
     pub(crate) base_url: String,
     /// Limits every authenticated request per key.
     pub(crate) limiter: RateLimiter,
@@ -97,6 +100,15 @@ pub struct Service {
     pub(crate) metrics: Metrics,
     /// Cancel flags of the jobs this process's workers are running, by generation id.
     pub(crate) running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+}
+
+/// A scratch file that is removed when dropped (an input that failed its checks).
+pub(crate) struct ScratchFile(pub(crate) PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn media_error(field: &str, e: MediaError) -> ServiceError {
@@ -224,7 +236,21 @@ impl Service {
     pub fn view(&self, g: &GenerationRecord) -> Generation {
         let request =
             serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
+        let presigned = match (&g.state, &g.output_blob) {
+            (State::Completed, Some(blob)) if self.config.video_links == VideoLinks::Presigned => {
+                // Signing with fixed credentials is plain computation, so the future is ready
+                // at once; a store that cannot sign gets the API's own link.
+                self.blobs
+                    .presigned_url(blob, self.config.link_ttl)
+                    .now_or_never()
+                    .flatten()
+            }
+            _ => None,
+        };
         let video = (g.state == State::Completed).then(|| {
+            if let Some(url) = presigned {
+                return url;
+            }
             let expires = now_ms() / 1000 + self.config.link_ttl.as_secs() as i64;
             format!(
                 "{}/dream-machine/v1/generations/{}/video?{}",
@@ -253,31 +279,39 @@ impl Service {
         }
     }
 
-    /// Fetches one input (URL or own upload) into `key` in the blob store.
+    /// Fetches one input (URL or own upload) into a scratch file, which the caller checks
+    /// and then stores with [`Service::store_input`] (or drops).
     async fn fetch_input(
         &self,
         caller: &KeyRecord,
         field: &str,
         url: &str,
-        blob_key: &str,
         max_bytes: u64,
-    ) -> Result<PathBuf> {
+    ) -> Result<ScratchFile> {
+        let tmp = ScratchFile(self.scratch.file());
         let upload_prefix = format!("{}/v1/uploads/", self.base_url);
         if let Some(upload) = url.strip_prefix(&upload_prefix) {
             let upload = uuid::Uuid::parse_str(upload).map_err(|_| {
                 ServiceError::BadRequest(format!("{field}: `{url}` is not an upload URL"))
             })?;
-            let from = Blobs::upload_key(&caller.id, &upload.simple().to_string());
-            if !self.blobs.path(&from).is_file() {
-                return Err(ServiceError::BadRequest(format!(
+            let from = blobs::upload_key(&caller.id, &upload.simple().to_string());
+            return match self.blobs.get_file(&from, &tmp.0).await {
+                Ok(()) => Ok(tmp),
+                Err(BlobError::NotFound(_)) => Err(ServiceError::BadRequest(format!(
                     "{field}: no upload `{upload}` for this key; upload the file with POST /v1/uploads"
-                )));
-            }
-            return self.blobs.copy(&from, blob_key).await;
+                ))),
+                Err(e) => Err(e.into()),
+            };
         }
-        let tmp = self.blobs.temp_path();
-        self.fetcher.download(field, url, &tmp, max_bytes).await?;
-        self.blobs.commit(&tmp, blob_key).await
+        self.fetcher.download(field, url, &tmp.0, max_bytes).await?;
+        Ok(tmp)
+    }
+
+    /// Moves a checked input into blob storage.
+    async fn store_input(&self, file: ScratchFile, key: &str) -> Result<()> {
+        let path = file.0.clone();
+        std::mem::forget(file);
+        Ok(self.blobs.put_file(&path, key).await?)
     }
 
     /// Validates, fetches and probes the inputs, reserves the credits and queues the job.
@@ -317,7 +351,7 @@ impl Service {
         let (width, height, frames, media_blob, first_frame_blob) = match result {
             Ok(v) => v,
             Err(e) => {
-                self.blobs.remove_generation(&id).await;
+                blobs::remove_generation(self.blobs.as_ref(), &id).await;
                 return Err(e);
             }
         };
@@ -349,11 +383,11 @@ impl Service {
             Ok(Submitted::Created) => {}
             Ok(Submitted::Replayed(earlier)) => {
                 // A concurrent retry with the same key won the race; ours is dropped.
-                self.blobs.remove_generation(&id).await;
+                blobs::remove_generation(self.blobs.as_ref(), &id).await;
                 return Ok(self.replayed(&earlier));
             }
             Err(e) => {
-                self.blobs.remove_generation(&id).await;
+                blobs::remove_generation(self.blobs.as_ref(), &id).await;
                 return Err(e.into());
             }
         }
@@ -381,17 +415,17 @@ impl Service {
         id: &str,
         valid: &crate::domain::ValidRequest,
     ) -> Result<(u32, u32, u32, String, Option<String>)> {
-        let media_blob = Blobs::input_key(id, "media");
+        let media_blob = blobs::input_key(id, "media");
         let limits = self.config.limits();
-        let media_path = self
+        let media = self
             .fetch_input(
                 caller,
                 "media.url",
                 &valid.media_url,
-                &media_blob,
                 limits.max_file_bytes,
             )
             .await?;
+        let media_path = media.0.clone();
         let (width, height, source_frames, frames) = blocking(move || {
             VideoReader::open(&media_path, &limits).map(|r| {
                 let (w, h) = r.output_size();
@@ -403,19 +437,18 @@ impl Service {
         check_motion(source_frames, frames)
             .map_err(|m| ServiceError::UnreadableMedia(format!("media.url: {m}")))?;
         let frames = frames as u32;
-        let first_frame_blob = match &valid.first_frame_url {
+        let first_frame = match &valid.first_frame_url {
             None => None,
             Some(url) => {
-                let key = Blobs::input_key(id, "first_frame");
-                let path = self
+                let file = self
                     .fetch_input(
                         caller,
                         "first_frame.url",
                         url,
-                        &key,
                         self.config.max_image_bytes,
                     )
                     .await?;
+                let path = file.0.clone();
                 let (kw, kh) = blocking(move || load_image(&path).map(|f| (f.width(), f.height())))
                     .await?
                     .map_err(|e| {
@@ -425,6 +458,16 @@ impl Service {
                     })?;
                 check_first_frame_shape(kw, kh, width, height)
                     .map_err(|m| ServiceError::BadRequest(format!("first_frame.url: {m}")))?;
+                Some(file)
+            }
+        };
+        // Both inputs are good: only now do they go to blob storage.
+        self.store_input(media, &media_blob).await?;
+        let first_frame_blob = match first_frame {
+            None => None,
+            Some(file) => {
+                let key = blobs::input_key(id, "first_frame");
+                self.store_input(file, &key).await?;
                 Some(key)
             }
         };
@@ -506,7 +549,7 @@ impl Service {
         }
         if !c.was_running {
             // A running job's worker still reads its inputs; it removes them when it stops.
-            self.blobs.remove_inputs(id).await;
+            blobs::remove_inputs(self.blobs.as_ref(), id).await;
         }
         self.settled.notify_waiters();
         self.emit_webhook(&c.generation).await;
@@ -560,19 +603,19 @@ impl Service {
         if let Some(flag) = self.running.lock().ok().and_then(|r| r.get(&id).cloned()) {
             flag.store(true, Ordering::Relaxed);
         }
-        self.blobs.remove_generation(&g.id).await;
+        blobs::remove_generation(self.blobs.as_ref(), &g.id).await;
         tracing::info!(generation = %id, "deleted");
         Ok(())
     }
 
-    /// The output file of a completed generation, if the caller may have it: either the
+    /// The output blob key of a completed generation, if the caller may have it: either the
     /// owner's key or a valid signed link.
-    pub async fn video_file(
+    pub async fn video_blob(
         &self,
         id: &str,
         caller: Option<&KeyRecord>,
         signed: Option<(i64, &str)>,
-    ) -> Result<PathBuf> {
+    ) -> Result<String> {
         let id = parse_id(id)?;
         let g = match (caller, signed) {
             (_, Some((expires, sig))) if self.links.verify(&id, expires, sig, now_ms() / 1000) => {
@@ -591,7 +634,7 @@ impl Service {
         };
         let g = g.ok_or_else(|| not_found(&id))?;
         match (&g.state, &g.output_blob) {
-            (State::Completed, Some(blob)) => Ok(self.blobs.path(blob)),
+            (State::Completed, Some(blob)) => Ok(blob.clone()),
             _ => Err(ServiceError::NotFound(format!(
                 "generation `{id}` has no video yet (state: {}); poll it until it is completed",
                 g.state.as_str()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::blobs::Blobs;
+use crate::blobs::{self, BlobStore};
 use crate::error::{Result, ServiceError};
 use crate::service::Service;
 use crate::store::KeyRecord;
@@ -25,10 +25,10 @@ impl Service {
     /// Starts an upload of the caller's, written in chunks with the clip byte cap.
     pub(crate) async fn begin_upload(&self, caller: &KeyRecord) -> Result<UploadWriter> {
         let id = uuid::Uuid::new_v4();
-        let tmp = self.blobs.temp_path();
+        let tmp = self.scratch.file();
         let file = tokio::fs::File::create(&tmp).await?;
         Ok(UploadWriter {
-            blob_key: Blobs::upload_key(&caller.id, &id.simple().to_string()),
+            blob_key: blobs::upload_key(&caller.id, &id.simple().to_string()),
             upload: Upload {
                 id: id.hyphenated().to_string(),
                 url: format!("{}/v1/uploads/{}", self.base_url, id.hyphenated()),
@@ -43,8 +43,10 @@ impl Service {
     /// Removes an upload (the synchronous endpoint's files, once copied into a generation).
     pub(crate) async fn remove_upload(&self, caller: &KeyRecord, upload: &Upload) {
         if let Ok(u) = uuid::Uuid::parse_str(&upload.id) {
-            let key = Blobs::upload_key(&caller.id, &u.simple().to_string());
-            let _ = tokio::fs::remove_file(self.blobs.path(&key)).await;
+            let key = blobs::upload_key(&caller.id, &u.simple().to_string());
+            if let Err(e) = self.blobs.delete(&key).await {
+                tracing::warn!(upload = %upload.id, "cannot remove the upload: {e}");
+            }
         }
     }
 }
@@ -76,7 +78,7 @@ impl UploadWriter {
     }
 
     /// Makes the upload usable; an empty one is refused.
-    pub(crate) async fn finish(mut self, blobs: &Blobs) -> Result<Upload> {
+    pub(crate) async fn finish(mut self, blobs: &dyn BlobStore) -> Result<Upload> {
         if let Some(mut f) = self.file.take() {
             f.flush().await?;
         }
@@ -85,15 +87,14 @@ impl UploadWriter {
                 "the upload is empty; send the file's bytes".into(),
             ));
         }
-        blobs.commit(&self.tmp, &self.blob_key).await?;
+        blobs.put_file(&self.tmp, &self.blob_key).await?;
         Ok(self.upload.clone())
     }
 }
 
 impl Drop for UploadWriter {
     fn drop(&mut self) {
-        if self.file.is_some() || self.upload.bytes == 0 {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+        // Gone already once stored; left over when the upload was refused or cut off.
+        let _ = std::fs::remove_file(&self.tmp);
     }
 }

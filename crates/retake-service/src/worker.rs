@@ -1,5 +1,6 @@
-//! In-process workers: lease a job, run the pipeline on a blocking thread while heartbeating,
-//! store the output, settle the generation, fire the webhook.
+//! In-process workers: lease a job, download its inputs to a private scratch folder, run the
+//! pipeline on its own thread while heartbeating, upload the output, settle the generation,
+//! fire the webhook.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::blobs::Blobs;
+use crate::blobs;
 use crate::domain::{FailureCode, ModifyVideoRequest, State};
 use crate::pipeline::{PipelineError, PipelineJob};
 use crate::service::Service;
@@ -56,7 +57,7 @@ pub(crate) async fn requeue_once(svc: &Service) {
             for g in &r.failed {
                 tracing::warn!(generation = %g.id, "failed after too many attempts");
                 svc.metrics.job_failed(FailureCode::Crashed, None);
-                svc.blobs.remove_inputs(&g.id).await;
+                blobs::remove_inputs(svc.blobs.as_ref(), &g.id).await;
                 svc.emit_webhook(g).await;
             }
             if !r.failed.is_empty() {
@@ -109,10 +110,19 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     tracing::info!(generation = %g.id, attempt = job.attempt, "dreaming");
     svc.emit_webhook(&g).await;
     let request = serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
-    let tmp = svc.blobs.temp_path().with_extension("mp4");
+    let folder = match fetch_inputs(svc, &g).await {
+        Ok(f) => f,
+        Err(e) => {
+            // Storage trouble is not the client's fault and may pass: the lease runs out and
+            // the job runs again (or fails for good after `max_attempts`).
+            tracing::error!(generation = %g.id, "cannot fetch the inputs: {e}");
+            return;
+        }
+    };
+    let tmp = folder.path.join("output.mp4");
     let pj = PipelineJob {
-        input: svc.blobs.path(&g.media_blob),
-        first_frame: g.first_frame_blob.as_deref().map(|b| svc.blobs.path(b)),
+        input: folder.media.clone(),
+        first_frame: folder.first_frame.clone(),
         prompt: request.prompt.clone(),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
         model: g.model.clone(),
@@ -168,14 +178,18 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     };
     match outcome {
         Ok(out) => {
-            let key = Blobs::output_key(&g.id);
-            let (settled, code) = match svc.blobs.commit(&tmp, &key).await {
-                Ok(_) => (svc.store.complete(&g.id, worker_id, &key).await, None),
+            let key = blobs::output_key(&g.id);
+            // The output is in blob storage before the generation says completed.
+            let (settled, code) = match svc.blobs.put_file(&tmp, &key).await {
+                Ok(()) => (
+                    settle_retrying(|| svc.store.complete(&g.id, worker_id, &key)).await,
+                    None,
+                ),
                 Err(e) => {
                     let reason = format!("the output could not be stored: {e}");
                     let code = FailureCode::Storage;
                     (
-                        svc.store.fail(&g.id, worker_id, &reason, code).await,
+                        settle_retrying(|| svc.store.fail(&g.id, worker_id, &reason, code)).await,
                         Some(code),
                     )
                 }
@@ -187,7 +201,7 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
                         None => svc.metrics.job_completed(started.elapsed(), out.frames),
                         Some(c) => svc.metrics.job_failed(c, Some(started.elapsed())),
                     }
-                    svc.blobs.remove_inputs(&g.id).await;
+                    blobs::remove_inputs(svc.blobs.as_ref(), &g.id).await;
                     svc.settled.notify_waiters();
                     svc.emit_webhook(&done).await;
                 }
@@ -196,18 +210,16 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
             }
         }
         Err(PipelineError::Cancelled) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
             cleanup_if_not_ours(svc, &g.id).await;
         }
         Err(e) => {
-            let _ = tokio::fs::remove_file(&tmp).await;
             let reason = e.to_string();
             let code = failure_code(&e);
             tracing::info!(generation = %g.id, "failed: {reason}");
-            match svc.store.fail(&g.id, worker_id, &reason, code).await {
+            match settle_retrying(|| svc.store.fail(&g.id, worker_id, &reason, code)).await {
                 Ok(Some(done)) => {
                     svc.metrics.job_failed(code, Some(started.elapsed()));
-                    svc.blobs.remove_inputs(&g.id).await;
+                    blobs::remove_inputs(svc.blobs.as_ref(), &g.id).await;
                     svc.settled.notify_waiters();
                     svc.emit_webhook(&done).await;
                 }
@@ -223,9 +235,66 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
 /// stored; remove what no completed generation owns.
 async fn cleanup_if_not_ours(svc: &Service, id: &str) {
     match svc.store.generation_by_id(id).await {
-        Ok(None) => svc.blobs.remove_generation(id).await,
-        Ok(Some(g)) if g.state == State::Failed => svc.blobs.remove_generation(id).await,
+        Ok(None) => blobs::remove_generation(svc.blobs.as_ref(), id).await,
+        Ok(Some(g)) if g.state == State::Failed => {
+            blobs::remove_generation(svc.blobs.as_ref(), id).await
+        }
         // Completed elsewhere, or requeued for another worker: its files are in use.
         _ => {}
+    }
+}
+
+/// A job's private folder with its inputs; removed (with the output, if still there) when
+/// dropped.
+struct JobFolder {
+    path: std::path::PathBuf,
+    media: std::path::PathBuf,
+    first_frame: Option<std::path::PathBuf>,
+    _dir: tempfile::TempDir,
+}
+
+/// Downloads a job's inputs from blob storage into a fresh private folder.
+async fn fetch_inputs(
+    svc: &Service,
+    g: &crate::store::GenerationRecord,
+) -> Result<JobFolder, crate::blobs::BlobError> {
+    let dir = svc.scratch.folder()?;
+    let path = dir.path().to_path_buf();
+    let media = path.join("media");
+    svc.blobs.get_file(&g.media_blob, &media).await?;
+    let first_frame = match &g.first_frame_blob {
+        Some(key) => {
+            let p = path.join("first_frame");
+            svc.blobs.get_file(key, &p).await?;
+            Some(p)
+        }
+        None => None,
+    };
+    Ok(JobFolder {
+        path,
+        media,
+        first_frame,
+        _dir: dir,
+    })
+}
+
+/// Settles a finished job, retrying while the database cannot be reached (a restart, a
+/// fail-over): the work is done and its output stored, so it is worth waiting for.
+async fn settle_retrying<F, Fut, T>(mut call: F) -> crate::store::StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::store::StoreResult<T>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match call().await {
+            Err(crate::store::StoreError::Database(e)) if Instant::now() < deadline => {
+                tracing::warn!("settling a job failed, retrying: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
     }
 }

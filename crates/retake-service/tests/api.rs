@@ -61,14 +61,16 @@ async fn auth_errors_are_401_with_a_detail() {
         assert!(d.contains(want), "{header:?}: {d}");
     }
     // Right id, wrong secret.
-    let k = t.key("a", 10.0);
+    let k = t.key("a", 10.0).await;
     let forged = format!("{}x", k.token);
     let (status, _) = detail(t.get(&forged, "/credits").await).await;
     assert_eq!(status, 401);
     // Revoked.
     retake_service::Admin::open(&t.config)
+        .await
         .unwrap()
         .revoke_key(&k.id)
+        .await
         .unwrap();
     let (status, d) = detail(t.get(&k.token, "/credits").await).await;
     assert_eq!(status, 401);
@@ -79,7 +81,7 @@ async fn auth_errors_are_401_with_a_detail() {
 async fn bad_requests_are_refused_with_what_to_fix() {
     let t = TestServer::start().await;
     let files = Files::start().await;
-    let k = t.key("a", 10.0);
+    let k = t.key("a", 10.0).await;
     let clip = files.put("c.mp4", std::fs::read(small_clip()).unwrap());
     let garbage = files.put("g.mp4", b"this is not a video at all".to_vec());
     let blocked = files.redirect("r.mp4", "http://169.254.169.254/latest/meta-data");
@@ -162,7 +164,7 @@ async fn over_the_byte_cap_is_413_and_loopback_is_refused_without_the_allow_list
     )
     .await;
     let files = Files::start().await;
-    let k = t.key("a", 10.0);
+    let k = t.key("a", 10.0).await;
     let clip = files.put("c.mp4", std::fs::read(small_clip()).unwrap());
     let (s, d) = detail(
         t.post_json(
@@ -181,7 +183,7 @@ async fn over_the_byte_cap_is_413_and_loopback_is_refused_without_the_allow_list
         Arc::new(retake_service::MediaPipeline::default()),
     )
     .await;
-    let k = strict.key("a", 10.0);
+    let k = strict.key("a", 10.0).await;
     let (s, d) = detail(
         strict
             .post_json(
@@ -200,7 +202,7 @@ async fn over_the_byte_cap_is_413_and_loopback_is_refused_without_the_allow_list
 async fn short_of_credits_is_402_and_reserves_nothing() {
     let t = TestServer::start().await;
     let files = Files::start().await;
-    let k = t.key("poor", 0.0);
+    let k = t.key("poor", 0.0).await;
     let clip_path = small_clip();
     let clip = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip_path));
@@ -280,8 +282,8 @@ async fn create_poll_download_list_delete_with_credits_and_webhooks() {
     let t = TestServer::start().await;
     let files = Files::start().await;
     let (hooks, hook_url) = hook_server().await;
-    let k = t.key("a", 5.0);
-    let other = t.key("b", 5.0);
+    let k = t.key("a", 5.0).await;
+    let other = t.key("b", 5.0).await;
     let clip_path = small_clip();
     let clip = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip_path));
@@ -470,7 +472,7 @@ async fn a_failed_generation_says_why_and_releases_its_credits() {
     let t = TestServer::start_with(|_| {}, Arc::new(Failing)).await;
     let files = Files::start().await;
     let (hooks, hook_url) = hook_server().await;
-    let k = t.key("a", 1.0);
+    let k = t.key("a", 1.0).await;
     let clip_path = small_clip();
     let clip = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip_path));
@@ -535,7 +537,7 @@ async fn a_job_whose_server_died_runs_again_after_restart_and_is_charged_once() 
     let first = files.put("f.png", edited_first_frame(&clip_path));
     let release = Arc::new(AtomicBool::new(false));
     let mut a = TestServer::start_with(|_| {}, Arc::new(Stuck(release.clone()))).await;
-    let k = a.key("a", 1.0);
+    let k = a.key("a", 1.0).await;
     let g: Value = a
         .post_json(
             &k.token,
@@ -581,8 +583,8 @@ async fn a_job_whose_server_died_runs_again_after_restart_and_is_charged_once() 
 #[tokio::test]
 async fn uploads_can_be_used_by_their_key_only() {
     let t = TestServer::start().await;
-    let k = t.key("a", 1.0);
-    let other = t.key("b", 1.0);
+    let k = t.key("a", 1.0).await;
+    let other = t.key("b", 1.0).await;
     let clip_path = small_clip();
     let up = |token: String, bytes: Vec<u8>| {
         let req = t

@@ -68,8 +68,10 @@ async fn sigkill_while_dreaming_then_restart_completes_once() {
     let media = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip_path));
     let key = retake_service::Admin::open(&config)
+        .await
         .unwrap()
         .create_key("a", 2.0)
+        .await
         .unwrap();
 
     let mut child = KillOnDrop(
@@ -159,11 +161,25 @@ async fn sigkill_while_dreaming_then_restart_completes_once() {
         .unwrap();
     assert_eq!(list["count"], 1, "nothing duplicated");
     assert_mp4_at(done["assets"]["video"].as_str().unwrap()).await;
-    assert!(
-        std::fs::read_dir(t.dir.path().join("blobs/tmp"))
-            .unwrap()
-            .next()
-            .is_none(),
-        "no temporary files left behind"
+    assert_eq!(
+        files_under(&t.dir.path().join("blobs/tmp")),
+        Vec::<std::path::PathBuf>::new(),
+        "no temporary files left behind (the killed server's scratch folder is cleared too)"
     );
+}
+
+/// Every file under `dir`, however deep.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }

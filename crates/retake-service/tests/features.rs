@@ -36,7 +36,7 @@ async fn cancel_stops_queued_and_running_jobs_and_releases_their_credits() {
     let (release, started) = (gate.release.clone(), gate.started.clone());
     let t = TestServer::start_with(|_| {}, Arc::new(gate)).await;
     let files = Files::start().await;
-    let k = t.key("a", 1.0);
+    let k = t.key("a", 1.0).await;
     let clip_path = small_clip();
     let clip = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip_path));
@@ -157,8 +157,8 @@ async fn an_idempotency_key_makes_a_create_safe_to_retry() {
     )
     .await;
     let files = Files::start().await;
-    let k = t.key("a", 1.0);
-    let other = t.key("b", 1.0);
+    let k = t.key("a", 1.0).await;
+    let other = t.key("b", 1.0).await;
     let clip_path = small_clip();
     let clip = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip_path));

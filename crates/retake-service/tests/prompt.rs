@@ -30,7 +30,7 @@ async fn a_prompt_alone_completes_when_a_model_is_loaded() {
     };
     let t = TestServer::start_with(|_| {}, Arc::new(pipeline)).await;
     let files = Files::start().await;
-    let k = t.key("p", 5.0);
+    let k = t.key("p", 5.0).await;
     let media = files.put("c.mp4", std::fs::read(small_clip()).unwrap());
     let body = json!({
         "generation_type": "modify_video",

@@ -24,7 +24,7 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     )
     .await;
     let files = Files::start().await;
-    let k = t.key("fuzz", 100.0);
+    let k = t.key("fuzz", 100.0).await;
     // A real completed generation, so the id-taking operations are fuzzed against real data
     // too and its Generation object is checked against the schema.
     let clip_path = small_clip();

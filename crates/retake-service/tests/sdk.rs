@@ -12,8 +12,8 @@ async fn the_lumaai_sdk_drives_a_full_cycle() {
     let python = python_with("lumaai, pytest, httpx");
     let t = TestServer::start().await;
     let files = Files::start().await;
-    let k = t.key("sdk", 3.0);
-    let other = t.key("other", 3.0);
+    let k = t.key("sdk", 3.0).await;
+    let other = t.key("other", 3.0).await;
     let clip_path = small_clip();
     let media = files.put("clip.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("first.png", edited_first_frame(&clip_path));

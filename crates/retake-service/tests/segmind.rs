@@ -36,8 +36,8 @@ async fn the_segmind_sdk_drives_the_sync_and_async_endpoints() {
     let python = python_with("segmind, pytest, httpx");
     let t = TestServer::start_with(|_| {}, Arc::new(FailOnPrompt(MediaPipeline::default()))).await;
     let files = Files::start().await;
-    let k = t.key("sdk", 5.0);
-    let poor = t.key("poor", 0.0);
+    let k = t.key("sdk", 5.0).await;
+    let poor = t.key("poor", 0.0).await;
     let clip_path = small_clip();
     let media = files.put("clip.mp4", std::fs::read(&clip_path).unwrap());
     let frame = edited_first_frame(&clip_path);
@@ -82,7 +82,7 @@ async fn a_sync_request_past_its_timeout_is_cancelled_uncharged_and_answers_504(
     )
     .await;
     let files = Files::start().await;
-    let k = t.key("a", 1.0);
+    let k = t.key("a", 1.0).await;
     let clip_path = small_clip();
     let media = files.put("clip.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("first.png", edited_first_frame(&clip_path));
@@ -114,7 +114,7 @@ async fn a_sync_client_that_goes_away_cancels_its_generation() {
     let started = gate.started.clone();
     let t = TestServer::start_with(|_| {}, Arc::new(gate)).await;
     let files = Files::start().await;
-    let k = t.key("a", 1.0);
+    let k = t.key("a", 1.0).await;
     let clip_path = small_clip();
     let media = files.put("clip.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("first.png", edited_first_frame(&clip_path));

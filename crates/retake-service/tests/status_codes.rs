@@ -52,7 +52,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     let clip = files.put("c.mp4", clip_bytes);
     let first = files.put("f.png", edited_first_frame(&clip_path));
     let garbage = files.put("g.mp4", b"not a video".to_vec());
-    let a = t.key("a", 10.0);
+    let a = t.key("a", 10.0).await;
     let create = "/generations/video/modify";
     let mut seen = Vec::new();
 
@@ -100,7 +100,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     assert!(d.contains("different keys"), "{d}");
 
     // 402: not enough credits for a valid clip.
-    let poor = t.key("poor", 0.0);
+    let poor = t.key("poor", 0.0).await;
     let resp = t
         .post_json(&poor.token, create, luma_body(&clip, Some(&first)))
         .await;
@@ -137,7 +137,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     seen.push(s);
 
     // 409: cancelling a generation twice.
-    let b = t.key("b", 10.0);
+    let b = t.key("b", 10.0).await;
     let g: serde_json::Value = t
         .post_json(&b.token, create, luma_body(&clip, Some(&first)))
         .await
@@ -190,7 +190,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     seen.push(s);
 
     // 422: a media URL that is not a video.
-    let c = t.key("c", 10.0);
+    let c = t.key("c", 10.0).await;
     let (s, d) = detail_of(
         t.post_json(&c.token, create, luma_body(&garbage, Some(&first)))
             .await,
@@ -201,7 +201,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     seen.push(s);
 
     // 429 on requests: a key over its request rate gets Retry-After.
-    let flood = t.key("flood", 1.0);
+    let flood = t.key("flood", 1.0).await;
     let mut limited = None;
     for _ in 0..40 {
         let resp = t.get(&flood.token, "/credits").await;
@@ -226,7 +226,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     assert_eq!(t.get(&a.token, "/credits").await.status(), 200);
 
     // 429 on creates: the second create within the minute.
-    let e = t.key("e", 10.0);
+    let e = t.key("e", 10.0).await;
     let (s, _) = detail_of(
         t.post_json(&e.token, create, luma_body(&garbage, Some(&first)))
             .await,
@@ -247,7 +247,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     assert!(d.contains("submit_limit_per_min"), "{d}");
 
     // 502: the media URL's server is down.
-    let f = t.key("f", 10.0);
+    let f = t.key("f", 10.0).await;
     let (s, d) = detail_of(
         t.post_json(
             &f.token,
@@ -262,7 +262,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     seen.push(s);
 
     // 504: the media URL's server never answers (fetch_timeout is 1 s here).
-    let g = t.key("g", 10.0);
+    let g = t.key("g", 10.0).await;
     let (s, d) = detail_of(
         t.post_json(
             &g.token,
@@ -348,7 +348,7 @@ async fn duration_resolution_and_prompt_limits_are_refused_over_http() {
     let long = make("svc-limit-long.mp4", "96x64", 1.0);
     let wide = make("svc-limit-wide.mp4", "128x64", 0.4);
     let first = files.put("f.png", edited_first_frame(&fits));
-    let a = t.key("a", 10.0);
+    let a = t.key("a", 10.0).await;
     let create = "/generations/video/modify";
 
     // A clip that fits every limit is accepted: the refusals below are the limits' doing.

@@ -151,6 +151,9 @@ pub enum Command {
     Keys(crate::commands::keys::KeysArgs),
     /// Print the service configuration in effect (defaults < file < RETAKE_* < flags).
     Config(crate::commands::config::ConfigCmdArgs),
+    /// Copy this install (keys, balances, generations, files) into PostgreSQL and an S3
+    /// bucket, to run on several machines; resumable, and checked at the end.
+    Migrate(crate::commands::migrate::MigrateArgs),
 }
 
 /// Where the diffusion model is, and how to run it.

@@ -107,5 +107,6 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
         Command::Worker(args) => commands::serve::run_worker(&args),
         Command::Keys(args) => commands::keys::run(&args),
         Command::Config(args) => commands::config::run(&args),
+        Command::Migrate(args) => commands::migrate::run(&args),
     }
 }

@@ -316,22 +316,22 @@ pub async fn video(
         (Some(e), Some(s)) => Some((e.parse::<i64>().unwrap_or(0), s)),
         _ => None,
     };
-    let path = svc.video_file(&id, key.as_ref(), signed).await?;
-    mp4_response(&path, &id).await
+    let blob = svc.video_blob(&id, key.as_ref(), signed).await?;
+    mp4_response(&svc, &blob, &id).await
 }
 
-/// Streams an MP4 file as the response body.
-pub(crate) async fn mp4_response(path: &std::path::Path, id: &str) -> ApiResult<Response> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| ServiceError::NotFound(format!("the video of `{id}` is gone ({e})")))?;
-    let len = file.metadata().await.map(|m| m.len()).ok();
-    let stream = tokio_util::io::ReaderStream::new(file);
+/// Streams an MP4 from blob storage as the response body.
+pub(crate) async fn mp4_response(svc: &Service, blob: &str, id: &str) -> ApiResult<Response> {
+    let gone = || ServiceError::NotFound(format!("the video of `{id}` is gone from storage"));
+    let len = svc.blobs.head(blob).await.map_err(ServiceError::from)?;
+    let len = len.ok_or_else(gone)?;
+    let stream = svc.blobs.read(blob, None).await.map_err(|e| match e {
+        crate::blobs::BlobError::NotFound(_) => gone(),
+        other => other.into(),
+    })?;
     let mut resp = Body::from_stream(stream).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    if let Some(len) = len {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok(resp)
 }

@@ -230,7 +230,7 @@ async fn read_form(
                 while let Some(chunk) = field.chunk().await.map_err(form_error)? {
                     w.write(&chunk).await?;
                 }
-                let upload = w.finish(&svc.blobs).await.map_err(|e| match e {
+                let upload = w.finish(svc.blobs.as_ref()).await.map_err(|e| match e {
                     ServiceError::BadRequest(_) => bad(format!("the `{name}` file is empty")),
                     other => other,
                 })?;
@@ -409,7 +409,7 @@ async fn respond_settled(
 ) -> ApiResult<Response> {
     match (&g.state, &g.output_blob) {
         (GenState::Completed, Some(blob)) => {
-            let mut resp = mp4_response(&svc.blobs.path(blob), &g.id).await?;
+            let mut resp = mp4_response(svc, blob, &g.id).await?;
             if let Ok(v) = HeaderValue::from_str(&g.id) {
                 resp.headers_mut().insert("x-generation-id", v);
             }

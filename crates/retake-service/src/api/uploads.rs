@@ -44,6 +44,6 @@ pub async fn upload(
             chunk.map_err(|e| ServiceError::BadRequest(format!("the upload was cut off: {e}")))?;
         writer.write(&chunk).await?;
     }
-    let upload = writer.finish(&svc.blobs).await?;
+    let upload = writer.finish(svc.blobs.as_ref()).await?;
     Ok((StatusCode::CREATED, Json(upload)))
 }

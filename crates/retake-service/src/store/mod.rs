@@ -1,15 +1,24 @@
 //! Storage seam: everything durable (keys, credits, generations, the job queue) goes through
-//! [`Store`]. SQLite is the default; a PostgreSQL implementation slots in behind the same trait.
+//! [`Store`]. SQLite is the default (one machine); PostgreSQL serves several machines. One
+//! test suite (`tests`) runs against both.
 
+mod open;
+mod postgres;
 mod rows;
 mod schema;
 mod sqlite;
+mod sqlite_copy;
 #[cfg(test)]
 mod tests;
 
+pub use open::{open, StoreLocation};
+pub use postgres::{mask_url, PgStore};
 pub use sqlite::SqliteStore;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use tokio::sync::Notify;
 
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -45,6 +54,10 @@ pub enum StoreError {
     /// An idempotency key was used before with a different request.
     #[error("Idempotency-Key `{0}` was already used with a different request; send a new key for a new request")]
     IdempotencyConflict(String),
+    /// The database aborted a transaction because of concurrent work (a deadlock or a
+    /// serialization failure); stores retry these themselves a few times first.
+    #[error("database busy with concurrent work: {0}; retry")]
+    Contention(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -191,6 +204,26 @@ pub struct Cancelled {
     pub was_running: bool,
 }
 
+/// A queued job as copied between stores (a lease is not copied: the job is queued again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedJob {
+    /// Runs so far.
+    pub attempts: u32,
+    /// When it was queued, Unix ms.
+    pub enqueued_at: i64,
+}
+
+/// A generation with its job and idempotency keys, as `retake migrate` copies it.
+#[derive(Clone, Debug)]
+pub struct GenerationExport {
+    /// The generation.
+    pub record: GenerationRecord,
+    /// Its job, while it is queued or running.
+    pub job: Option<QueuedJob>,
+    /// Idempotency keys that refer to it, with when each was first used (Unix ms).
+    pub idempotency: Vec<(IdempotencyKey, i64)>,
+}
+
 /// Durable state of the service. All methods are atomic; implementations must make
 /// `complete` and `fail` idempotent so credits are never charged or released twice.
 #[async_trait]
@@ -276,6 +309,30 @@ pub trait Store: Send + Sync + 'static {
     async fn requeue_expired(&self, max_attempts: u32) -> StoreResult<Requeued>;
     /// Number of queued jobs.
     async fn queue_depth(&self) -> StoreResult<u64>;
+
+    /// Starts waking `jobs` when any node queues a job and `settled` when any node settles a
+    /// generation (stores shared between processes; the SQLite store has nothing to add to
+    /// the process's own wake-ups and polling).
+    fn listen(
+        &self,
+        _jobs: Arc<Notify>,
+        _settled: Arc<Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        None
+    }
+
+    /// Up to `limit` generations with ids after `after` (`""` to start), in id order.
+    async fn export_generations(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<GenerationExport>>;
+    /// Adds a key as it is, or overwrites the one with its id (balance and reservations
+    /// included).
+    async fn import_key(&self, key: KeyRecord) -> StoreResult<()>;
+    /// Adds a generation as it is, with its job and idempotency keys; `false` (and nothing
+    /// changed) when one with its id is already there.
+    async fn import_generation(&self, generation: GenerationExport) -> StoreResult<bool>;
 }
 
 /// Current Unix time in milliseconds.

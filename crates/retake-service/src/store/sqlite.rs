@@ -17,8 +17,8 @@ use super::rows::{
     still_ours, GEN_COLS, KEY_COLS,
 };
 use super::{
-    now_ms, schema, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Lease,
-    LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
+    now_ms, schema, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey,
+    KeyRecord, Lease, LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -553,5 +553,30 @@ impl Store for SqliteStore {
             )? as u64)
         })
         .await
+    }
+
+    async fn export_generations(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<GenerationExport>> {
+        let (me, after) = (self.clone(), after.to_string());
+        tokio::task::spawn_blocking(move || me.export_blocking(&after, limit))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn import_key(&self, key: KeyRecord) -> StoreResult<()> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.import_key_blocking(&key))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn import_generation(&self, generation: GenerationExport) -> StoreResult<bool> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.import_generation_blocking(&generation))
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?
     }
 }

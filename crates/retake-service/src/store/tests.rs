@@ -1,8 +1,76 @@
-//! The store's contract, checked on SQLite: credits, ownership, leases, requeue.
+//! The store's contract: credits, ownership, leases, requeue, idempotency, copying, and
+//! races between nodes. Every case runs against SQLite and against a real PostgreSQL (a
+//! throwaway cluster the test rig starts), through the [`Store`] trait alone.
+
+use std::sync::Arc;
 
 use super::*;
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
+use retake_testkit::services::Postgres;
+
+/// Where a case's store lives; `open` gives another handle on the same database, as another
+/// process or machine would have.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Backend {
+    async fn new(postgres: bool) -> Self {
+        if postgres {
+            let url = tokio::task::spawn_blocking(|| Postgres::shared().create_database())
+                .await
+                .unwrap();
+            Backend::Postgres(url)
+        } else {
+            Backend::Sqlite(tempfile::tempdir().unwrap())
+        }
+    }
+
+    fn location(&self) -> StoreLocation {
+        match self {
+            Backend::Sqlite(d) => StoreLocation::Sqlite(d.path().join("t.db")),
+            Backend::Postgres(url) => StoreLocation::Postgres(url.clone()),
+        }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        open(&self.location(), 8).await.unwrap()
+    }
+}
+
+/// Runs each listed case as two tests: `<case>::sqlite` and `<case>::postgres`.
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let b = super::Backend::new(false).await;
+                super::$case(&b).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let b = super::Backend::new(true).await;
+                super::$case(&b).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    reserve_charge_and_release_settle_exactly_once,
+    keys_never_see_each_others_generations,
+    listing_pages_newest_first,
+    expired_leases_are_requeued_then_failed_after_max_attempts,
+    credits_and_revocation,
+    migrations_are_applied_once_and_a_newer_schema_is_refused,
+    cancel_fails_queued_and_running_jobs_once_and_releases_credits,
+    an_idempotency_key_replays_its_generation_and_refuses_another_request,
+    generations_copy_between_stores_as_they_are,
+    nodes_racing_lease_each_job_once_and_settle_it_once,
+    concurrent_creates_on_two_nodes_reserve_once_and_never_overdraw,
+);
 
 fn key(id: &str, credits: i64) -> KeyRecord {
     KeyRecord {
@@ -40,21 +108,19 @@ fn gen(id: &str, key_id: &str, cost: i64) -> GenerationRecord {
     }
 }
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+async fn store(b: &Backend) -> Arc<dyn Store> {
+    let s = b.open().await;
     s.insert_key(key("a", 500)).await.unwrap();
     s.insert_key(key("b", 100)).await.unwrap();
-    (dir, s)
+    s
 }
 
-async fn available(s: &SqliteStore, id: &str) -> i64 {
+async fn available(s: &Arc<dyn Store>, id: &str) -> i64 {
     s.key(id).await.unwrap().unwrap().available().0
 }
 
-#[tokio::test]
-async fn reserve_charge_and_release_settle_exactly_once() {
-    let (_d, s) = store().await;
+async fn reserve_charge_and_release_settle_exactly_once(b: &Backend) {
+    let s = store(b).await;
     s.submit(gen("g1", "a", 175), None).await.unwrap();
     s.submit(gen("g2", "a", 175), None).await.unwrap();
     assert_eq!(available(&s, "a").await, 150);
@@ -107,9 +173,8 @@ async fn reserve_charge_and_release_settle_exactly_once() {
     assert!(s.lease_job("w", 10_000).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn keys_never_see_each_others_generations() {
-    let (_d, s) = store().await;
+async fn keys_never_see_each_others_generations(b: &Backend) {
+    let s = store(b).await;
     s.submit(gen("g1", "a", 10), None).await.unwrap();
     assert!(s.generation("b", "g1").await.unwrap().is_none());
     assert!(s.generation("a", "g1").await.unwrap().is_some());
@@ -130,9 +195,8 @@ async fn keys_never_see_each_others_generations() {
     );
 }
 
-#[tokio::test]
-async fn listing_pages_newest_first() {
-    let (_d, s) = store().await;
+async fn listing_pages_newest_first(b: &Backend) {
+    let s = store(b).await;
     for i in 0..5 {
         s.submit(gen(&format!("g{i}"), "a", 1), None).await.unwrap();
     }
@@ -147,9 +211,8 @@ async fn listing_pages_newest_first() {
     assert!(!more);
 }
 
-#[tokio::test]
-async fn expired_leases_are_requeued_then_failed_after_max_attempts() {
-    let (_d, s) = store().await;
+async fn expired_leases_are_requeued_then_failed_after_max_attempts(b: &Backend) {
+    let s = store(b).await;
     s.submit(gen("g1", "a", 100), None).await.unwrap();
     let _ = s.lease_job("dead", -1).await.unwrap().unwrap();
     // A heartbeat from another worker does not hold it.
@@ -187,9 +250,8 @@ async fn expired_leases_are_requeued_then_failed_after_max_attempts() {
     assert_eq!(available(&s, "a").await, 500);
 }
 
-#[tokio::test]
-async fn credits_and_revocation() {
-    let (_d, s) = store().await;
+async fn credits_and_revocation(b: &Backend) {
+    let s = store(b).await;
     let k = s.add_credits("b", Credits(50)).await.unwrap();
     assert_eq!(k.balance, Credits(150));
     s.revoke_key("b").await.unwrap();
@@ -204,21 +266,44 @@ async fn credits_and_revocation() {
     );
 }
 
-#[test]
-fn migrations_are_applied_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.db");
-    drop(SqliteStore::open(&path).unwrap());
-    let s = SqliteStore::open(&path).unwrap();
-    let v: i64 = s
-        .with_conn(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
-        .unwrap();
-    assert_eq!(v as usize, schema::latest_version());
+async fn migrations_are_applied_once_and_a_newer_schema_is_refused(b: &Backend) {
+    let s = store(b).await;
+    s.submit(gen("g1", "a", 10), None).await.unwrap();
+    drop(s);
+    // Opening again migrates nothing and keeps everything.
+    let s = b.open().await;
+    assert_eq!(available(&s, "a").await, 490);
+    drop(s);
+    let newer = match b {
+        Backend::Sqlite(d) => {
+            let c = rusqlite::Connection::open(d.path().join("t.db")).unwrap();
+            let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(v as usize, schema::latest_version());
+            c.pragma_update(None, "user_version", v + 1).unwrap();
+            v + 1
+        }
+        Backend::Postgres(url) => {
+            let pg = PgStore::open(url, 1).await.unwrap();
+            let v = postgres::schema::latest_version() as i64;
+            pg.execute_batch(&format!(
+                "INSERT INTO retake_schema (version, applied_at) VALUES ({}, 0)",
+                v + 1
+            ))
+            .await
+            .unwrap();
+            v + 1
+        }
+    };
+    let e = match open(&b.location(), 2).await {
+        Ok(_) => panic!("a database from a newer retake was opened"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains(&format!("schema version {newer}")), "{e}");
+    assert!(e.contains("newer retake"), "{e}");
 }
 
-#[tokio::test]
-async fn cancel_fails_queued_and_running_jobs_once_and_releases_credits() {
-    let (_d, s) = store().await;
+async fn cancel_fails_queued_and_running_jobs_once_and_releases_credits(b: &Backend) {
+    let s = store(b).await;
     s.submit(gen("q", "a", 100), None).await.unwrap();
     s.submit(gen("r", "a", 100), None).await.unwrap();
     let leased = s.lease_job("w", 10_000).await.unwrap().unwrap();
@@ -262,9 +347,8 @@ async fn cancel_fails_queued_and_running_jobs_once_and_releases_credits() {
     assert_eq!(available(&s, "a").await, 500);
 }
 
-#[tokio::test]
-async fn an_idempotency_key_replays_its_generation_and_refuses_another_request() {
-    let (_d, s) = store().await;
+async fn an_idempotency_key_replays_its_generation_and_refuses_another_request(b: &Backend) {
+    let s = store(b).await;
     let idem = |hash: &str| {
         Some(IdempotencyKey {
             key: "k1".into(),
@@ -304,4 +388,179 @@ async fn an_idempotency_key_replays_its_generation_and_refuses_another_request()
         s.submit(gen("g5", "a", 100), idem("other")).await.unwrap(),
         Submitted::Created
     ));
+}
+
+async fn generations_copy_between_stores_as_they_are(b: &Backend) {
+    let s = store(b).await;
+    let idem = IdempotencyKey {
+        key: "k".into(),
+        request_hash: "h".into(),
+    };
+    s.submit(gen("done", "a", 100), Some(idem.clone())).await.unwrap();
+    s.submit(gen("queued", "a", 50), None).await.unwrap();
+    s.submit(gen("leased", "b", 20), None).await.unwrap();
+    s.lease_job("w", 10_000).await.unwrap();
+    s.complete("done", "w", "outputs/done.mp4").await.unwrap();
+    s.lease_job("w", 10_000).await.unwrap();
+    s.revoke_key("b").await.unwrap();
+
+    // Into a fresh SQLite file, page by page, twice (a second run changes nothing).
+    let dir = tempfile::tempdir().unwrap();
+    let target = open(&StoreLocation::Sqlite(dir.path().join("copy.db")), 2)
+        .await
+        .unwrap();
+    for round in 0..2 {
+        for k in s.list_keys().await.unwrap() {
+            target.import_key(k).await.unwrap();
+        }
+        let mut after = String::new();
+        let mut copied = 0;
+        loop {
+            let page = s.export_generations(&after, 2).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.record.id.clone();
+            for g in page {
+                copied += usize::from(target.import_generation(g).await.unwrap());
+            }
+        }
+        assert_eq!(copied, if round == 0 { 3 } else { 0 }, "round {round}");
+    }
+    let a = target.key("a").await.unwrap().unwrap();
+    assert_eq!((a.balance.0, a.reserved.0), (400, 50));
+    assert!(target.key("b").await.unwrap().unwrap().revoked);
+    let done = target.generation_by_id("done").await.unwrap().unwrap();
+    assert_eq!(done.state, State::Completed);
+    assert_eq!(done.output_blob.as_deref(), Some("outputs/done.mp4"));
+    assert_eq!(done.credit_state, CreditState::Charged);
+    let (hash, g) = target.idempotent("a", "k").await.unwrap().unwrap();
+    assert_eq!((hash.as_str(), g.id.as_str()), ("h", "done"));
+    // Both unfinished jobs are queued there (a lease held in the source is not copied).
+    assert_eq!(target.export_generations("", 10).await.unwrap().len(), 3);
+    assert_eq!(target.queue_depth().await.unwrap(), 2);
+    let mut attempts = Vec::new();
+    while let Some(j) = target.lease_job("w2", 10_000).await.unwrap() {
+        attempts.push(j.attempt);
+    }
+    attempts.sort();
+    assert_eq!(attempts, [1, 2], "copied jobs keep their attempts");
+}
+
+async fn nodes_racing_lease_each_job_once_and_settle_it_once(b: &Backend) {
+    let one = store(b).await;
+    let two = b.open().await;
+    for i in 0..12 {
+        one.submit(gen(&format!("g{i:02}"), "a", 10), None)
+            .await
+            .unwrap();
+    }
+    // Six workers, three per node, take jobs until none are left.
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let s = if w % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(j) = s.lease_job(&format!("w{w}"), 10_000).await.unwrap() {
+                mine.push(j.generation.id);
+            }
+            mine
+        }));
+    }
+    let mut leased: Vec<String> = Vec::new();
+    for t in tasks {
+        leased.extend(t.await.unwrap());
+    }
+    leased.sort();
+    let all: Vec<String> = (0..12).map(|i| format!("g{i:02}")).collect();
+    assert_eq!(leased, all, "every job leased exactly once");
+
+    // Complete, fail and cancel race on every generation from both nodes (each trying as
+    // every worker, so the holder is among them): exactly one wins.
+    let mut races = Vec::new();
+    for id in &all {
+        for (n, s) in [one.clone(), two.clone(), one.clone()].into_iter().enumerate() {
+            let id = id.clone();
+            races.push(tokio::spawn(async move {
+                let mut won = 0;
+                for w in 0..6 {
+                    let worker = format!("w{w}");
+                    let r = match n {
+                        0 => s.complete(&id, &worker, "out").await.unwrap(),
+                        1 => s.fail(&id, &worker, "x", FailureCode::Processing).await.unwrap(),
+                        _ => match s.cancel("a", &id, "c", FailureCode::Cancelled).await {
+                            Ok(c) => Some(c.generation),
+                            Err(StoreError::AlreadyFinished { .. }) => None,
+                            Err(e) => panic!("{e}"),
+                        },
+                    };
+                    won += usize::from(r.is_some());
+                }
+                won
+            }));
+        }
+    }
+    let mut wins = 0;
+    for r in races {
+        wins += r.await.unwrap();
+    }
+    assert_eq!(wins, 12, "each generation settled once");
+    let mut charged = 0;
+    for id in &all {
+        let g = one.generation_by_id(id).await.unwrap().unwrap();
+        assert!(g.state.is_terminal());
+        if g.credit_state == CreditState::Charged {
+            charged += 10;
+        }
+    }
+    let k = two.key("a").await.unwrap().unwrap();
+    assert_eq!(k.reserved.0, 0, "no reservation left behind");
+    assert_eq!(k.balance.0, 500 - charged, "charged exactly what completed");
+}
+
+async fn concurrent_creates_on_two_nodes_reserve_once_and_never_overdraw(b: &Backend) {
+    let one = store(b).await;
+    let two = b.open().await;
+    // 40 idempotency keys, each sent twice (once per node) at the same time; key "b" has
+    // 100 credits, so 10 creates of 10 fit.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        for (n, s) in [one.clone(), two.clone()].into_iter().enumerate() {
+            tasks.push(tokio::spawn(async move {
+                let idem = IdempotencyKey {
+                    key: format!("idem-{i}"),
+                    request_hash: "same".into(),
+                };
+                let r = s
+                    .submit(gen(&format!("g{i}-{n}"), "b", 10), Some(idem))
+                    .await;
+                (i, r)
+            }));
+        }
+    }
+    let mut created = std::collections::BTreeMap::<usize, Vec<String>>::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Ok(Submitted::Created)) => created.entry(i).or_default().push("new".into()),
+            (i, Ok(Submitted::Replayed(g))) => created.entry(i).or_default().push(g.id),
+            (_, Err(StoreError::InsufficientCredits { .. })) => refused += 1,
+            (_, Err(e)) => panic!("{e}"),
+        }
+    }
+    let made = created
+        .values()
+        .filter(|v| v.iter().any(|x| x == "new"))
+        .count();
+    assert_eq!(made, 10, "exactly as many as the credits cover");
+    for (i, answers) in &created {
+        assert_eq!(
+            answers.iter().filter(|x| *x == "new").count(),
+            1,
+            "idempotency key {i} made one generation: {answers:?}"
+        );
+    }
+    assert_eq!(refused + created.values().map(Vec::len).sum::<usize>(), 80);
+    let k = one.key("b").await.unwrap().unwrap();
+    assert_eq!((k.balance.0, k.reserved.0), (100, 100));
+    assert!(k.available().0 >= 0);
+    assert_eq!(one.list_generations("b", 100, 0).await.unwrap().0.len(), 10);
 }

@@ -78,10 +78,12 @@ impl TestServer {
     }
 
     /// Makes a key with `credits`.
-    pub fn key(&self, name: &str, credits: f64) -> CreatedKey {
+    pub async fn key(&self, name: &str, credits: f64) -> CreatedKey {
         Admin::open(&self.config)
+            .await
             .unwrap()
             .create_key(name, credits)
+            .await
             .unwrap()
     }
 

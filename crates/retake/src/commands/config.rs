@@ -60,7 +60,7 @@ pub fn load(args: &ConfigArgs) -> Result<LoadedConfig, CliError> {
 pub fn run(args: &ConfigCmdArgs) -> Result<(), CliError> {
     let loaded = load(&args.config)?;
     if args.json {
-        let json = serde_json::to_string_pretty(&loaded.config)
+        let json = serde_json::to_string_pretty(&loaded.config.masked())
             .map_err(|e| CliError::internal(anyhow!(e)))?;
         println!("{json}");
         return Ok(());

@@ -1,4 +1,5 @@
-//! `retake keys`: create, list, revoke API keys and add credits, directly on the data folder.
+//! `retake keys`: create, list, revoke API keys and add credits, directly in the configured
+//! database (the data folder's SQLite file, or PostgreSQL with `database_url`).
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
@@ -68,14 +69,25 @@ fn json(v: &impl serde::Serialize) -> Result<(), CliError> {
 /// Runs a keys subcommand.
 pub fn run(args: &KeysArgs) -> Result<(), CliError> {
     let loaded = load(&args.config)?;
-    let admin = Admin::open(&loaded.config).map_err(service_error)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::internal(anyhow!(e)))?;
+    rt.block_on(run_async(args, &loaded.config))
+}
+
+async fn run_async(args: &KeysArgs, config: &retake_service::ServiceConfig) -> Result<(), CliError> {
+    let admin = Admin::open(config).await.map_err(service_error)?;
     match &args.command {
         KeysCommand::Create {
             name,
             credits,
             json: as_json,
         } => {
-            let k = admin.create_key(name, *credits).map_err(service_error)?;
+            let k = admin
+                .create_key(name, *credits)
+                .await
+                .map_err(service_error)?;
             if *as_json {
                 return json(&k);
             }
@@ -91,7 +103,7 @@ pub fn run(args: &KeysArgs) -> Result<(), CliError> {
             );
         }
         KeysCommand::List { json: as_json } => {
-            let keys = admin.list_keys().map_err(service_error)?;
+            let keys = admin.list_keys().await.map_err(service_error)?;
             if *as_json {
                 return json(&keys);
             }
@@ -112,11 +124,14 @@ pub fn run(args: &KeysArgs) -> Result<(), CliError> {
             }
         }
         KeysCommand::Revoke { id } => {
-            admin.revoke_key(id).map_err(service_error)?;
+            admin.revoke_key(id).await.map_err(service_error)?;
             println!("revoked key {id}");
         }
         KeysCommand::Credit { id, credits } => {
-            let k = admin.add_credits(id, *credits).map_err(service_error)?;
+            let k = admin
+                .add_credits(id, *credits)
+                .await
+                .map_err(service_error)?;
             println!(
                 "key {} now has {:.2} credits available ({:.2} held by generations in flight)",
                 k.id, k.available, k.reserved

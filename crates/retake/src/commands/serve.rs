@@ -85,11 +85,12 @@ fn pipeline(config: &ServiceConfig) -> Result<Arc<dyn ClipPipeline>, CliError> {
     Ok(Arc::new(p))
 }
 
-/// On a data folder without keys: makes the admin key and says, once, how to read it.
-fn first_start(config: &ServiceConfig) -> Result<(), CliError> {
-    let admin = Admin::open(config).map_err(internal)?;
+/// On a database without keys: makes the admin key and says, once, how to read it.
+async fn first_start(config: &ServiceConfig) -> Result<(), CliError> {
+    let admin = Admin::open(config).await.map_err(internal)?;
     if let Some(path) = admin
         .ensure_admin_key(config.admin_credits)
+        .await
         .map_err(internal)?
     {
         eprintln!(
@@ -119,9 +120,9 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
     }
     config.validate().map_err(|e| CliError::usage(anyhow!(e)))?;
     init_logging(config);
-    first_start(config)?;
     let config = config.clone();
     runtime()?.block_on(async move {
+        first_start(&config).await?;
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|e| {

@@ -1,0 +1,117 @@
+//! `retake migrate`: a single-machine install (SQLite and the data folder) is copied into a
+//! real PostgreSQL and a real S3 server; a second run copies nothing; a server on the new
+//! stores then serves the same keys, balances, generations, videos and uploads.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use retake_service::migrate::{migrate, open_target};
+use retake_service::MediaPipeline;
+use retake_testkit::services::{Postgres, S3Server};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
+    let mut t = TestServer::start().await;
+    let files = Files::start().await;
+    let k = t.key("a", 1.0).await;
+    let clip = small_clip();
+    let media = files.put("c.mp4", std::fs::read(&clip).unwrap());
+    let first = files.put("f.png", edited_first_frame(&clip));
+    let g: Value = t
+        .post_json(&k.token, "/generations/video/modify", luma_body(&media, Some(&first)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = g["id"].as_str().unwrap().to_string();
+    assert_eq!(t.wait_done(&k.token, &id).await["state"], "completed");
+    let upload: Value = t
+        .http
+        .post(format!("{}/v1/uploads", t.base()))
+        .bearer_auth(&k.token)
+        .body(std::fs::read(&clip).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let video_before = reqwest::Client::new()
+        .get(t.url(&format!("/generations/{id}/video")))
+        .bearer_auth(&k.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    t.server.take().unwrap().shutdown().await;
+
+    let (pg, s3) = tokio::task::spawn_blocking(|| (Postgres::shared(), S3Server::shared()))
+        .await
+        .unwrap();
+    let db = tokio::task::spawn_blocking(move || pg.create_database()).await.unwrap();
+    s3.create_bucket("moved");
+    let mut source = t.config.clone();
+    source.s3_endpoint = Some(s3.endpoint.clone());
+    source.s3_access_key_id = Some("test".into());
+    source.s3_secret_access_key = Some("test".into());
+    let target = open_target(&source, &db, Some("s3://moved/prod")).await.unwrap();
+    let lines = std::sync::Mutex::new(Vec::new());
+    let report = migrate(&source, &target, &|l: &str| lines.lock().unwrap().push(l.to_string()))
+        .await
+        .unwrap();
+    assert_eq!((report.keys, report.generations_copied), (1, 1), "{report:?}");
+    // The output and the upload (the finished job's inputs were already removed).
+    assert_eq!((report.files_copied, report.files_present), (2, 0), "{report:?}");
+    assert!(lines.lock().unwrap().iter().any(|l| l.contains("verified")));
+    let again = migrate(&source, &target, &|_: &str| {}).await.unwrap();
+    assert_eq!(
+        (again.generations_copied, again.generations_present, again.files_copied, again.files_present),
+        (0, 1, 0, 2),
+        "a second run copies nothing: {again:?}"
+    );
+
+    // A server on the new stores, with an empty data folder, serves everything as before.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut config = test_config(fresh.path());
+    config.database_url = Some(db);
+    config.blob_store = "s3://moved/prod".into();
+    config.s3_endpoint = Some(s3.endpoint.clone());
+    config.s3_access_key_id = Some("test".into());
+    config.s3_secret_access_key = Some("test".into());
+    config.link_secret = Some("a-link-secret-of-at-least-32-characters".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = retake_service::start(config.clone(), Arc::new(MediaPipeline::default()), listener)
+        .await
+        .unwrap();
+    let moved = TestServer {
+        server: Some(server),
+        dir: fresh,
+        config,
+        http: reqwest::Client::new(),
+    };
+    let g = moved.get(&k.token, &format!("/generations/{id}")).await;
+    assert_eq!(remaining(&g), Some(0.99), "the balance came along");
+    let g: Value = g.json().await.unwrap();
+    assert_eq!(g["state"], "completed");
+    let video = reqwest::get(g["assets"]["video"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(video, video_before, "the same video, from the bucket");
+    // The upload works as a media URL for the same key on the new stores.
+    let url = upload["url"].as_str().unwrap().replace(&t.base(), &moved.base());
+    let g: Value = moved
+        .post_json(&k.token, "/generations/video/modify", luma_body(&url, Some(&first)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g["state"], "queued", "{g}");
+}
