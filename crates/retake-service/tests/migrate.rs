@@ -48,6 +48,7 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
         .bytes()
         .await
         .unwrap();
+    let old_base = t.base();
     t.server.take().unwrap().shutdown().await;
 
     let (pg, s3) = tokio::task::spawn_blocking(|| (Postgres::shared(), S3Server::shared()))
@@ -106,7 +107,7 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
         .unwrap();
     assert_eq!(video, video_before, "the same video, from the bucket");
     // The upload works as a media URL for the same key on the new stores.
-    let url = upload["url"].as_str().unwrap().replace(&t.base(), &moved.base());
+    let url = upload["url"].as_str().unwrap().replace(&old_base, &moved.base());
     let g: Value = moved
         .post_json(&k.token, "/generations/video/modify", luma_body(&url, Some(&first)))
         .await

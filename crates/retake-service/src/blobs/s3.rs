@@ -133,10 +133,12 @@ impl S3Blobs {
 
     /// Turns an `object_store` error into one that says what to check.
     fn err(&self, what: &str, e: object_store::Error) -> BlobError {
-        if let object_store::Error::NotFound { path, .. } = &e {
-            return BlobError::NotFound(path.clone());
-        }
         let text = error_chain(&e);
+        if let object_store::Error::NotFound { path, .. } = &e {
+            if !text.contains("NoSuchBucket") {
+                return BlobError::NotFound(path.clone());
+            }
+        }
         let hint = if text.contains("NoSuchBucket") {
             format!(
                 "the bucket does not exist; create `{}` (e.g. `aws s3 mb s3://{}`) or fix \
