@@ -85,14 +85,14 @@ impl Admin {
         let k = auth::new_key()?;
         self.store
             .insert_key(KeyRecord {
-            id: k.id.clone(),
-            name: name.to_string(),
-            secret_hash: k.secret_hash.to_vec(),
-            webhook_secret: k.webhook_secret.clone(),
-            balance: Credits::from_f64(credits),
-            reserved: Credits(0),
-            created_at: now_ms(),
-            revoked: false,
+                id: k.id.clone(),
+                name: name.to_string(),
+                secret_hash: k.secret_hash.to_vec(),
+                webhook_secret: k.webhook_secret.clone(),
+                balance: Credits::from_f64(credits),
+                reserved: Credits(0),
+                created_at: now_ms(),
+                revoked: false,
             })
             .await?;
         Ok(CreatedKey {

@@ -112,7 +112,9 @@ impl From<crate::blobs::BlobError> for ServiceError {
             crate::blobs::BlobError::NotFound(key) => {
                 ServiceError::NotFound(format!("the file `{key}` is gone from blob storage"))
             }
-            crate::blobs::BlobError::Storage(m) => ServiceError::Internal(format!("blob storage: {m}")),
+            crate::blobs::BlobError::Storage(m) => {
+                ServiceError::Internal(format!("blob storage: {m}"))
+            }
         }
     }
 }

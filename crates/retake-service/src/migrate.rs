@@ -90,8 +90,14 @@ pub async fn migrate(
 
     if let Some(to_blobs) = &target.blobs {
         for (key, _) in from_blobs.list("uploads").await? {
-            copy_blob(from_blobs.as_ref(), to_blobs.as_ref(), &scratch, &key, &mut report)
-                .await?;
+            copy_blob(
+                from_blobs.as_ref(),
+                to_blobs.as_ref(),
+                &scratch,
+                &key,
+                &mut report,
+            )
+            .await?;
         }
     }
     let mut after = String::new();
@@ -103,10 +109,20 @@ pub async fn migrate(
         for g in page {
             if let Some(to_blobs) = &target.blobs {
                 let r = &g.record;
-                let files = [Some(&r.media_blob), r.first_frame_blob.as_ref(), r.output_blob.as_ref()];
+                let files = [
+                    Some(&r.media_blob),
+                    r.first_frame_blob.as_ref(),
+                    r.output_blob.as_ref(),
+                ];
                 for key in files.into_iter().flatten() {
-                    copy_blob(from_blobs.as_ref(), to_blobs.as_ref(), &scratch, key, &mut report)
-                        .await?;
+                    copy_blob(
+                        from_blobs.as_ref(),
+                        to_blobs.as_ref(),
+                        &scratch,
+                        key,
+                        &mut report,
+                    )
+                    .await?;
                 }
             }
             source_ids.push(g.record.id.clone());
@@ -143,7 +159,9 @@ async fn verify(
             .key(&k.id)
             .await?
             .ok_or_else(|| fail(format!("key `{}` is missing in the target", k.id)))?;
-        if (t.balance, t.reserved, t.revoked, &t.secret_hash) != (k.balance, k.reserved, k.revoked, &k.secret_hash) {
+        if (t.balance, t.reserved, t.revoked, &t.secret_hash)
+            != (k.balance, k.reserved, k.revoked, &k.secret_hash)
+        {
             return Err(fail(format!(
                 "key `{}` differs in the target (balance {} vs {}); was the target used \
                  since? Stop every retake and run the migration again",
@@ -158,10 +176,11 @@ async fn verify(
         }
     }
     for id in source_ids {
-        let s = from_store
-            .generation_by_id(id)
-            .await?
-            .ok_or_else(|| fail(format!("generation `{id}` vanished from the source; is a retake still running on it?")))?;
+        let s = from_store.generation_by_id(id).await?.ok_or_else(|| {
+            fail(format!(
+                "generation `{id}` vanished from the source; is a retake still running on it?"
+            ))
+        })?;
         let t = target
             .store
             .generation_by_id(id)
@@ -176,13 +195,19 @@ async fn verify(
             )));
         }
         if target.blobs.is_some() {
-            for key in [Some(&s.media_blob), s.first_frame_blob.as_ref(), s.output_blob.as_ref()]
-                .into_iter()
-                .flatten()
+            for key in [
+                Some(&s.media_blob),
+                s.first_frame_blob.as_ref(),
+                s.output_blob.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 if let Some(size) = from_blobs.head(key).await? {
                     if sizes.get(key) != Some(&size) {
-                        return Err(fail(format!("file `{key}` is missing or differs in the target")));
+                        return Err(fail(format!(
+                            "file `{key}` is missing or differs in the target"
+                        )));
                     }
                 }
             }
@@ -200,7 +225,11 @@ pub async fn open_target(
 ) -> Result<MigrateTarget> {
     let location = StoreLocation::parse(Some(to), &config.data_dir)
         .map_err(|m| ServiceError::BadRequest(format!("--to: {m}")))?;
-    if location == config.store_location().map_err(|e| ServiceError::BadRequest(e.to_string()))? {
+    if location
+        == config
+            .store_location()
+            .map_err(|e| ServiceError::BadRequest(e.to_string()))?
+    {
         return Err(ServiceError::BadRequest(
             "--to names the database this configuration already uses; point it at the new one"
                 .into(),

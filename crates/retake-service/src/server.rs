@@ -182,7 +182,10 @@ async fn build(
     let scratch = Scratch::open(&config.data_dir.join(SCRATCH_DIR)).map_err(|e| {
         storage_error(
             "data_dir",
-            format!("cannot make a scratch folder in {}: {e}", config.data_dir.display()),
+            format!(
+                "cannot make a scratch folder in {}: {e}",
+                config.data_dir.display()
+            ),
         )
     })?;
     let fetcher = Fetcher::new(&config.fetch())?;

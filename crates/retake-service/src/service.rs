@@ -14,7 +14,6 @@ use tokio::sync::Notify;
 use crate::auth;
 use crate::blobs::{self, BlobError, BlobStore, Scratch};
 use crate::config::{ServiceConfig, VideoLinks};
-use futures_util::FutureExt;
 use crate::domain::{
     rfc3339_ms, Assets, FailureCode, Generation, ModifyVideoRequest, State, GENERATION_TYPE,
 };
@@ -30,6 +29,7 @@ use crate::store::{
     Submitted,
 };
 use crate::webhook::{WebhookEvent, WebhookSender};
+use futures_util::FutureExt;
 use retake_pipeline::{check_first_frame_shape, check_motion};
 
 /// How a client presented its key: either header, or both with the same key.
@@ -418,12 +418,7 @@ impl Service {
         let media_blob = blobs::input_key(id, "media");
         let limits = self.config.limits();
         let media = self
-            .fetch_input(
-                caller,
-                "media.url",
-                &valid.media_url,
-                limits.max_file_bytes,
-            )
+            .fetch_input(caller, "media.url", &valid.media_url, limits.max_file_bytes)
             .await?;
         let media_path = media.0.clone();
         let (width, height, source_frames, frames) = blocking(move || {
@@ -441,12 +436,7 @@ impl Service {
             None => None,
             Some(url) => {
                 let file = self
-                    .fetch_input(
-                        caller,
-                        "first_frame.url",
-                        url,
-                        self.config.max_image_bytes,
-                    )
+                    .fetch_input(caller, "first_frame.url", url, self.config.max_image_bytes)
                     .await?;
                 let path = file.0.clone();
                 let (kw, kh) = blocking(move || load_image(&path).map(|f| (f.width(), f.height())))

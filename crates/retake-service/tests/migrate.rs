@@ -21,7 +21,11 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
     let media = files.put("c.mp4", std::fs::read(&clip).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip));
     let g: Value = t
-        .post_json(&k.token, "/generations/video/modify", luma_body(&media, Some(&first)))
+        .post_json(
+            &k.token,
+            "/generations/video/modify",
+            luma_body(&media, Some(&first)),
+        )
         .await
         .json()
         .await
@@ -54,24 +58,43 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
     let (pg, s3) = tokio::task::spawn_blocking(|| (Postgres::shared(), S3Server::shared()))
         .await
         .unwrap();
-    let db = tokio::task::spawn_blocking(move || pg.create_database()).await.unwrap();
+    let db = tokio::task::spawn_blocking(move || pg.create_database())
+        .await
+        .unwrap();
     s3.create_bucket("moved");
     let mut source = t.config.clone();
     source.s3_endpoint = Some(s3.endpoint.clone());
     source.s3_access_key_id = Some("test".into());
     source.s3_secret_access_key = Some("test".into());
-    let target = open_target(&source, &db, Some("s3://moved/prod")).await.unwrap();
-    let lines = std::sync::Mutex::new(Vec::new());
-    let report = migrate(&source, &target, &|l: &str| lines.lock().unwrap().push(l.to_string()))
+    let target = open_target(&source, &db, Some("s3://moved/prod"))
         .await
         .unwrap();
-    assert_eq!((report.keys, report.generations_copied), (1, 1), "{report:?}");
+    let lines = std::sync::Mutex::new(Vec::new());
+    let report = migrate(&source, &target, &|l: &str| {
+        lines.lock().unwrap().push(l.to_string())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.keys, report.generations_copied),
+        (1, 1),
+        "{report:?}"
+    );
     // The output and the upload (the finished job's inputs were already removed).
-    assert_eq!((report.files_copied, report.files_present), (2, 0), "{report:?}");
+    assert_eq!(
+        (report.files_copied, report.files_present),
+        (2, 0),
+        "{report:?}"
+    );
     assert!(lines.lock().unwrap().iter().any(|l| l.contains("verified")));
     let again = migrate(&source, &target, &|_: &str| {}).await.unwrap();
     assert_eq!(
-        (again.generations_copied, again.generations_present, again.files_copied, again.files_present),
+        (
+            again.generations_copied,
+            again.generations_present,
+            again.files_copied,
+            again.files_present
+        ),
         (0, 1, 0, 2),
         "a second run copies nothing: {again:?}"
     );
@@ -86,9 +109,10 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
     config.s3_secret_access_key = Some("test".into());
     config.link_secret = Some("a-link-secret-of-at-least-32-characters".into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = retake_service::start(config.clone(), Arc::new(MediaPipeline::default()), listener)
-        .await
-        .unwrap();
+    let server =
+        retake_service::start(config.clone(), Arc::new(MediaPipeline::default()), listener)
+            .await
+            .unwrap();
     let moved = TestServer {
         server: Some(server),
         dir: fresh,
@@ -107,9 +131,16 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
         .unwrap();
     assert_eq!(video, video_before, "the same video, from the bucket");
     // The upload works as a media URL for the same key on the new stores.
-    let url = upload["url"].as_str().unwrap().replace(&old_base, &moved.base());
+    let url = upload["url"]
+        .as_str()
+        .unwrap()
+        .replace(&old_base, &moved.base());
     let g: Value = moved
-        .post_json(&k.token, "/generations/video/modify", luma_body(&url, Some(&first)))
+        .post_json(
+            &k.token,
+            "/generations/video/modify",
+            luma_body(&url, Some(&first)),
+        )
         .await
         .json()
         .await

@@ -41,10 +41,21 @@ async fn bad_databases_are_named_with_what_to_fix() {
         c.link_secret = Some(SECRET.into());
     })
     .await;
-    assert_says(&e, &["database_url", "cannot connect", "retake:***@", "pg_hba.conf"]);
+    assert_says(
+        &e,
+        &[
+            "database_url",
+            "cannot connect",
+            "retake:***@",
+            "pg_hba.conf",
+        ],
+    );
     assert!(!e.contains(":pw@"), "the password is not shown: {e}");
 
-    pg.psql("postgres", "DROP ROLE IF EXISTS pwuser; CREATE ROLE pwuser LOGIN PASSWORD 'right'");
+    pg.psql(
+        "postgres",
+        "DROP ROLE IF EXISTS pwuser; CREATE ROLE pwuser LOGIN PASSWORD 'right'",
+    );
     let db = pg.create_database();
     let name = Postgres::db_of(&db).to_string();
     let e = start_error(|c| {
@@ -55,7 +66,10 @@ async fn bad_databases_are_named_with_what_to_fix() {
         c.link_secret = Some(SECRET.into());
     })
     .await;
-    assert_says(&e, &["password authentication failed", "user name and password"]);
+    assert_says(
+        &e,
+        &["password authentication failed", "user name and password"],
+    );
 
     // A database migrated by a newer retake.
     let url = pg.create_database();
@@ -98,7 +112,11 @@ print(key["AccessKeyId"], key["SecretAccessKey"])
         .args(["-c", script, endpoint])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut words = text.split_whitespace();
     (
@@ -115,7 +133,9 @@ async fn bad_buckets_are_named_with_what_to_fix() {
     let endpoint = s3.endpoint.clone();
     let (id, secret) = {
         let e = endpoint.clone();
-        tokio::task::spawn_blocking(move || read_only_user(&e)).await.unwrap()
+        tokio::task::spawn_blocking(move || read_only_user(&e))
+            .await
+            .unwrap()
     };
     let with = |bucket: &str, endpoint: &str, id: &str, secret: &str| {
         let (bucket, endpoint, id, secret) = (
@@ -133,7 +153,10 @@ async fn bad_buckets_are_named_with_what_to_fix() {
     };
     let closed = format!("http://127.0.0.1:{}", free_port("127.0.0.1"));
     let e = start_error(with("locked", &closed, &id, &secret)).await;
-    assert_says(&e, &["blob_store", "cannot reach the server", "s3_endpoint"]);
+    assert_says(
+        &e,
+        &["blob_store", "cannot reach the server", "s3_endpoint"],
+    );
 
     let e = start_error(with("locked", &endpoint, "AKIANOBODY", "nope")).await;
     assert_says(&e, &["credentials were refused", "s3_access_key_id"]);

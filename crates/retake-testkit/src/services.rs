@@ -263,8 +263,25 @@ impl Postgres {
     /// Runs SQL with `psql` on database `db` and returns its unaligned output.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
-            .args(["-d", db, "-v", "ON_ERROR_STOP=1", "-A", "-t", "-q", "-c", sql])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args([
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-A",
+                "-t",
+                "-q",
+                "-c",
+                sql,
+            ])
             .output()
             .unwrap_or_else(|e| panic!("cannot run psql (Debian's postgresql-client): {e}"));
         assert!(
@@ -306,7 +323,8 @@ pub fn python() -> String {
         return p;
     }
     let home = std::env::var("HOME").unwrap_or_default();
-    let venv = std::env::var("RETAKE_VENV").unwrap_or_else(|_| format!("{home}/.cache/retake-venv"));
+    let venv =
+        std::env::var("RETAKE_VENV").unwrap_or_else(|_| format!("{home}/.cache/retake-venv"));
     format!("{venv}/bin/python")
 }
 
@@ -342,14 +360,21 @@ impl S3Server {
              in the test virtual environment) or set PYTHON"
         );
         let port = free_port(host);
-        let log = std::env::temp_dir().join(format!("retake-moto-{}-{port}.log", std::process::id()));
+        let log =
+            std::env::temp_dir().join(format!("retake-moto-{}-{port}.log", std::process::id()));
         let auth = unchecked.map(|n| n.to_string()).unwrap_or_default();
         let dog = watchdog(
             "if [ -n \"$6\" ]; then export INITIAL_NO_AUTH_ACTION_COUNT=\"$6\"; fi; \
              \"$2\" -m moto.server -H \"$3\" -p \"$4\" >\"$5\" 2>&1 & s=$!; \
              while kill -0 \"$1\" 2>/dev/null && kill -0 $s 2>/dev/null; do sleep 0.3; done; \
              kill $s 2>/dev/null; rm -f \"$5\"",
-            &[&python, host, &port.to_string(), &log.to_string_lossy(), &auth],
+            &[
+                &python,
+                host,
+                &port.to_string(),
+                &log.to_string_lossy(),
+                &auth,
+            ],
         );
         wait_for_port(host, port, "moto_server", &log);
         S3Server {

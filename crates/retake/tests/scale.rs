@@ -67,7 +67,17 @@ impl Net {
                 && ip(&["link", "set", &n, "netns", &ns])
                 && ip(&["link", "set", &h, "master", &bridge])
                 && ip(&["link", "set", &h, "up"])
-                && ip(&["netns", "exec", &ns, "ip", "addr", "add", &format!("{addr}/24"), "dev", &n])
+                && ip(&[
+                    "netns",
+                    "exec",
+                    &ns,
+                    "ip",
+                    "addr",
+                    "add",
+                    &format!("{addr}/24"),
+                    "dev",
+                    &n,
+                ])
                 && ip(&["netns", "exec", &ns, "ip", "link", "set", &n, "up"])
                 && ip(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
             net.nodes.push((Some(ns), addr));
@@ -82,7 +92,9 @@ impl Net {
         drop(net);
         Net {
             host: "127.0.0.1".into(),
-            nodes: (0..count).map(|_| (None, "127.0.0.1".to_string())).collect(),
+            nodes: (0..count)
+                .map(|_| (None, "127.0.0.1".to_string()))
+                .collect(),
             bridge: None,
         }
     }
@@ -96,7 +108,8 @@ impl Net {
         let mut c = match &self.nodes[i].0 {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(env!("CARGO_BIN_EXE_retake"));
+                c.args(["netns", "exec", ns])
+                    .arg(env!("CARGO_BIN_EXE_retake"));
                 c
             }
             None => Command::new(env!("CARGO_BIN_EXE_retake")),
@@ -109,7 +122,11 @@ impl Net {
 
     /// Where clients reach API node `i`.
     fn api_base(&self, i: usize) -> String {
-        let port = if self.isolated() { API_PORT } else { API_PORT + i as u16 };
+        let port = if self.isolated() {
+            API_PORT
+        } else {
+            API_PORT + i as u16
+        };
         format!("http://{}:{port}", self.nodes[i].1)
     }
 }
@@ -201,7 +218,14 @@ impl FileServer {
     fn start(dir: &Path, host: &str) -> (FileServer, String) {
         let port = free_port(host);
         let child = Command::new(python())
-            .args(["-m", "http.server", "--bind", host, &port.to_string(), "--directory"])
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                host,
+                &port.to_string(),
+                "--directory",
+            ])
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -242,7 +266,11 @@ fn node_env(cmd: &mut Command, db: &str, s3: &str, net: &Net) {
 }
 
 fn api_node(net: &Net, i: usize, data: &Path, db: &str, s3: &str) -> Node {
-    let port = if net.isolated() { API_PORT } else { API_PORT + i as u16 };
+    let port = if net.isolated() {
+        API_PORT
+    } else {
+        API_PORT + i as u16
+    };
     let bind = format!("{}:{port}", net.nodes[i].1);
     let mut cmd = net.retake(i, &["serve", "--no-workers", "--bind", &bind, "--data-dir"]);
     cmd.arg(data);
@@ -335,13 +363,20 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
     let api = api_node(&net, 0, dirs[0].path(), &db, &s3_url);
     let mut w1 = worker_node(&net, 1, dirs[1].path(), &db, &s3_url);
     let w2 = worker_node(&net, 2, dirs[2].path(), &db, &s3_url);
-    let key = keys(&db_local, dirs[4].path(), &["create", "--name", "scale", "--credits", "5"]);
+    let key = keys(
+        &db_local,
+        dirs[4].path(),
+        &["create", "--name", "scale", "--credits", "5"],
+    );
     let token = key["token"].as_str().unwrap().to_string();
 
     // Phase 1: the SDK creates 20 generations and polls them to the end.
     let mut sdk = Command::new(python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scale/lumaai_batch.py"))
-        .env("RETAKE_BASE_URL", format!("{}/dream-machine/v1", net.api_base(0)))
+        .env(
+            "RETAKE_BASE_URL",
+            format!("{}/dream-machine/v1", net.api_base(0)),
+        )
         .env("RETAKE_API_KEY", &token)
         .env("RETAKE_MEDIA_URL", format!("{files_url}/clip.mp4"))
         .env("RETAKE_FIRST_FRAME_URL", format!("{files_url}/first.png"))
@@ -402,14 +437,21 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
         let l = next_line(150);
         if let Some(rest) = l.strip_prefix("DONE ") {
             let parts: Vec<&str> = rest.splitn(4, ' ').collect();
-            done.insert(parts[0].to_string(), (parts[1].to_string(), parts[2].to_string()));
+            done.insert(
+                parts[0].to_string(),
+                (parts[1].to_string(), parts[2].to_string()),
+            );
         }
         if l == "ALL DONE" {
             break;
         }
     }
     let status = sdk.wait().unwrap();
-    assert!(status.success(), "SDK script failed:\n{}", sdk_log.join("\n"));
+    assert!(
+        status.success(),
+        "SDK script failed:\n{}",
+        sdk_log.join("\n")
+    );
     assert_eq!(done.len(), 20, "{done:?}");
     for (id, (state, bytes)) in &done {
         assert_eq!(state, "completed", "{id}: {done:?}\n{}", sdk_log.join("\n"));
@@ -420,7 +462,10 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
         &db_name,
         &format!("SELECT state || ' ' || credit_state FROM generations WHERE id = '{killed_job}'"),
     );
-    assert_eq!(attempts_of_killed, "completed charged", "the killed worker's job, finished by the other");
+    assert_eq!(
+        attempts_of_killed, "completed charged",
+        "the killed worker's job, finished by the other"
+    );
     // Charged exactly once each: 20 × 0.01 from 5.
     let listed = keys(&db_local, dirs[4].path(), &["list"]);
     let k = listed
@@ -429,7 +474,10 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
         .iter()
         .find(|k| k["name"] == "scale")
         .unwrap();
-    assert_eq!((k["available"].as_f64(), k["reserved"].as_f64()), (Some(4.8), Some(0.0)));
+    assert_eq!(
+        (k["available"].as_f64(), k["reserved"].as_f64()),
+        (Some(4.8), Some(0.0))
+    );
     assert_eq!(
         pg.psql(&db_name, "SELECT COUNT(*) FROM generations"),
         "20",
@@ -448,7 +496,11 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
 
     // Phase 2: 200 creates at once over two API nodes.
     let api2 = api_node(&net, 3, dirs[3].path(), &db, &s3_url);
-    let tight = keys(&db_local, dirs[4].path(), &["create", "--name", "tight", "--credits", "0.6"]);
+    let tight = keys(
+        &db_local,
+        dirs[4].path(),
+        &["create", "--name", "tight", "--credits", "0.6"],
+    );
     let tight_token = tight["token"].as_str().unwrap().to_string();
     let bases = [net.api_base(0), net.api_base(3)];
     let media = format!("{files_url}/clip.mp4");
@@ -520,7 +572,11 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
     drop(api);
     eprintln!(
         "scale test: {} in {:.1} s",
-        if net.isolated() { "network namespaces" } else { "loopback" },
+        if net.isolated() {
+            "network namespaces"
+        } else {
+            "loopback"
+        },
         started.elapsed().as_secs_f64()
     );
 }

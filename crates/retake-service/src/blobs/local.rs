@@ -21,7 +21,10 @@ impl LocalBlobs {
     /// Opens (creating) the blob folder `root`.
     pub fn open(root: &Path) -> BlobResult<Self> {
         std::fs::create_dir_all(root).map_err(|e| {
-            BlobError::Storage(format!("cannot create the blob folder {}: {e}", root.display()))
+            BlobError::Storage(format!(
+                "cannot create the blob folder {}: {e}",
+                root.display()
+            ))
         })?;
         Ok(Self {
             root: root.to_path_buf(),
@@ -175,7 +178,9 @@ impl BlobStore for LocalBlobs {
     }
 
     async fn check(&self) -> BlobResult<()> {
-        let probe = self.root.join(format!(".check-{}", uuid::Uuid::new_v4().simple()));
+        let probe = self
+            .root
+            .join(format!(".check-{}", uuid::Uuid::new_v4().simple()));
         tokio::fs::write(&probe, b"retake").await.map_err(|e| {
             BlobError::Storage(format!(
                 "cannot write to the blob folder {}: {e} — give this user write access or \

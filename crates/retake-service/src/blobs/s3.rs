@@ -105,9 +105,9 @@ impl S3Blobs {
         if let Some(s) = &settings.secret_access_key {
             b = b.with_secret_access_key(s);
         }
-        let store = b.build().map_err(|e| {
-            BlobError::Storage(format!("the S3 settings are not usable: {e}"))
-        })?;
+        let store = b
+            .build()
+            .map_err(|e| BlobError::Storage(format!("the S3 settings are not usable: {e}")))?;
         Ok(Self {
             store: Arc::new(store),
             settings,

@@ -46,7 +46,9 @@ impl Scratch {
 
     /// A fresh private folder in it, removed when dropped.
     pub fn folder(&self) -> std::io::Result<tempfile::TempDir> {
-        tempfile::Builder::new().prefix("job-").tempdir_in(&self.dir)
+        tempfile::Builder::new()
+            .prefix("job-")
+            .tempdir_in(&self.dir)
     }
 }
 

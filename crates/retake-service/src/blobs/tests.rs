@@ -28,8 +28,13 @@ fn s3(prefix: &str) -> S3Blobs {
 
 async fn backends() -> Vec<(Arc<dyn BlobStore>, tempfile::TempDir)> {
     let local_dir = tempfile::tempdir().unwrap();
-    let local: Arc<dyn BlobStore> = Arc::new(LocalBlobs::open(&local_dir.path().join("b")).unwrap());
-    let s3: Arc<dyn BlobStore> = Arc::new(tokio::task::spawn_blocking(|| s3("retake/test")).await.unwrap());
+    let local: Arc<dyn BlobStore> =
+        Arc::new(LocalBlobs::open(&local_dir.path().join("b")).unwrap());
+    let s3: Arc<dyn BlobStore> = Arc::new(
+        tokio::task::spawn_blocking(|| s3("retake/test"))
+            .await
+            .unwrap(),
+    );
     vec![(local, local_dir), (s3, tempfile::tempdir().unwrap())]
 }
 
@@ -47,18 +52,32 @@ fn pattern(len: usize) -> Vec<u8> {
 async fn objects_stream_in_and_out_whole_and_in_ranges() {
     for (blobs, scratch) in backends().await {
         let what = blobs.describe();
-        blobs.check().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        blobs
+            .check()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         // Over two parts of a multipart upload.
         let big = pattern(2 * 8 * 1024 * 1024 + 12345);
         let src = scratch.path().join("src");
         std::fs::write(&src, &big).unwrap();
         blobs.put_file(&src, "outputs/g1.mp4").await.unwrap();
         assert!(!src.exists(), "{what}: the source file is consumed");
-        assert_eq!(blobs.head("outputs/g1.mp4").await.unwrap(), Some(big.len() as u64));
-        assert_eq!(all(blobs.read("outputs/g1.mp4", None).await.unwrap()).await, big, "{what}");
+        assert_eq!(
+            blobs.head("outputs/g1.mp4").await.unwrap(),
+            Some(big.len() as u64)
+        );
+        assert_eq!(
+            all(blobs.read("outputs/g1.mp4", None).await.unwrap()).await,
+            big,
+            "{what}"
+        );
         let r = 8 * 1024 * 1024 - 3..8 * 1024 * 1024 + 5;
         assert_eq!(
-            all(blobs.read("outputs/g1.mp4", Some(r.start as u64..r.end as u64)).await.unwrap()).await,
+            all(blobs
+                .read("outputs/g1.mp4", Some(r.start as u64..r.end as u64))
+                .await
+                .unwrap())
+            .await,
             &big[r],
             "{what}: a range across a part boundary"
         );
@@ -72,12 +91,21 @@ async fn objects_stream_in_and_out_whole_and_in_ranges() {
             std::fs::write(&f, name.as_bytes()).unwrap();
             blobs.put_file(&f, &input_key("g1", name)).await.unwrap();
         }
-        blobs.copy(&input_key("g1", "media"), "uploads/k/u1").await.unwrap();
-        assert_eq!(all(blobs.read("uploads/k/u1", None).await.unwrap()).await, b"media");
+        blobs
+            .copy(&input_key("g1", "media"), "uploads/k/u1")
+            .await
+            .unwrap();
+        assert_eq!(
+            all(blobs.read("uploads/k/u1", None).await.unwrap()).await,
+            b"media"
+        );
         // A sibling whose name starts the same is not in the folder.
         let f = scratch.path().join("other");
         std::fs::write(&f, b"other").unwrap();
-        blobs.put_file(&f, &input_key("g10", "media")).await.unwrap();
+        blobs
+            .put_file(&f, &input_key("g10", "media"))
+            .await
+            .unwrap();
         assert_eq!(
             blobs.list("inputs").await.unwrap(),
             [
@@ -89,14 +117,27 @@ async fn objects_stream_in_and_out_whole_and_in_ranges() {
         );
         assert_eq!(blobs.delete_prefix("inputs/g1").await.unwrap(), 2, "{what}");
         assert_eq!(blobs.head(&input_key("g1", "media")).await.unwrap(), None);
-        assert_eq!(blobs.head(&input_key("g10", "media")).await.unwrap(), Some(5), "{what}");
+        assert_eq!(
+            blobs.head(&input_key("g10", "media")).await.unwrap(),
+            Some(5),
+            "{what}"
+        );
         remove_generation(blobs.as_ref(), "g1").await;
         assert_eq!(blobs.head("outputs/g1.mp4").await.unwrap(), None, "{what}");
 
         // Missing objects.
-        assert!(matches!(blobs.read("outputs/none.mp4", None).await, Err(BlobError::NotFound(_))), "{what}");
         assert!(
-            matches!(blobs.get_file("uploads/k/none", &dest).await, Err(BlobError::NotFound(_))),
+            matches!(
+                blobs.read("outputs/none.mp4", None).await,
+                Err(BlobError::NotFound(_))
+            ),
+            "{what}"
+        );
+        assert!(
+            matches!(
+                blobs.get_file("uploads/k/none", &dest).await,
+                Err(BlobError::NotFound(_))
+            ),
             "{what}"
         );
         blobs.delete("outputs/none.mp4").await.unwrap();

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn database_and_blob_store_are_read_and_secrets_masked() {
         let c = load(&[
-            ("RETAKE_DATABASE_URL", "postgres://retake:hunter2@db:5432/retake"),
+            (
+                "RETAKE_DATABASE_URL",
+                "postgres://retake:hunter2@db:5432/retake",
+            ),
             ("RETAKE_BLOB_STORE", "s3://media-bucket/retake/prod/"),
             ("RETAKE_S3_ENDPOINT", "http://minio:9000"),
             ("RETAKE_S3_ACCESS_KEY_ID", "AKIA1"),
@@ -156,13 +159,19 @@ mod tests {
         let BlobLocation::S3(s3) = c.blob_location().unwrap() else {
             panic!("not S3");
         };
-        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("media-bucket", "retake/prod"));
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("media-bucket", "retake/prod")
+        );
         assert!(s3.path_style, "auto is path-style with an endpoint");
         let shown = c.to_toml(&Default::default());
         for secret in ["hunter2", "s3cret", "0123456789abcdef"] {
             assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
         }
-        assert!(shown.contains("postgres://retake:***@db:5432/retake"), "{shown}");
+        assert!(
+            shown.contains("postgres://retake:***@db:5432/retake"),
+            "{shown}"
+        );
         assert!(shown.contains("s3_access_key_id = \"AKIA1\""), "{shown}");
         let d = ServiceConfig::default();
         assert_eq!(
@@ -178,19 +187,31 @@ mod tests {
             (&[("RETAKE_DATABASE_URL", "mysql://x")][..], "postgres://"),
             (&[("RETAKE_BLOB_STORE", "gs://b")][..], "s3://BUCKET/PREFIX"),
             (&[("RETAKE_BLOB_STORE", "s3://A_B")][..], "bucket name"),
-            (&[("RETAKE_VIDEO_LINKS", "presigned")][..], "needs an S3 bucket"),
+            (
+                &[("RETAKE_VIDEO_LINKS", "presigned")][..],
+                "needs an S3 bucket",
+            ),
             (&[("RETAKE_VIDEO_LINKS", "public")][..], "video_links"),
             (&[("RETAKE_LINK_SECRET", "short")][..], "openssl rand"),
             (
-                &[("RETAKE_BLOB_STORE", "s3://b-1"), ("RETAKE_S3_ADDRESSING", "sideways")][..],
+                &[
+                    ("RETAKE_BLOB_STORE", "s3://b-1"),
+                    ("RETAKE_S3_ADDRESSING", "sideways"),
+                ][..],
                 "path, virtual, auto",
             ),
             (
-                &[("RETAKE_BLOB_STORE", "s3://b-1"), ("RETAKE_S3_ACCESS_KEY_ID", "k")][..],
+                &[
+                    ("RETAKE_BLOB_STORE", "s3://b-1"),
+                    ("RETAKE_S3_ACCESS_KEY_ID", "k"),
+                ][..],
                 "set both",
             ),
             (
-                &[("RETAKE_BLOB_STORE", "s3://b-1"), ("RETAKE_S3_ENDPOINT", "minio:9000")][..],
+                &[
+                    ("RETAKE_BLOB_STORE", "s3://b-1"),
+                    ("RETAKE_S3_ENDPOINT", "minio:9000"),
+                ][..],
                 "http(s) URL",
             ),
         ] {

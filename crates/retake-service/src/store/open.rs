@@ -27,7 +27,9 @@ impl StoreLocation {
         if let Some(path) = url.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                return Err("`sqlite:` needs a file, such as sqlite:/var/lib/retake/retake.db".into());
+                return Err(
+                    "`sqlite:` needs a file, such as sqlite:/var/lib/retake/retake.db".into(),
+                );
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }

@@ -277,7 +277,9 @@ async fn migrations_are_applied_once_and_a_newer_schema_is_refused(b: &Backend) 
     let newer = match b {
         Backend::Sqlite(d) => {
             let c = rusqlite::Connection::open(d.path().join("t.db")).unwrap();
-            let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            let v: i64 = c
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(v as usize, schema::latest_version());
             c.pragma_update(None, "user_version", v + 1).unwrap();
             v + 1
@@ -396,7 +398,9 @@ async fn generations_copy_between_stores_as_they_are(b: &Backend) {
         key: "k".into(),
         request_hash: "h".into(),
     };
-    s.submit(gen("done", "a", 100), Some(idem.clone())).await.unwrap();
+    s.submit(gen("done", "a", 100), Some(idem.clone()))
+        .await
+        .unwrap();
     s.submit(gen("queued", "a", 50), None).await.unwrap();
     s.submit(gen("leased", "b", 20), None).await.unwrap();
     s.lease_job("w", 10_000).await.unwrap();
@@ -477,7 +481,10 @@ async fn nodes_racing_lease_each_job_once_and_settle_it_once(b: &Backend) {
     // every worker, so the holder is among them): exactly one wins.
     let mut races = Vec::new();
     for id in &all {
-        for (n, s) in [one.clone(), two.clone(), one.clone()].into_iter().enumerate() {
+        for (n, s) in [one.clone(), two.clone(), one.clone()]
+            .into_iter()
+            .enumerate()
+        {
             let id = id.clone();
             races.push(tokio::spawn(async move {
                 let mut won = 0;
@@ -485,7 +492,10 @@ async fn nodes_racing_lease_each_job_once_and_settle_it_once(b: &Backend) {
                     let worker = format!("w{w}");
                     let r = match n {
                         0 => s.complete(&id, &worker, "out").await.unwrap(),
-                        1 => s.fail(&id, &worker, "x", FailureCode::Processing).await.unwrap(),
+                        1 => s
+                            .fail(&id, &worker, "x", FailureCode::Processing)
+                            .await
+                            .unwrap(),
                         _ => match s.cancel("a", &id, "c", FailureCode::Cancelled).await {
                             Ok(c) => Some(c.generation),
                             Err(StoreError::AlreadyFinished { .. }) => None,

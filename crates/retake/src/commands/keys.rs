@@ -76,7 +76,10 @@ pub fn run(args: &KeysArgs) -> Result<(), CliError> {
     rt.block_on(run_async(args, &loaded.config))
 }
 
-async fn run_async(args: &KeysArgs, config: &retake_service::ServiceConfig) -> Result<(), CliError> {
+async fn run_async(
+    args: &KeysArgs,
+    config: &retake_service::ServiceConfig,
+) -> Result<(), CliError> {
     let admin = Admin::open(config).await.map_err(service_error)?;
     match &args.command {
         KeysCommand::Create {

@@ -47,7 +47,8 @@ pub fn run(args: &MigrateArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::internal(anyhow!(e)))
     })?;
     if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::internal(anyhow!(e)))?;
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::internal(anyhow!(e)))?;
         println!("{text}");
         return Ok(());
     }
@@ -61,7 +62,10 @@ pub fn run(args: &MigrateArgs) -> Result<(), CliError> {
         report.bytes_copied as f64 / 1e6,
         report.files_present
     );
-    println!("next: on every node set database_url = \"{}\"", mask_url(&args.to));
+    println!(
+        "next: on every node set database_url = \"{}\"",
+        mask_url(&args.to)
+    );
     match &args.blobs {
         Some(b) => println!("      and blob_store = \"{b}\" (with the same s3_* settings)"),
         None => println!(

@@ -22,8 +22,8 @@ use self::rows::{
 };
 use super::rows::credit_state_str;
 use super::{
-    now_ms, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey,
-    KeyRecord, Lease, LeasedJob, QueuedJob, Requeued, Store, StoreError, StoreResult, Submitted,
+    now_ms, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey, KeyRecord,
+    Lease, LeasedJob, QueuedJob, Requeued, Store, StoreError, StoreResult, Submitted,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -82,13 +82,16 @@ macro_rules! in_tx {
             match r {
                 Err(StoreError::Contention(_)) if attempt < RETRIES => {
                     attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt.min(6))).await;
                 }
                 other => break other,
             }
         }
     }};
 }
+
+// After the macro, which it uses.
+mod copy;
 
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`), checks that the
@@ -314,7 +317,9 @@ impl Store for PgStore {
                 .await
                 .map_err(pg_err)?;
             }
-            tx.execute("NOTIFY retake_jobs", &[]).await.map_err(pg_err)?;
+            tx.execute("NOTIFY retake_jobs", &[])
+                .await
+                .map_err(pg_err)?;
             tx.commit().await.map_err(pg_err)?;
             Ok(Submitted::Created)
         })
@@ -347,13 +352,13 @@ impl Store for PgStore {
             .await
             .map_err(pg_err)?;
         let rows = client
-            .query(
-                &st,
-                &[&key_id, &(i64::from(limit) + 1), &i64::from(offset)],
-            )
+            .query(&st, &[&key_id, &(i64::from(limit) + 1), &i64::from(offset)])
             .await
             .map_err(pg_err)?;
-        let mut all = rows.iter().map(gen_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let mut all = rows
+            .iter()
+            .map(gen_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         let more = all.len() > limit as usize;
         all.truncate(limit as usize);
         Ok((all, more))
@@ -583,7 +588,9 @@ impl Store for PgStore {
                 }
             }
             if !out.requeued.is_empty() {
-                tx.execute("NOTIFY retake_jobs", &[]).await.map_err(pg_err)?;
+                tx.execute("NOTIFY retake_jobs", &[])
+                    .await
+                    .map_err(pg_err)?;
             }
             tx.commit().await.map_err(pg_err)?;
             Ok(out)
@@ -601,8 +608,16 @@ impl Store for PgStore {
         Ok(n.max(0) as u64)
     }
 
-    fn listen(&self, jobs: Arc<Notify>, settled: Arc<Notify>) -> Option<tokio::task::JoinHandle<()>> {
-        Some(tokio::spawn(listen::run(self.config.clone(), jobs, settled)))
+    fn listen(
+        &self,
+        jobs: Arc<Notify>,
+        settled: Arc<Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        Some(tokio::spawn(listen::run(
+            self.config.clone(),
+            jobs,
+            settled,
+        )))
     }
 
     async fn export_generations(
@@ -610,138 +625,14 @@ impl Store for PgStore {
         after: &str,
         limit: u32,
     ) -> StoreResult<Vec<GenerationExport>> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {GEN_COLS}, j.attempts, j.enqueued_at FROM generations \
-                     LEFT JOIN jobs j ON j.generation_id = generations.id \
-                     WHERE id > $1 ORDER BY id LIMIT $2"
-                ),
-                &[&after, &i64::from(limit)],
-            )
-            .await
-            .map_err(pg_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let record = gen_from_row(&r)?;
-            let job = match (r.get::<_, Option<i32>>(18), r.get::<_, Option<i64>>(19)) {
-                (Some(attempts), Some(enqueued_at)) => Some(QueuedJob {
-                    attempts: attempts.max(0) as u32,
-                    enqueued_at,
-                }),
-                _ => None,
-            };
-            let idempotency = client
-                .query(
-                    "SELECT idem_key, request_hash, created_at FROM idempotency_keys \
-                     WHERE generation_id = $1 ORDER BY idem_key",
-                    &[&record.id],
-                )
-                .await
-                .map_err(pg_err)?
-                .iter()
-                .map(|r| {
-                    (
-                        IdempotencyKey {
-                            key: r.get(0),
-                            request_hash: r.get(1),
-                        },
-                        r.get(2),
-                    )
-                })
-                .collect();
-            out.push(GenerationExport {
-                record,
-                job,
-                idempotency,
-            });
-        }
-        Ok(out)
+        self.export_page(after, limit).await
     }
 
     async fn import_key(&self, k: KeyRecord) -> StoreResult<()> {
-        let revoked = k.revoked.then(now_ms);
-        self.client()
-            .await?
-            .execute(
-                "INSERT INTO api_keys (id, name, secret_hash, webhook_secret, balance, reserved, \
-                 created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (id) DO UPDATE SET name = $2, secret_hash = $3, \
-                 webhook_secret = $4, balance = $5, reserved = $6, created_at = $7, \
-                 revoked_at = COALESCE(api_keys.revoked_at, $8)",
-                &[
-                    &k.id,
-                    &k.name,
-                    &k.secret_hash,
-                    &k.webhook_secret,
-                    &k.balance.0,
-                    &k.reserved.0,
-                    &k.created_at,
-                    &revoked,
-                ],
-            )
-            .await
-            .map_err(pg_err)?;
-        Ok(())
+        self.import_key_row(k).await
     }
 
     async fn import_generation(&self, e: GenerationExport) -> StoreResult<bool> {
-        in_tx!(self, |tx| {
-            let g = &e.record;
-            let n = tx
-                .execute(
-                    &format!(
-                        "INSERT INTO generations ({GEN_COLS}, updated_at) VALUES \
-                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                         $17, $18, $19) ON CONFLICT (id) DO NOTHING"
-                    ),
-                    &[
-                        &g.id,
-                        &g.key_id,
-                        &g.state.as_str(),
-                        &g.failure_reason,
-                        &g.created_at,
-                        &g.request_json,
-                        &g.model,
-                        &i32::from(g.progress),
-                        &g.media_blob,
-                        &g.first_frame_blob,
-                        &g.output_blob,
-                        &(g.width as i32),
-                        &(g.height as i32),
-                        &(g.frames as i32),
-                        &g.cost.0,
-                        &credit_state_str(g.credit_state),
-                        &g.callback_url,
-                        &g.failure_code.map(FailureCode::as_str),
-                        &now_ms(),
-                    ],
-                )
-                .await
-                .map_err(pg_err)?;
-            if n == 0 {
-                return Ok(false);
-            }
-            if let Some(job) = &e.job {
-                tx.execute(
-                    "INSERT INTO jobs (generation_id, attempts, enqueued_at) VALUES ($1, $2, $3)",
-                    &[&g.id, &(job.attempts as i32), &job.enqueued_at],
-                )
-                .await
-                .map_err(pg_err)?;
-            }
-            for (idem, created_at) in &e.idempotency {
-                tx.execute(
-                    "INSERT INTO idempotency_keys (key_id, idem_key, request_hash, \
-                     generation_id, created_at) VALUES ($1, $2, $3, $4, $5)",
-                    &[&g.key_id, &idem.key, &idem.request_hash, &g.id, created_at],
-                )
-                .await
-                .map_err(pg_err)?;
-            }
-            tx.commit().await.map_err(pg_err)?;
-            Ok(true)
-        })
+        self.import_generation_rows(e).await
     }
 }

@@ -47,7 +47,11 @@ pub(super) fn gen_from_row(r: &Row) -> StoreResult<GenerationRecord> {
             "reserved" => CreditState::Reserved,
             "charged" => CreditState::Charged,
             "released" => CreditState::Released,
-            other => return Err(StoreError::Corrupt(format!("unknown credit state `{other}`"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown credit state `{other}`"
+                )))
+            }
         },
         callback_url: col(r, 16)?,
         failure_code: col::<Option<String>>(r, 17)?.and_then(|c| FailureCode::parse(&c)),
@@ -102,7 +106,11 @@ pub(super) async fn get_key<C: GenericClient>(c: &C, id: &str) -> StoreResult<Op
 
 /// Whether `worker` may still finish generation `id` (same rule as the SQLite store's): a
 /// requeued job stays the old worker's until another worker takes it.
-pub(super) async fn still_ours<C: GenericClient>(c: &C, id: &str, worker: &str) -> StoreResult<bool> {
+pub(super) async fn still_ours<C: GenericClient>(
+    c: &C,
+    id: &str,
+    worker: &str,
+) -> StoreResult<bool> {
     let row = c
         .query_opt(
             "SELECT lease_owner FROM jobs WHERE generation_id = $1 FOR UPDATE",
