@@ -11,7 +11,7 @@ use crate::blobs::Blobs;
 use crate::domain::{FailureCode, ModifyVideoRequest, State};
 use crate::pipeline::{PipelineError, PipelineJob};
 use crate::service::Service;
-use crate::store::{Lease, LeasedJob};
+use crate::store::{GenerationRecord, Lease, LeasedJob};
 
 /// Runs one worker until `shutdown` turns true (checked between jobs).
 pub(crate) async fn run(svc: Arc<Service>, worker_id: String, mut shutdown: watch::Receiver<bool>) {
@@ -110,12 +110,31 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     svc.emit_webhook(&g).await;
     let request = serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
     let tmp = svc.blobs.temp_path().with_extension("mp4");
+    // The model's profile and limit come from this process's catalogue; every process of a
+    // deployment should share one configuration.
+    let Some(model) = svc.config.catalogue.get(&g.model) else {
+        let reason = format!(
+            "model `{}` is not in this worker's catalogue; run the worker with the same \
+             configuration as the API",
+            g.model
+        );
+        return settle_failure(
+            svc,
+            worker_id,
+            &g,
+            started,
+            reason,
+            FailureCode::Unavailable,
+        )
+        .await;
+    };
     let pj = PipelineJob {
         input: svc.blobs.path(&g.media_blob),
         first_frame: g.first_frame_blob.as_deref().map(|b| svc.blobs.path(b)),
         prompt: request.prompt.clone(),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
-        model: g.model.clone(),
+        profile: model.profile,
+        max_duration_s: svc.config.max_duration_for(&model),
         output: tmp.clone(),
         seed: seed_of(&g.id),
     };
@@ -201,20 +220,30 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         }
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
-            let reason = e.to_string();
-            let code = failure_code(&e);
-            tracing::info!(generation = %g.id, "failed: {reason}");
-            match svc.store.fail(&g.id, worker_id, &reason, code).await {
-                Ok(Some(done)) => {
-                    svc.metrics.job_failed(code, Some(started.elapsed()));
-                    svc.blobs.remove_inputs(&g.id).await;
-                    svc.settled.notify_waiters();
-                    svc.emit_webhook(&done).await;
-                }
-                Ok(None) => cleanup_if_not_ours(svc, &g.id).await,
-                Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
-            }
+            settle_failure(svc, worker_id, &g, started, e.to_string(), failure_code(&e)).await;
         }
+    }
+}
+
+/// Fails a job this worker holds with `reason`, releasing its credits (once).
+async fn settle_failure(
+    svc: &Arc<Service>,
+    worker_id: &str,
+    g: &GenerationRecord,
+    started: Instant,
+    reason: String,
+    code: FailureCode,
+) {
+    tracing::info!(generation = %g.id, "failed: {reason}");
+    match svc.store.fail(&g.id, worker_id, &reason, code).await {
+        Ok(Some(done)) => {
+            svc.metrics.job_failed(code, Some(started.elapsed()));
+            svc.blobs.remove_inputs(&g.id).await;
+            svc.settled.notify_waiters();
+            svc.emit_webhook(&done).await;
+        }
+        Ok(None) => cleanup_if_not_ours(svc, &g.id).await,
+        Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
     }
 }
 

@@ -11,6 +11,7 @@ use axum::Json;
 
 use super::auth::{Caller, MaybeCaller};
 use super::error::{ApiError, ErrorBody};
+use crate::catalogue::Surface;
 use crate::domain::{Generation, ModifyVideoRequest};
 use crate::error::ServiceError;
 use crate::service::{GenerationList, Service};
@@ -106,7 +107,7 @@ pub async fn modify(
     require_json(&headers)?;
     let request = ModifyVideoRequest::from_json(&body)?;
     let s = svc
-        .submit(&key, request, idempotency_key(&headers)?)
+        .submit(&key, Surface::Luma, request, idempotency_key(&headers)?)
         .await?;
     let status = if s.replayed {
         StatusCode::OK
