@@ -73,7 +73,10 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
                 "--exclude-checks",
                 "positive_data_acceptance",
             ])
-            .args(["--max-examples", "25", "--seed", "1", "--workers", "2"])
+            // One worker: Debian's Python 3.11 can fail hypothesis's own source parsing when
+            // two threads parse at once ("AST constructor recursion depth mismatch",
+            // CPython gh-106905, fixed in 3.12).
+            .args(["--max-examples", "25", "--seed", "1", "--workers", "1"])
             .args(["--request-timeout", "30"])
             .arg("--report-dir")
             .arg(&report)
