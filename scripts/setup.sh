@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs what building and testing retake needs on a fresh Debian/Ubuntu machine:
 # nasm (OpenH264's fast assembly paths), ffmpeg (the independent encoder/decoder the
-# tests compare against), PostgreSQL's server and client (the storage tests start a
-# throwaway cluster; the package's own cluster is not used), iproute2 (network namespaces
-# for the multi-machine test), and a Python virtual environment with the official lumaai and
-# segmind SDKs, pytest, schemathesis (the service's client and API-fuzzing tests) and moto
-# (an S3-compatible server the blob tests run against).
+# tests compare against), curl (the service tests run the hosted APIs' documented curl
+# lines), PostgreSQL's server and client (the storage tests start a throwaway cluster; the
+# package's own cluster is not used), iproute2 (network namespaces for the multi-machine
+# test), and a Python virtual environment with the official lumaai and segmind SDKs,
+# requests (what Segmind's sample code uses), pytest, schemathesis (the service's client and
+# API-fuzzing tests) and moto (an S3-compatible server the blob tests run against).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 need=()
 command -v nasm >/dev/null 2>&1 || need+=(nasm)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # Debian's python3 makes virtual environments only with python3-venv (it brings ensurepip).
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
@@ -33,7 +35,7 @@ fi
 # The Python test packages, pinned to the versions the tests were written against, in their
 # own virtual environment (scripts/test.sh points $PYTHON at it). Reinstalled only when the
 # list below changes.
-py_packages="lumaai==1.21.0 segmind==1.3.0 pytest==9.2.0 schemathesis==4.32.5 moto[server]==5.2.5"
+py_packages="lumaai==1.21.0 segmind==1.3.0 requests==2.34.2 pytest==9.2.0 schemathesis==4.32.5 moto[server]==5.2.5"
 venv="${RETAKE_VENV:-$HOME/.cache/retake-venv}"
 stamp="$venv/.retake-packages"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$py_packages" ]; then

@@ -14,9 +14,12 @@ use retake_pipeline::{ComputeDType, DeviceChoice, EngineOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::catalogue::Catalogue;
 use crate::fetch::{AllowNet, FetchConfig};
 
+mod forms;
 mod storage;
+use forms::{allow_nets, duration, optional_number, size_cap};
 pub use storage::{BlobLocation, VideoLinks};
 
 /// Prefix of every environment variable the configuration reads.
@@ -69,11 +72,10 @@ pub struct ServiceConfig {
     pub workers: usize,
     /// Log level: error, warn, info, debug or trace.
     pub log: String,
-    /// Price in credits per million output pixels (width × height × frames).
-    pub price_per_mpx: f64,
     /// Credits the admin key made on first start begins with.
     pub admin_credits: f64,
-    /// Longest accepted clip, seconds.
+    /// A cap, in seconds, on every model's longest clip (the catalogue's `max_duration_s`);
+    /// 0: no cap beyond the catalogue's.
     pub max_duration_s: f64,
     /// Largest accepted clip file (download or upload), bytes.
     pub max_bytes: u64,
@@ -145,41 +147,9 @@ pub struct ServiceConfig {
     pub diffusion_device: String,
     /// Weight and compute precision: `auto` (f32 on a CPU, f16 on a GPU), `f32`, `f16`, `bf16`.
     pub diffusion_dtype: String,
-}
-
-/// An optional whole number that may also arrive as text (an environment variable for a
-/// setting without a default has no type to follow).
-mod optional_number {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumOrText {
-        Num(u64),
-        Text(String),
-    }
-
-    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
-        v.serialize(s)
-    }
-
-    pub fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
-    where
-        T: TryFrom<u64>,
-        D: Deserializer<'de>,
-    {
-        let n = match Option::<NumOrText>::deserialize(d)? {
-            None => return Ok(None),
-            Some(NumOrText::Num(n)) => n,
-            Some(NumOrText::Text(t)) => t
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))?,
-        };
-        T::try_from(n)
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("{n} is too large")))
-    }
+    /// Every model's longest clip and price (a table; it must stay the last setting, as TOML
+    /// writes tables after plain values).
+    pub catalogue: Catalogue,
 }
 
 /// The data folder used when none is configured: `$XDG_DATA_HOME/retake`,
@@ -213,9 +183,8 @@ impl Default for ServiceConfig {
             public_url: None,
             workers: 1,
             log: "info".into(),
-            price_per_mpx: crate::pricing::DEFAULT_PRICE_PER_MPX,
             admin_credits: 1000.0,
-            max_duration_s: limits.max_duration_s,
+            max_duration_s: 0.0,
             max_bytes: limits.max_file_bytes,
             max_input_side: limits.max_input_side,
             size_cap: limits.output_cap,
@@ -243,6 +212,7 @@ impl Default for ServiceConfig {
             diffusion_size: None,
             diffusion_device: "cpu".into(),
             diffusion_dtype: "auto".into(),
+            catalogue: Catalogue::default(),
         }
     }
 }
@@ -273,6 +243,16 @@ pub enum ConfigError {
         origin: String,
         /// The key.
         key: String,
+    },
+    /// A setting that moved elsewhere; the message says where.
+    #[error("{origin}: `{key}` is no longer a setting: {hint}")]
+    Moved {
+        /// File or variable it came from.
+        origin: String,
+        /// The old setting.
+        key: String,
+        /// Where it went.
+        hint: &'static str,
     },
     /// A value has the wrong form.
     #[error("{origin}: {key} = {value:?} is not valid: {message}")]
@@ -364,10 +344,60 @@ fn defaults_object() -> serde_json::Map<String, Value> {
     }
 }
 
+/// Settings that moved, with where they went (so an old file gets an answer, not a guess).
+const MOVED: &[(&str, &str)] = &[(
+    "price_per_mpx",
+    "prices are per model now, in the catalogue: `[catalogue.ray-2]` \
+     `price = { per_mpx = 0.01582 }` (and likewise `ray-flash-2`); see `retake config`",
+)];
+
+fn moved(origin: &str, key: &str) -> Result<(), ConfigError> {
+    match MOVED.iter().find(|(k, _)| *k == key) {
+        Some((k, hint)) => Err(ConfigError::Moved {
+            origin: origin.to_string(),
+            key: k.to_string(),
+            hint,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Lays `over` onto `base`: a table setting (the catalogue) is merged entry by entry and,
+/// inside an entry, field by field, so a file or variable changes only what it names; a
+/// field's own value (a price rule) is replaced whole. Anything else is replaced.
+fn overlay(base: &mut Value, over: Value, depth: usize) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) if depth > 0 => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => overlay(slot, v, depth - 1),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Levels of a table setting that merge rather than replace (setting → model → field).
+const TABLE_DEPTH: usize = 2;
+
 /// Turns an environment value into the JSON type the setting has.
 fn env_value(current: &Value, raw: &str) -> Value {
     let t = raw.trim();
     match current {
+        // A table setting: JSON, or a TOML inline table such as
+        // `{ ray-2 = { max_duration_s = 8 } }`.
+        Value::Object(_) => serde_json::from_str::<Value>(t)
+            .ok()
+            .filter(Value::is_object)
+            .or_else(|| {
+                let doc = toml::from_str::<toml::Table>(&format!("v = {t}")).ok()?;
+                serde_json::to_value(doc.get("v")?).ok()
+            })
+            .unwrap_or_else(|| Value::String(raw.to_string())),
         Value::Number(_) => serde_json::from_str::<Value>(t)
             .ok()
             .filter(Value::is_number)
@@ -421,22 +451,28 @@ impl ServiceConfig {
             })?;
             let origin = path.display().to_string();
             for (key, value) in table {
-                if !obj.contains_key(&key) {
+                moved(&origin, &key)?;
+                let Some(slot) = obj.get_mut(&key) else {
                     return Err(ConfigError::Unknown { origin, key });
-                }
+                };
                 let v = serde_json::to_value(&value).unwrap_or(Value::Null);
-                obj.insert(key.clone(), v);
+                overlay(slot, v, TABLE_DEPTH);
                 origin_of.insert(key, origin.clone());
             }
             sources.file = Some(path.to_path_buf());
         }
         let env: BTreeMap<String, String> = env.into_iter().collect();
+        for (key, _) in MOVED {
+            if env.contains_key(&env_var(key)) {
+                moved(&env_var(key), key)?;
+            }
+        }
         let keys: Vec<String> = obj.keys().cloned().collect();
         for key in keys {
             let var = env_var(&key);
-            if let Some(raw) = env.get(&var) {
-                let current = obj.get(&key).cloned().unwrap_or(Value::Null);
-                obj.insert(key.clone(), env_value(&current, raw));
+            if let (Some(raw), Some(slot)) = (env.get(&var), obj.get_mut(&key)) {
+                let v = env_value(slot, raw);
+                overlay(slot, v, TABLE_DEPTH);
                 origin_of.insert(key, var);
             }
         }
@@ -473,15 +509,21 @@ impl ServiceConfig {
                 format!("{} is too many; use 0 to 256", self.workers),
             );
         }
-        if !(self.price_per_mpx.is_finite() && self.price_per_mpx >= 0.0) {
-            return bad("price_per_mpx", "must be a number ≥ 0".into());
-        }
         if !(self.admin_credits.is_finite() && self.admin_credits >= 0.0) {
             return bad("admin_credits", "must be a number ≥ 0".into());
         }
-        if !(self.max_duration_s.is_finite() && self.max_duration_s > 0.0) {
-            return bad("max_duration_s", "must be a number of seconds > 0".into());
+        if !(self.max_duration_s.is_finite() && self.max_duration_s >= 0.0) {
+            return bad(
+                "max_duration_s",
+                "must be a number of seconds ≥ 0 (0: only the catalogue's limits)".into(),
+            );
         }
+        self.catalogue
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "catalogue",
+                message,
+            })?;
         for (key, v) in [
             ("rate_limit_per_s", self.rate_limit_per_s),
             ("rate_limit_burst", self.rate_limit_burst),
@@ -553,16 +595,6 @@ impl ServiceConfig {
         }
     }
 
-    /// The clip limits these settings describe.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_duration_s: self.max_duration_s,
-            max_file_bytes: self.max_bytes,
-            max_input_side: self.max_input_side,
-            output_cap: self.size_cap,
-        }
-    }
-
     /// How outgoing requests (media, webhooks) are made.
     pub fn fetch(&self) -> FetchConfig {
         FetchConfig {
@@ -578,10 +610,32 @@ impl ServiceConfig {
     pub fn to_toml(&self, sources: &ConfigSources) -> String {
         let body = toml::to_string(&self.masked()).unwrap_or_default();
         let mut out = String::new();
+        let mut table: Option<String> = None;
         for line in body.lines() {
             out.push_str(line);
-            let key = line.split(" = ").next().unwrap_or_default().trim();
-            if let Some(origin) = sources.origins.get(key) {
+            // Inside a table (`[catalogue.ray-2]`), keys are the table's, not settings; the
+            // table's first header carries the setting's origin.
+            let key = if let Some(header) = line.strip_prefix('[') {
+                let setting = header
+                    .split(['.', ']'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let first = table.as_deref() != Some(setting.as_str());
+                table = Some(setting.clone());
+                first.then_some(setting)
+            } else if table.is_none() {
+                Some(
+                    line.split(" = ")
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            if let Some(origin) = key.and_then(|k| sources.origins.get(&k)) {
                 out.push_str(&format!("  # from {origin}"));
             }
             out.push('\n');
@@ -593,70 +647,6 @@ impl ServiceConfig {
             ));
         }
         out
-    }
-}
-
-mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(s.trim()).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "`{s}` is not a duration ({e}); write it like 30s, 500ms or 2m"
-            ))
-        })
-    }
-}
-
-mod size_cap {
-    use retake_media::SizeCap;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(c: &SizeCap, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}x{}", c.long, c.short))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SizeCap, D::Error> {
-        let s = String::deserialize(d)?;
-        let err = || {
-            serde::de::Error::custom(format!(
-                "`{s}` is not LONGxSHORT with sides of 16 to 8192 pixels, such as 1280x720"
-            ))
-        };
-        let (a, b) = s.split_once(['x', 'X']).ok_or_else(err)?;
-        let a: u32 = a.trim().parse().map_err(|_| err())?;
-        let b: u32 = b.trim().parse().map_err(|_| err())?;
-        if !(16..=8192).contains(&a) || !(16..=8192).contains(&b) {
-            return Err(err());
-        }
-        Ok(SizeCap {
-            long: a.max(b),
-            short: a.min(b),
-        })
-    }
-}
-
-mod allow_nets {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::fetch::AllowNet;
-
-    pub fn serialize<S: Serializer>(nets: &[AllowNet], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(nets.iter().map(|n| format!("{}/{}", n.addr, n.prefix)))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AllowNet>, D::Error> {
-        Vec::<String>::deserialize(d)?
-            .iter()
-            .map(|s| AllowNet::parse(s).map_err(serde::de::Error::custom))
-            .collect()
     }
 }
 

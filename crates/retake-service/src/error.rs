@@ -16,12 +16,16 @@ pub enum ServiceError {
     #[error("{0}")]
     Forbidden(String),
     /// The key's available credits do not cover the cost (402).
-    #[error("this generation costs {needed} credits but the key has {available} available — add credits (`retake keys credit`) or send a shorter or smaller clip")]
+    #[error("this generation costs {needed} credits{} but the key has {available} available — add credits (`retake keys credit`){}",
+        if pricing.is_empty() { String::new() } else { format!(" ({pricing})") },
+        if pricing.contains("per call") { "" } else { " or send a shorter or smaller clip" })]
     InsufficientCredits {
         /// Cost of the request.
         needed: Credits,
         /// What the key has left, reservations deducted.
         available: Credits,
+        /// The model and its pricing rule, when known (`ray-2: 0.01582 credits per …`).
+        pricing: String,
     },
     /// No such generation for this key (404).
     #[error("{0}")]
@@ -95,7 +99,11 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InsufficientCredits { needed, available } => {
-                ServiceError::InsufficientCredits { needed, available }
+                ServiceError::InsufficientCredits {
+                    needed,
+                    available,
+                    pricing: String::new(),
+                }
             }
             StoreError::NotFound(what) => ServiceError::NotFound(what),
             e @ (StoreError::AlreadyFinished { .. } | StoreError::IdempotencyConflict(_)) => {

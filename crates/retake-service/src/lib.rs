@@ -1,4 +1,4 @@
-//! retake's HTTP service: Luma- and Segmind-compatible Modify Video APIs in front of the same clip
+//! retake's HTTP service: Luma-, Segmind- and RunAPI-compatible Modify Video APIs in front of the same clip
 //! pipeline the CLI runs, with a durable job queue, credits and webhooks.
 //!
 //! Start it with [`serve`] (or [`start`] on a bound listener); manage keys with [`Admin`].
@@ -7,10 +7,12 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod blobs;
+pub mod catalogue;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fetch;
+mod limits;
 pub mod links;
 pub mod metrics;
 pub mod migrate;
@@ -21,6 +23,7 @@ pub mod ratelimit;
 mod server;
 pub mod service;
 pub mod store;
+pub mod tasks;
 pub mod uploads;
 pub mod webhook;
 mod worker;

@@ -25,8 +25,11 @@ pub struct PipelineJob {
     pub prompt: Option<String>,
     /// Mode name (`adhere_1` … `reimagine_3`).
     pub mode: String,
-    /// Model name (`ray-2` is the quality profile, `ray-flash-2` the fast one).
-    pub model: String,
+    /// The engine profile of the generation's model (from the catalogue).
+    pub profile: Profile,
+    /// The longest clip the generation's model takes (the catalogue's limit, capped by the
+    /// server's); the clip is checked against it again when opened.
+    pub max_duration_s: f64,
     /// Where to write the MP4 (the pipeline writes a temporary file and renames it).
     pub output: PathBuf,
     /// Seed for deterministic synthesis.
@@ -142,9 +145,12 @@ impl ClipPipeline for MediaPipeline {
             first_frame: job.first_frame.clone(),
             prompt: job.prompt.clone(),
             mode: job.mode.parse::<Mode>()?,
-            profile: job.model.parse::<Profile>()?,
+            profile: job.profile,
             seed: job.seed,
-            limits: self.limits,
+            limits: Limits {
+                max_duration_s: job.max_duration_s,
+                ..self.limits
+            },
             encode: self.options.encode,
             mute: self.options.mute,
             ..ModifyRequest::new(&job.input, &job.output)

@@ -1,6 +1,12 @@
-//! Credits: cost of a generation from its output size, kept in integer hundredths.
+//! Credits and pricing rules: what a generation costs, kept in integer hundredths.
+//!
+//! A model's price is a [`PricingRule`] in the catalogue (`crate::catalogue`). Every rule
+//! turns the output a generation will make ([`OutputSize`]) into [`Credits`], which are
+//! reserved at create, charged on success and released on failure, whatever the rule.
 
-/// Default price: credits per million output pixels (width × height × frames).
+use serde::{Deserialize, Serialize};
+
+/// Default price of `ray-2`: credits per million output pixels.
 pub const DEFAULT_PRICE_PER_MPX: f64 = 0.01582;
 
 /// An amount of credits in hundredths (1.75 credits is `Credits(175)`); integers so sums never drift.
@@ -25,12 +31,71 @@ impl std::fmt::Display for Credits {
     }
 }
 
+/// The output a generation will make, known once its source clip has been probed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputSize {
+    /// Output width, pixels.
+    pub width: u32,
+    /// Output height, pixels.
+    pub height: u32,
+    /// Output frames (at 24 fps).
+    pub frames: u32,
+}
+
+/// How a model is priced. In the configuration a rule is a one-key table:
+/// `price = { per_mpx = 0.01582 }` or `price = { per_call = 0.5 }`.
+///
+/// A rule priced by resolution tier and second (for `ray-3.2`) would be one more variant, e.g.
+/// `PerSecond(BTreeMap<String, f64>)` keyed by tier (`360p`…`1080p`, the output's short side)
+/// and charged `frames / 24` seconds: [`OutputSize`] already carries both.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricingRule {
+    /// Credits per million output pixels (width × height × frames), rounded to hundredths,
+    /// at least 0.01 for a non-empty output when the price is not 0.
+    PerMpx(f64),
+    /// A fixed number of credits per generation, whatever its size or length.
+    PerCall(f64),
+}
+
+impl PricingRule {
+    /// What a generation making `out` costs.
+    pub fn cost(&self, out: OutputSize) -> Credits {
+        match *self {
+            PricingRule::PerMpx(price) => cost(out.width, out.height, out.frames as usize, price),
+            PricingRule::PerCall(price) => Credits::from_f64(price),
+        }
+    }
+
+    /// The rule in words, for error messages and logs.
+    pub fn describe(&self) -> String {
+        match *self {
+            PricingRule::PerMpx(p) => format!("{p} credits per million output pixels"),
+            PricingRule::PerCall(p) => format!("{} credits per call", Credits::from_f64(p)),
+        }
+    }
+
+    /// Checks the price is a finite number ≥ 0; the message names what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        let (name, p) = match *self {
+            PricingRule::PerMpx(p) => ("per_mpx", p),
+            PricingRule::PerCall(p) => ("per_call", p),
+        };
+        if p.is_finite() && p >= 0.0 {
+            Ok(())
+        } else {
+            Err(format!("price {name} = {p} must be a number ≥ 0"))
+        }
+    }
+}
+
 /// Cost of an output of `width` × `height` pixels and `frames` frames at `price_per_mpx`,
-/// rounded to the nearest hundredth; never less than 0.01 for a non-empty output.
+/// rounded to the nearest hundredth; never less than 0.01 for a non-empty output unless the
+/// price is 0.
 pub fn cost(width: u32, height: u32, frames: usize, price_per_mpx: f64) -> Credits {
     let mpx = width as f64 * height as f64 * frames as f64 / 1e6;
     let c = Credits::from_f64(mpx * price_per_mpx);
-    if mpx > 0.0 && c.0 < 1 {
+    if mpx > 0.0 && price_per_mpx > 0.0 && c.0 < 1 {
         Credits(1)
     } else {
         c
@@ -50,14 +115,63 @@ mod tests {
     }
 
     #[test]
-    fn tiny_outputs_cost_at_least_a_hundredth() {
+    fn tiny_outputs_cost_at_least_a_hundredth_unless_free() {
         assert_eq!(cost(16, 16, 1, DEFAULT_PRICE_PER_MPX), Credits(1));
         assert_eq!(cost(0, 0, 0, DEFAULT_PRICE_PER_MPX), Credits(0));
+        assert_eq!(
+            cost(1280, 720, 120, 0.0),
+            Credits(0),
+            "a price of 0 is free"
+        );
     }
 
     #[test]
     fn price_scales_linearly() {
         assert_eq!(cost(1280, 720, 240, DEFAULT_PRICE_PER_MPX), Credits(350));
         assert_eq!(cost(1280, 720, 120, 0.02), Credits(221));
+    }
+
+    #[test]
+    fn rules_price_by_pixels_or_by_call() {
+        let hd = OutputSize {
+            width: 1280,
+            height: 720,
+            frames: 120,
+        };
+        let tiny = OutputSize {
+            width: 16,
+            height: 16,
+            frames: 24,
+        };
+        let per_mpx = PricingRule::PerMpx(0.00544);
+        assert_eq!(
+            per_mpx.cost(hd),
+            Credits(60),
+            "1280×720×120 × 0.00544 / 10⁶"
+        );
+        assert_eq!(per_mpx.cost(tiny), Credits(1));
+        let per_call = PricingRule::PerCall(0.5);
+        assert_eq!(per_call.cost(hd), Credits(50));
+        assert_eq!(per_call.cost(tiny), Credits(50), "the size does not matter");
+        assert_eq!(per_call.describe(), "0.50 credits per call");
+        assert!(per_mpx.describe().contains("0.00544 credits per million"));
+        assert!(PricingRule::PerCall(-1.0).validate().is_err());
+        assert!(PricingRule::PerMpx(f64::NAN).validate().is_err());
+    }
+
+    #[test]
+    fn a_rule_is_a_one_key_table_in_the_config() {
+        let r: PricingRule = toml::from_str::<toml::Table>("price = { per_call = 0.75 }").unwrap()
+            ["price"]
+            .clone()
+            .try_into()
+            .unwrap();
+        assert_eq!(r, PricingRule::PerCall(0.75));
+        let back = serde_json::to_value(PricingRule::PerMpx(0.01582)).unwrap();
+        assert_eq!(back, serde_json::json!({"per_mpx": 0.01582}));
+        let e = serde_json::from_value::<PricingRule>(serde_json::json!({"per_pixel": 1.0}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("per_mpx") && e.contains("per_call"), "{e}");
     }
 }

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use retake_media::{load_image, MediaError, VideoReader};
+use retake_media::{load_image, Limits, MediaError, VideoReader};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::auth;
 use crate::blobs::{self, BlobError, BlobStore, Scratch};
+use crate::catalogue::{Model, Surface};
 use crate::config::{ServiceConfig, VideoLinks};
 use crate::domain::{
     rfc3339_ms, Assets, FailureCode, Generation, ModifyVideoRequest, State, GENERATION_TYPE,
@@ -22,7 +23,7 @@ use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
 use crate::pipeline::{ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
-use crate::pricing::{self, Credits};
+use crate::pricing::{Credits, OutputSize};
 use crate::ratelimit::RateLimiter;
 use crate::store::{
     now_ms, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Store, StoreError,
@@ -57,6 +58,8 @@ pub struct Submission {
     pub id: String,
     /// True when an idempotency key matched an earlier create: nothing new was made.
     pub replayed: bool,
+    /// As stored (for the surfaces that show it in their own shape).
+    pub(crate) record: GenerationRecord,
 }
 
 /// Longest accepted `Idempotency-Key`.
@@ -232,33 +235,40 @@ impl Service {
             .unwrap_or_default())
     }
 
-    /// The API view of a stored generation (with a fresh signed video link).
-    pub fn view(&self, g: &GenerationRecord) -> Generation {
-        let request =
-            serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
-        let presigned = match (&g.state, &g.output_blob) {
-            (State::Completed, Some(blob)) if self.config.video_links == VideoLinks::Presigned => {
+    /// A fresh link to a completed generation's video, and when it expires (Unix s): an S3
+    /// presigned URL with `video_links = "presigned"`, else one signed by the API.
+    pub(crate) fn video_link(&self, g: &GenerationRecord) -> Option<(String, i64)> {
+        let expires = now_ms() / 1000 + self.config.link_ttl.as_secs() as i64;
+        if let (State::Completed, Some(blob)) = (&g.state, &g.output_blob) {
+            if self.config.video_links == VideoLinks::Presigned {
                 // Signing with fixed credentials is plain computation, so the future is ready
                 // at once; a store that cannot sign gets the API's own link.
-                self.blobs
+                let url = self
+                    .blobs
                     .presigned_url(blob, self.config.link_ttl)
                     .now_or_never()
-                    .flatten()
+                    .flatten();
+                if let Some(url) = url {
+                    return Some((url, expires));
+                }
             }
-            _ => None,
-        };
-        let video = (g.state == State::Completed).then(|| {
-            if let Some(url) = presigned {
-                return url;
-            }
-            let expires = now_ms() / 1000 + self.config.link_ttl.as_secs() as i64;
-            format!(
+        }
+        (g.state == State::Completed).then(|| {
+            let url = format!(
                 "{}/dream-machine/v1/generations/{}/video?{}",
                 self.base_url,
                 g.id,
                 self.links.query(&g.id, expires)
-            )
-        });
+            );
+            (url, expires)
+        })
+    }
+
+    /// The API view of a stored generation (with a fresh signed video link).
+    pub fn view(&self, g: &GenerationRecord) -> Generation {
+        let request =
+            serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
+        let video = self.video_link(g).map(|(url, _)| url);
         Generation {
             id: g.id.clone(),
             generation_type: GENERATION_TYPE.to_string(),
@@ -317,9 +327,12 @@ impl Service {
     /// Validates, fetches and probes the inputs, reserves the credits and queues the job.
     /// With an `idempotency_key` used before by this key for the same request, returns the
     /// generation made then and makes nothing new.
+    ///
+    /// `surface` is the API the request came in on: it accepts only its own catalogue models.
     pub async fn submit(
         &self,
         caller: &KeyRecord,
+        surface: Surface,
         mut request: ModifyVideoRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Submission> {
@@ -341,13 +354,17 @@ impl Service {
                 Some(idem)
             }
         };
-        let valid = request.validate(self.config.max_prompt_chars)?;
+        let catalogue = &self.config.catalogue;
+        let valid = request.validate(self.config.max_prompt_chars, catalogue, surface)?;
+        let model = catalogue
+            .get(&valid.model)
+            .ok_or_else(|| ServiceError::Internal(format!("model {} vanished", valid.model)))?;
         if valid.first_frame_url.is_none() && !self.pipeline.supports_prompt_only() {
             return Err(ServiceError::BadRequest(PROMPT_ONLY_NEEDS_MODEL.into()));
         }
         self.check_submit_rate(caller)?;
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
-        let result = self.submit_inner(caller, &id, &valid).await;
+        let result = self.submit_inner(caller, &id, &valid, &model).await;
         let (width, height, frames, media_blob, first_frame_blob) = match result {
             Ok(v) => v,
             Err(e) => {
@@ -358,16 +375,19 @@ impl Service {
         request.generation_type = Some(GENERATION_TYPE.into());
         request.mode = Some(valid.mode.name().into());
         request.prompt = valid.prompt.clone();
+        request.model = Some(valid.model.clone());
+        let now = now_ms();
         let record = GenerationRecord {
             id: id.clone(),
             key_id: caller.id.clone(),
             state: State::Queued,
             failure_reason: None,
             failure_code: None,
-            created_at: now_ms(),
+            created_at: now,
+            updated_at: now,
             request_json: serde_json::to_string(&request)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            model: valid.model.name().into(),
+            model: valid.model.clone(),
             progress: 0,
             media_blob,
             first_frame_blob,
@@ -375,7 +395,11 @@ impl Service {
             width,
             height,
             frames,
-            cost: pricing::cost(width, height, frames as usize, self.config.price_per_mpx),
+            cost: model.settings.price.cost(OutputSize {
+                width,
+                height,
+                frames,
+            }),
             credit_state: CreditState::Reserved,
             callback_url: valid.callback_url.clone(),
         };
@@ -388,7 +412,16 @@ impl Service {
             }
             Err(e) => {
                 blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Err(e.into());
+                return Err(match e.into() {
+                    ServiceError::InsufficientCredits {
+                        needed, available, ..
+                    } => ServiceError::InsufficientCredits {
+                        needed,
+                        available,
+                        pricing: format!("{}: {}", model.id, model.settings.price.describe()),
+                    },
+                    other => other,
+                });
             }
         }
         self.wake.notify_one();
@@ -397,6 +430,7 @@ impl Service {
             generation: self.view(&record),
             id,
             replayed: false,
+            record,
         })
     }
 
@@ -405,6 +439,7 @@ impl Service {
             generation: self.view(earlier),
             id: earlier.id.clone(),
             replayed: true,
+            record: earlier.clone(),
         }
     }
 
@@ -414,21 +449,33 @@ impl Service {
         caller: &KeyRecord,
         id: &str,
         valid: &crate::domain::ValidRequest,
+        model: &Model<'_>,
     ) -> Result<(u32, u32, u32, String, Option<String>)> {
         let media_blob = blobs::input_key(id, "media");
-        let limits = self.config.limits();
+        let limits = self.config.limits_for(model);
+        let max_duration_s = limits.max_duration_s;
+        // The clip's length is checked below, against the model's limit, with a message
+        // that names the model.
+        let open_limits = Limits {
+            max_duration_s: f64::MAX,
+            ..limits
+        };
         let media = self
             .fetch_input(caller, "media.url", &valid.media_url, limits.max_file_bytes)
             .await?;
         let media_path = media.0.clone();
-        let (width, height, source_frames, frames) = blocking(move || {
-            VideoReader::open(&media_path, &limits).map(|r| {
+        let (width, height, source_frames, frames, seconds) = blocking(move || {
+            VideoReader::open(&media_path, &open_limits).map(|r| {
                 let (w, h) = r.output_size();
-                (w, h, r.info().video.frame_count, r.frame_count())
+                let v = &r.info().video;
+                (w, h, v.frame_count, r.frame_count(), v.duration_s)
             })
         })
         .await?
         .map_err(|e| media_error("media.url", e))?;
+        if seconds > max_duration_s + 1e-6 {
+            return Err(ServiceError::TooLarge(self.config.too_long(model, seconds)));
+        }
         check_motion(source_frames, frames)
             .map_err(|m| ServiceError::UnreadableMedia(format!("media.url: {m}")))?;
         let frames = frames as u32;
@@ -466,13 +513,16 @@ impl Service {
 
     /// One generation of the caller's.
     pub async fn get(&self, caller: &KeyRecord, id: &str) -> Result<Generation> {
+        Ok(self.view(&self.record(caller, id).await?))
+    }
+
+    /// One generation of the caller's, as stored.
+    pub(crate) async fn record(&self, caller: &KeyRecord, id: &str) -> Result<GenerationRecord> {
         let id = parse_id(id)?;
-        let g = self
-            .store
+        self.store
             .generation(&caller.id, &id)
             .await?
-            .ok_or_else(|| not_found(&id))?;
-        Ok(self.view(&g))
+            .ok_or_else(|| not_found(&id))
     }
 
     /// A page of the caller's generations.
@@ -504,6 +554,15 @@ impl Service {
     /// Cancels a queued or dreaming generation of the caller's: it fails with a reason that
     /// says so, its credits are released, a worker running it stops.
     pub async fn cancel(&self, caller: &KeyRecord, id: &str) -> Result<Generation> {
+        Ok(self.view(&self.cancel_record(caller, id).await?))
+    }
+
+    /// [`Service::cancel`], answering the record.
+    pub(crate) async fn cancel_record(
+        &self,
+        caller: &KeyRecord,
+        id: &str,
+    ) -> Result<GenerationRecord> {
         let id = parse_id(id)?;
         let c = self
             .cancel_as(
@@ -513,7 +572,7 @@ impl Service {
                 FailureCode::Cancelled,
             )
             .await?;
-        Ok(self.view(&c.generation))
+        Ok(c.generation)
     }
 
     /// Cancels `id` of `key_id` with `reason`; used by the cancel endpoint and by the
@@ -639,7 +698,12 @@ impl Service {
             Ok(Some(k)) => k.webhook_secret,
             _ => return,
         };
-        let body = match serde_json::to_string(&self.view(g)) {
+        // A task made on RunAPI's surface is reported in its shape; the rest as Luma's.
+        let body = match self.config.catalogue.get(&g.model).map(|m| m.surface) {
+            Some(Surface::RunApi) => serde_json::to_string(&self.task_view(g)),
+            _ => serde_json::to_string(&self.view(g)),
+        };
+        let body = match body {
             Ok(b) => b,
             Err(_) => return,
         };

@@ -12,7 +12,7 @@ use crate::blobs;
 use crate::domain::{FailureCode, ModifyVideoRequest, State};
 use crate::pipeline::{PipelineError, PipelineJob};
 use crate::service::Service;
-use crate::store::{Lease, LeasedJob};
+use crate::store::{GenerationRecord, Lease, LeasedJob};
 
 /// Runs one worker until `shutdown` turns true (checked between jobs).
 pub(crate) async fn run(svc: Arc<Service>, worker_id: String, mut shutdown: watch::Receiver<bool>) {
@@ -110,6 +110,24 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     tracing::info!(generation = %g.id, attempt = job.attempt, "dreaming");
     svc.emit_webhook(&g).await;
     let request = serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
+    // The model's profile and limit come from this process's catalogue; every process of a
+    // deployment should share one configuration.
+    let Some(model) = svc.config.catalogue.get(&g.model) else {
+        let reason = format!(
+            "model `{}` is not in this worker's catalogue; run the worker with the same \
+             configuration as the API",
+            g.model
+        );
+        return settle_failure(
+            svc,
+            worker_id,
+            &g,
+            started,
+            reason,
+            FailureCode::Unavailable,
+        )
+        .await;
+    };
     let folder = match fetch_inputs(svc, &g).await {
         Ok(f) => f,
         Err(e) => {
@@ -125,7 +143,8 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         first_frame: folder.first_frame.clone(),
         prompt: request.prompt.clone(),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
-        model: g.model.clone(),
+        profile: model.profile,
+        max_duration_s: svc.config.max_duration_for(&model),
         output: tmp.clone(),
         seed: seed_of(&g.id),
     };
@@ -213,20 +232,30 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
             cleanup_if_not_ours(svc, &g.id).await;
         }
         Err(e) => {
-            let reason = e.to_string();
-            let code = failure_code(&e);
-            tracing::info!(generation = %g.id, "failed: {reason}");
-            match settle_retrying(|| svc.store.fail(&g.id, worker_id, &reason, code)).await {
-                Ok(Some(done)) => {
-                    svc.metrics.job_failed(code, Some(started.elapsed()));
-                    blobs::remove_inputs(svc.blobs.as_ref(), &g.id).await;
-                    svc.settled.notify_waiters();
-                    svc.emit_webhook(&done).await;
-                }
-                Ok(None) => cleanup_if_not_ours(svc, &g.id).await,
-                Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
-            }
+            settle_failure(svc, worker_id, &g, started, e.to_string(), failure_code(&e)).await;
         }
+    }
+}
+
+/// Fails a job this worker holds with `reason`, releasing its credits (once).
+async fn settle_failure(
+    svc: &Arc<Service>,
+    worker_id: &str,
+    g: &GenerationRecord,
+    started: Instant,
+    reason: String,
+    code: FailureCode,
+) {
+    tracing::info!(generation = %g.id, "failed: {reason}");
+    match settle_retrying(|| svc.store.fail(&g.id, worker_id, &reason, code)).await {
+        Ok(Some(done)) => {
+            svc.metrics.job_failed(code, Some(started.elapsed()));
+            blobs::remove_inputs(svc.blobs.as_ref(), &g.id).await;
+            svc.settled.notify_waiters();
+            svc.emit_webhook(&done).await;
+        }
+        Ok(None) => cleanup_if_not_ours(svc, &g.id).await,
+        Err(e) => tracing::error!(generation = %g.id, "settling failed: {e}"),
     }
 }
 

@@ -356,6 +356,11 @@ async fn create_poll_download_list_delete_with_credits_and_webhooks() {
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403);
     let by_key = t.get(&k.token, &format!("/generations/{id}/video")).await;
     assert_eq!(by_key.bytes().await.unwrap(), bytes);
+    // An `expires` that is not a Unix time is a bad request, key or not.
+    let odd = format!("/generations/{id}/video?expires=9223372036854775808");
+    let (s, d) = detail_of(t.get(&k.token, &odd).await).await;
+    assert_eq!(s, 400);
+    assert!(d.contains("expires"), "{d}");
 
     // Charged exactly once: 5.00 − 0.01.
     let credits = t.get(&k.token, "/credits").await;

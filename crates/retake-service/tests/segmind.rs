@@ -1,39 +1,20 @@
-//! Runs the official `segmind` Python SDK (tests/sdk/test_segmind.py, with pytest) against the
-//! real server on loopback: the synchronous endpoint with URLs and with files, the SDK's
-//! default asynchronous flow, and errors. Needs `pip install segmind pytest`.
+//! Runs the official `segmind` Python SDK and the `requests` calls of Segmind's page
+//! (tests/sdk/test_segmind.py, with pytest) against the real server on loopback: the
+//! synchronous endpoint with URLs and with files, the asynchronous flow, and errors; and
+//! curl's file form with the files under the URL fields' names. Needs `pip install segmind
+//! requests pytest`.
 
 mod common;
 
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use common::*;
-use retake_service::{ClipPipeline, MediaPipeline, PipelineError, PipelineJob, PipelineOutput};
-
-/// The real pipeline, except that a prompt of `__fail__` fails the way a damaged clip does
-/// (test double for a failure after the request was accepted).
-struct FailOnPrompt(MediaPipeline);
-
-impl ClipPipeline for FailOnPrompt {
-    fn run(
-        &self,
-        job: &PipelineJob,
-        progress: &dyn Fn(u8),
-        cancel: &AtomicBool,
-    ) -> Result<PipelineOutput, PipelineError> {
-        if job.prompt.as_deref() == Some("__fail__") {
-            return Err(PipelineError::Input(
-                "frame 3 could not be decoded; re-encode the clip".into(),
-            ));
-        }
-        self.0.run(job, progress, cancel)
-    }
-}
+use retake_service::MediaPipeline;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_segmind_sdk_drives_the_sync_and_async_endpoints() {
-    let python = python_with("segmind, pytest, httpx");
+    let python = python_with("segmind, pytest, httpx, requests");
     let t = TestServer::start_with(|_| {}, Arc::new(FailOnPrompt(MediaPipeline::default()))).await;
     let files = Files::start().await;
     let k = t.key("sdk", 5.0).await;
@@ -70,7 +51,7 @@ async fn the_segmind_sdk_drives_the_sync_and_async_endpoints() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "pytest failed:\n{text}");
-    assert!(text.contains("5 passed"), "{text}");
+    assert!(text.contains("9 passed"), "{text}");
 }
 
 #[tokio::test]
@@ -144,4 +125,64 @@ async fn a_sync_client_that_goes_away_cancels_its_generation() {
         "{g}"
     );
     assert_eq!(remaining(&t.get(&k.token, "/credits").await), Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_sends_the_files_under_the_url_field_names() {
+    let t = TestServer::start().await;
+    let k = t.key("curl", 1.0).await;
+    let clip = small_clip();
+    let frame = t.dir.path().join("frame.png");
+    std::fs::write(&frame, edited_first_frame(&clip)).unwrap();
+    let out = t.dir.path().join("out.mp4");
+    let url = format!("{}/v1/modify-video", t.base());
+    // As a new user tries it from Segmind's page: -F with @file under the URL fields.
+    let run = |parts: Vec<String>| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-o"])
+            .arg(&out)
+            .args(["-w", "%{http_code}"]);
+        cmd.args(["-H", &format!("x-api-key: {}", k.token)]);
+        for p in parts {
+            cmd.args(["-F", &p]);
+        }
+        let o = cmd
+            .arg(&url)
+            .output()
+            .expect("curl runs (scripts/setup.sh installs it)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let form = |video: &str| {
+        vec![
+            format!("video_url=@{video}"),
+            format!("first_frame_url=@{}", frame.display()),
+            "mode=adhere_1".to_string(),
+            "prompt=woman in a yarn doll style".to_string(),
+        ]
+    };
+    let code = tokio::task::block_in_place(|| run(form(&clip.display().to_string())));
+    assert_eq!(
+        code,
+        "200",
+        "{}",
+        String::from_utf8_lossy(&std::fs::read(&out).unwrap())
+    );
+    assert_eq!(&std::fs::read(&out).unwrap()[4..8], b"ftyp");
+    assert_eq!(remaining(&t.get(&k.token, "/credits").await), Some(0.99));
+
+    // Two files for the clip are a mistake, named.
+    let mut twice = form(&clip.display().to_string());
+    twice.push(format!("video=@{}", clip.display()));
+    let code = tokio::task::block_in_place(|| run(twice));
+    let body: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(code, "400", "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("two files for the clip"),
+        "{body}"
+    );
+    assert_eq!(remaining(&t.get(&k.token, "/credits").await), Some(0.99));
 }

@@ -253,7 +253,8 @@ fn config_prints_defaults_file_environment_and_flags_with_their_sources() {
         "sync_timeout = \"15m\"  # from retake.toml",
         "bind = \"0.0.0.0:9999\"  # from RETAKE_BIND",
         "data_dir = \"/srv/retake\"  # from --data-dir",
-        "price_per_mpx = 0.01582\n",
+        "[catalogue.ray-2.price]\nper_mpx = 0.01582\n",
+        "[catalogue.ray-flash-2]\nmax_duration_s = 15.0\n",
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }

@@ -11,6 +11,7 @@ use axum::Json;
 
 use super::auth::{Caller, MaybeCaller};
 use super::error::{ApiError, ErrorBody};
+use crate::catalogue::Surface;
 use crate::domain::{Generation, ModifyVideoRequest};
 use crate::error::ServiceError;
 use crate::service::{GenerationList, Service};
@@ -106,7 +107,7 @@ pub async fn modify(
     require_json(&headers)?;
     let request = ModifyVideoRequest::from_json(&body)?;
     let s = svc
-        .submit(&key, request, idempotency_key(&headers)?)
+        .submit(&key, Surface::Luma, request, idempotency_key(&headers)?)
         .await?;
     let status = if s.replayed {
         StatusCode::OK
@@ -289,6 +290,7 @@ pub async fn ping() -> Json<Pong> {
     ),
     responses(
         (status = 200, description = "The MP4", content_type = "video/mp4", body = Vec<u8>),
+        (status = 400, description = "`expires` is not a Unix time", body = ErrorBody),
         (status = 401, description = "No key and no signed link, or an invalid key", body = ErrorBody),
         (status = 403, description = "The signed link expired or is not valid", body = ErrorBody),
         (status = 404, description = "No such generation, or no video yet", body = ErrorBody),
@@ -312,8 +314,17 @@ pub async fn video(
         })
         .unwrap_or_default();
     let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-    let signed = match (get("expires"), get("sig")) {
-        (Some(e), Some(s)) => Some((e.parse::<i64>().unwrap_or(0), s)),
+    let expires = match get("expires") {
+        None => None,
+        Some(e) => Some(e.trim().parse::<i64>().map_err(|_| {
+            ServiceError::BadRequest(format!(
+                "expires is `{e}`; it must be the Unix time of a signed link — GET the \
+                 generation again for a fresh link"
+            ))
+        })?),
+    };
+    let signed = match (expires, get("sig")) {
+        (Some(e), Some(s)) => Some((e, s)),
         _ => None,
     };
     let blob = svc.video_blob(&id, key.as_ref(), signed).await?;

@@ -1,9 +1,12 @@
-//! The HTTP surface: routes only. Handlers live by surface (`luma`, `segmind`, `uploads`).
+//! The HTTP surface: routes only. Handlers live by surface (`luma`, `segmind`, `runapi`,
+//! `uploads`).
 
 mod auth;
+mod body;
 mod error;
 mod luma;
 mod openapi;
+mod runapi;
 mod segmind;
 mod uploads;
 
@@ -82,8 +85,8 @@ async fn openapi_json() -> Response {
 
 async fn fallback() -> ApiError {
     ApiError(ServiceError::NotFound(
-        "no such endpoint; the API lives under /dream-machine/v1, /v1/modify-video and /v2 \
-         (GET /openapi.json lists every route)"
+        "no such endpoint; the API lives under /dream-machine/v1, /v1/modify-video, /v2 and \
+         /api/v1 (GET /openapi.json lists every route)"
             .into(),
     ))
 }
@@ -106,9 +109,26 @@ pub fn router(svc: Arc<Service>) -> Router {
         // Files are streamed to disk with their own byte cap.
         .layer(DefaultBodyLimit::disable())
         .route_layer(axum::middleware::from_fn(segmind::segmind_errors));
+    let runapi_routes = Router::new()
+        .route("/api/v1/luma/modify_video", post(runapi::modify))
+        .route(
+            "/api/v1/luma/modify_video/{task_id}",
+            get(runapi::get_modify_task).delete(runapi::delete_modify_task),
+        )
+        .route(
+            "/api/v1/luma/modify_video/{task_id}/cancel",
+            post(runapi::cancel_modify_task),
+        )
+        .route(
+            "/api/v1/tasks/{task_id}",
+            get(runapi::get_task).delete(runapi::delete_task),
+        )
+        .route("/api/v1/tasks/{task_id}/cancel", post(runapi::cancel_task))
+        .route_layer(axum::middleware::from_fn(runapi::runapi_errors));
     Router::new()
         .nest("/dream-machine/v1", luma)
         .merge(segmind_routes)
+        .merge(runapi_routes)
         .route(
             "/v1/uploads",
             post(uploads::upload).layer(DefaultBodyLimit::disable()),

@@ -4,10 +4,11 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{luma, segmind, uploads};
+use super::{luma, runapi, segmind, uploads};
 use crate::domain::{
     Assets, Generation, GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest,
-    State,
+    State, Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest, TaskStatus,
+    UrlOrRef,
 };
 use crate::service::GenerationList;
 use crate::uploads::Upload;
@@ -41,9 +42,10 @@ impl Modify for Security {
 #[openapi(
     info(
         title = "retake",
-        description = "Self-hosted Modify Video API: Luma-compatible (`/dream-machine/v1`) and \
-            Segmind-compatible (`/v1/modify-video`, `/v2/...`). Every authenticated response \
-            carries `x-remaining-credits`; every error is `{\"detail\", \"code\"}`."
+        description = "Self-hosted Modify Video API: Luma-compatible (`/dream-machine/v1`), \
+            Segmind-compatible (`/v1/modify-video`, `/v2/...`) and RunAPI-compatible \
+            (`/api/v1`). Every authenticated response carries `x-remaining-credits`; every \
+            error is `{\"detail\", \"code\"}`."
     ),
     paths(
         luma::modify,
@@ -58,6 +60,13 @@ impl Modify for Security {
         segmind::modify_video_async,
         segmind::request_status,
         segmind::request_result,
+        runapi::modify,
+        runapi::get_task,
+        runapi::get_modify_task,
+        runapi::cancel_task,
+        runapi::cancel_modify_task,
+        runapi::delete_task,
+        runapi::delete_modify_task,
         uploads::upload,
         super::healthz,
         super::metrics,
@@ -80,12 +89,21 @@ impl Modify for Security {
         segmind::SegmindModifyForm,
         segmind::V2Status,
         segmind::V2Submitted,
+        TaskRequest,
+        TaskModelName,
+        UrlOrRef,
+        Task,
+        TaskStatus,
+        TaskError,
+        TaskOutput,
+        TaskInput,
         super::Health,
     )),
     modifiers(&Security),
     tags(
         (name = "luma", description = "Luma Dream Machine compatible"),
         (name = "segmind", description = "Segmind compatible"),
+        (name = "runapi", description = "RunAPI compatible (tasks)"),
         (name = "uploads", description = "Files for requests without public URLs"),
         (name = "operations", description = "Health and metrics"),
     )

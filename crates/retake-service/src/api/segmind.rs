@@ -10,17 +10,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::body::{content_type, read_capped, rename_fields, MAX_JSON_BYTES};
 use super::error::{ApiError, ErrorBody};
 use super::luma::{idempotency_key, mp4_response};
+use crate::catalogue::Surface;
 use crate::domain::{
     FailureCode, MediaRef, ModeName, ModelName, ModifyVideoRequest, State as GenState,
 };
@@ -31,8 +32,8 @@ use crate::uploads::Upload;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Largest JSON body or text field read.
-const MAX_FIELDS_BYTES: usize = 256 * 1024;
+/// Largest JSON body, or text fields of a form, read.
+const MAX_FIELDS_BYTES: usize = MAX_JSON_BYTES;
 
 /// The Segmind modify-video request (JSON).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -58,20 +59,24 @@ pub struct SegmindModifyRequest {
     pub model: Option<String>,
 }
 
-/// The same request as a multipart form, with the files themselves.
+/// The same request as a multipart form, with the files themselves: as Segmind's page shows
+/// it, under `video_url` and `first_frame_url` (a part with a filename or a non-text type is
+/// a file; a plain text part is a URL), or under `video` and `first_frame`.
 #[allow(dead_code)] // documents the form; the handler reads it field by field
 #[derive(utoipa::ToSchema)]
 pub struct SegmindModifyForm {
-    /// The source clip file (or give `video_url`).
+    /// The source clip: a file, or its URL as text.
+    #[schema(value_type = Option<String>)]
+    video_url: Option<String>,
+    /// The edited first frame: a file, or its URL as text.
+    #[schema(value_type = Option<String>)]
+    first_frame_url: Option<String>,
+    /// The source clip file (another name for a `video_url` file).
     #[schema(value_type = Option<String>, format = Binary)]
     video: Option<Vec<u8>>,
-    /// The edited first frame file (or give `first_frame_url`).
+    /// The edited first frame file (another name for a `first_frame_url` file).
     #[schema(value_type = Option<String>, format = Binary)]
     first_frame: Option<Vec<u8>>,
-    /// URL of the source clip, when no `video` file is sent.
-    video_url: Option<String>,
-    /// URL of the edited first frame, when no `first_frame` file is sent.
-    first_frame_url: Option<String>,
     /// What to change.
     prompt: Option<String>,
     /// `adhere_1` … `reimagine_3`; default `adhere_1`.
@@ -131,18 +136,6 @@ fn bad(msg: impl Into<String>) -> ServiceError {
     ServiceError::BadRequest(msg.into())
 }
 
-fn content_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
 /// Reads the request as JSON or a multipart form into a modify-video request; files in a form
 /// become uploads of the caller, referenced by URL.
 async fn read_request<'a>(
@@ -165,9 +158,14 @@ async fn read_request<'a>(
             }
         }
     } else if ct.is_empty() || ct == "application/json" || ct.ends_with("+json") {
-        let body = axum::body::to_bytes(req.into_body(), MAX_FIELDS_BYTES)
-            .await
-            .map_err(|e| bad(format!("the body could not be read (over 256 KB?): {e}")))?;
+        let (parts, body) = req.into_parts();
+        let body = read_capped(
+            &parts.headers,
+            body,
+            MAX_FIELDS_BYTES,
+            "send the clip as a URL (video_url), or the file itself in a multipart form",
+        )
+        .await?;
         serde_json::from_slice::<SegmindModifyRequest>(&body).map_err(|e| {
             bad(format!(
                 "the body must be a JSON object like {{\"video_url\": \"https://…/clip.mp4\", \
@@ -184,7 +182,8 @@ async fn read_request<'a>(
     let Some(video) = fields.video_url.filter(|u| !u.trim().is_empty()) else {
         files.remove().await;
         return Err(bad(
-            "video_url is required (or send the clip as the `video` file of a multipart form)",
+            "video_url is required: the clip's URL, or the clip itself as the `video_url` \
+             file of a multipart form",
         ));
     };
     let request = ModifyVideoRequest {
@@ -222,32 +221,57 @@ async fn read_form(
     })?;
     let mut out = SegmindModifyRequest::default();
     let mut text_bytes = 0usize;
+    // Files by input: (field name it came under, upload URL).
+    let mut video_file: Option<(String, String)> = None;
+    let mut first_frame_file: Option<(String, String)> = None;
     while let Some(mut field) = form.next_field().await.map_err(form_error)? {
         let name = field.name().unwrap_or("").to_string();
-        match name.as_str() {
-            "video" | "first_frame" => {
-                let mut w = svc.begin_upload(key).await?;
-                while let Some(chunk) = field.chunk().await.map_err(form_error)? {
-                    w.write(&chunk).await?;
-                }
-                let upload = w.finish(svc.blobs.as_ref()).await.map_err(|e| match e {
-                    ServiceError::BadRequest(_) => bad(format!("the `{name}` file is empty")),
-                    other => other,
-                })?;
-                let url = upload.url.clone();
-                files.uploads.push(upload);
-                if name == "video" {
-                    out.video_url = Some(url);
-                } else {
-                    out.first_frame_url = Some(url);
-                }
+        // Segmind's page sends files under the URL fields' names; a part is a file when it
+        // says so (a filename, or a type that is not text).
+        let is_file = field.file_name().is_some()
+            || field
+                .content_type()
+                .is_some_and(|t| !t.trim().to_ascii_lowercase().starts_with("text/"));
+        let input = match name.as_str() {
+            "video" => Some(true),
+            "first_frame" => Some(false),
+            "video_url" if is_file => Some(true),
+            "first_frame_url" if is_file => Some(false),
+            _ => None,
+        };
+        if let Some(is_video) = input {
+            let slot = if is_video {
+                &mut video_file
+            } else {
+                &mut first_frame_file
+            };
+            if let Some((earlier, _)) = slot {
+                return Err(bad(format!(
+                    "the form has two files for the {} (`{earlier}` and `{name}`); send one",
+                    if is_video { "clip" } else { "first frame" }
+                )));
             }
+            let mut w = svc.begin_upload(key).await?;
+            while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+                w.write(&chunk).await?;
+            }
+            let upload = w.finish(svc.blobs.as_ref()).await.map_err(|e| match e {
+                ServiceError::BadRequest(_) => bad(format!("the `{name}` file is empty")),
+                other => other,
+            })?;
+            *slot = Some((name, upload.url.clone()));
+            files.uploads.push(upload);
+            continue;
+        }
+        match name.as_str() {
             "video_url" | "first_frame_url" | "prompt" | "mode" | "model" => {
                 let value = field.text().await.map_err(form_error)?;
                 text_bytes += value.len();
                 if text_bytes > MAX_FIELDS_BYTES {
                     return Err(ServiceError::TooLarge(
-                        "the form's text fields are over 256 KB".into(),
+                        "the form's text fields are over 256 KB; send files as file parts \
+                         (with a filename), such as curl's -F \"video_url=@clip.mp4\""
+                            .into(),
                     ));
                 }
                 let slot = match name.as_str() {
@@ -257,14 +281,18 @@ async fn read_form(
                     "mode" => &mut out.mode,
                     _ => &mut out.model,
                 };
-                // A file part wins over a URL of the same input.
-                if slot.is_none() {
-                    *slot = Some(value);
-                }
+                *slot = Some(value);
             }
             // Other fields the SDK may forward are ignored, like the JSON form ignores them.
             _ => while field.chunk().await.map_err(form_error)?.is_some() {},
         }
+    }
+    // A file wins over a URL of the same input.
+    if let Some((_, url)) = video_file {
+        out.video_url = Some(url);
+    }
+    if let Some((_, url)) = first_frame_file {
+        out.first_frame_url = Some(url);
     }
     Ok(out)
 }
@@ -277,7 +305,9 @@ async fn submit(
 ) -> Result<crate::service::Submission, ServiceError> {
     let idem = idempotency_key(req.headers())?.map(str::to_string);
     let (request, files) = read_request(svc, key, req).await?;
-    let result = svc.submit(key, request, idem.as_deref()).await;
+    let result = svc
+        .submit(key, Surface::Luma, request, idem.as_deref())
+        .await;
     files.remove().await;
     result
 }
@@ -538,25 +568,13 @@ pub async fn request_result(
 /// `detail`, and our field names (`media.url`) in theirs (`video_url`).
 pub async fn segmind_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
-    if resp.status().is_success() || content_type(resp.headers()) != "application/json" {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FIELDS_BYTES).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let out = match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(mut e) => {
-            e.detail = e
-                .detail
-                .replace("first_frame.url", "first_frame_url")
-                .replace("media.url", "video_url");
-            e.error = Some(e.detail.clone());
-            serde_json::to_vec(&e).unwrap_or_else(|_| bytes.to_vec())
-        }
-        // Not an error body (a v2 FAILED status): leave it alone.
-        Err(_) => bytes.to_vec(),
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(out))
+    rename_fields(
+        resp,
+        &[
+            ("first_frame.url", "first_frame_url"),
+            ("media.url", "video_url"),
+        ],
+        true,
+    )
+    .await
 }

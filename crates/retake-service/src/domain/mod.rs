@@ -1,11 +1,17 @@
-//! The service's domain: generations, their states, and modify-video requests.
+//! The service's domain: generations, their states, modify-video requests, and RunAPI's
+//! task shape of both.
 
 mod failure;
 mod generation;
 mod request;
+mod task;
 
 pub use failure::FailureCode;
 pub use generation::{rfc3339_ms, Assets, Generation, State, GENERATION_TYPE};
 pub use request::{
-    GenerationTypeName, MediaRef, ModeName, Model, ModelName, ModifyVideoRequest, ValidRequest,
+    GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest, ValidRequest,
+};
+pub use task::{
+    Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest, TaskStatus, UrlOrRef,
+    DEFAULT_TASK_MODE,
 };

@@ -3,6 +3,7 @@
 use retake_engine::Mode;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::{id_list, Catalogue, Surface};
 use crate::error::ServiceError;
 
 /// A media reference: `{"url": "..."}`.
@@ -48,6 +49,10 @@ pub enum ModelName {
     /// The fast profile.
     #[serde(rename = "ray-flash-2")]
     RayFlash2,
+    /// Only in the `request` echo of a task made on RunAPI's surface
+    /// (`/api/v1/luma/modify_video`); a create here refuses it.
+    #[serde(rename = "luma-modify-video")]
+    LumaModifyVideo,
 }
 
 /// The one generation type, for the API schema.
@@ -77,7 +82,7 @@ pub struct ModifyVideoRequest {
     #[serde(default)]
     #[schema(required = true, value_type = ModeName)]
     pub mode: Option<String>,
-    /// `ray-2` or `ray-flash-2`.
+    /// `ray-2` or `ray-flash-2` (`luma-modify-video` in the echo of a RunAPI task).
     #[serde(default)]
     #[schema(required = true, value_type = ModelName)]
     pub model: Option<String>,
@@ -90,25 +95,6 @@ pub struct ModifyVideoRequest {
     pub callback_url: Option<String>,
 }
 
-/// The models a client may name; both run the same local pipeline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Model {
-    /// `ray-2`.
-    Ray2,
-    /// `ray-flash-2`.
-    RayFlash2,
-}
-
-impl Model {
-    /// The name clients use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::Ray2 => "ray-2",
-            Model::RayFlash2 => "ray-flash-2",
-        }
-    }
-}
-
 /// A request that passed validation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidRequest {
@@ -118,8 +104,8 @@ pub struct ValidRequest {
     pub first_frame_url: Option<String>,
     /// The mode.
     pub mode: Mode,
-    /// The model.
-    pub model: Model,
+    /// The model's id, one the catalogue has for the surface the request came in on.
+    pub model: String,
     /// The prompt (trimmed; empty becomes `None`).
     pub prompt: Option<String>,
     /// Webhook target.
@@ -165,8 +151,14 @@ impl ModifyVideoRequest {
         })
     }
 
-    /// Checks every field; `max_prompt_chars` caps the prompt.
-    pub fn validate(&self, max_prompt_chars: usize) -> Result<ValidRequest, ServiceError> {
+    /// Checks every field; `max_prompt_chars` caps the prompt, and `model` must be one of the
+    /// catalogue's models for `surface`.
+    pub fn validate(
+        &self,
+        max_prompt_chars: usize,
+        catalogue: &Catalogue,
+        surface: Surface,
+    ) -> Result<ValidRequest, ServiceError> {
         if let Some(t) = &self.generation_type {
             if t != crate::domain::GENERATION_TYPE {
                 return Err(bad(format!(
@@ -205,16 +197,16 @@ impl ModifyVideoRequest {
         let mode = mode_name
             .parse::<Mode>()
             .map_err(|_| bad(format!("mode `{mode_name}` is unknown; use one of {MODES}")))?;
-        let model = match self.model.as_deref() {
-            Some("ray-2") => Model::Ray2,
-            Some("ray-flash-2") => Model::RayFlash2,
+        let models = id_list(catalogue.ids_on(surface));
+        let model = match self.model.as_deref().map(str::trim) {
+            Some(m) if catalogue.get_on(surface, m).is_some() => m.to_string(),
             Some(other) => {
                 return Err(bad(format!(
-                    "model `{}` is unknown; use `ray-2` or `ray-flash-2`",
+                    "model `{}` is unknown here; use {models}",
                     truncate(other, 40)
                 )))
             }
-            None => return Err(bad("model is required: `ray-2` or `ray-flash-2`")),
+            None => return Err(bad(format!("model is required: {models}"))),
         };
         let prompt = self
             .prompt
@@ -253,7 +245,7 @@ mod tests {
 
     fn req(json: &str) -> Result<ValidRequest, String> {
         ModifyVideoRequest::from_json(json.as_bytes())
-            .and_then(|r| r.validate(20))
+            .and_then(|r| r.validate(20, &Catalogue::default(), Surface::Luma))
             .map_err(|e| e.to_string())
     }
 
@@ -266,7 +258,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.mode, Mode::Reimagine3);
-        assert_eq!(v.model, Model::RayFlash2);
+        assert_eq!(v.model, "ray-flash-2");
         assert_eq!(v.prompt.as_deref(), Some("neon"));
         assert_eq!(v.first_frame_url.as_deref(), Some("https://x/f.png"));
     }
@@ -296,7 +288,14 @@ mod tests {
             ),
             (
                 r#"{"media":{"url":"https://x"},"mode":"flex_1","model":"ray-3"}"#.to_string(),
-                "model `ray-3` is unknown",
+                "model `ray-3` is unknown here; use `ray-2` or `ray-flash-2`",
+            ),
+            (
+                format!(
+                    r#"{{"media":{{"url":"https://x"}},"mode":"flex_1","model":"{}"}}"#,
+                    "luma-modify-video"
+                ),
+                "model `luma-modify-video` is unknown here",
             ),
             (
                 format!(r#"{{{base},"prompt":"{}"}}"#, "a".repeat(21)),

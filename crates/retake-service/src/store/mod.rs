@@ -123,6 +123,8 @@ pub struct GenerationRecord {
     pub failure_code: Option<FailureCode>,
     /// Submit time, Unix ms.
     pub created_at: i64,
+    /// When its state, progress or outcome last changed, Unix ms (the store sets it).
+    pub updated_at: i64,
     /// The request as JSON (echoed back).
     pub request_json: String,
     /// Model name.

@@ -9,7 +9,7 @@ use crate::pricing::Credits;
 pub(super) const GEN_COLS: &str =
     "id, key_id, state, failure_reason, created_at, request, model, progress, \
     media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
-    callback_url, failure_code";
+    callback_url, failure_code, updated_at";
 
 pub(super) const KEY_COLS: &str =
     "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
@@ -58,6 +58,7 @@ pub(super) fn gen_from_row(r: &Row<'_>) -> rusqlite::Result<GenerationRecord> {
         failure_code: r
             .get::<_, Option<String>>(17)?
             .and_then(|c| FailureCode::parse(&c)),
+        updated_at: r.get(18)?,
     })
 }
 

@@ -260,7 +260,7 @@ impl Store for SqliteStore {
             let now = now_ms();
             tx.execute(
                 &format!(
-                    "INSERT INTO generations ({GEN_COLS}, updated_at) VALUES \
+                    "INSERT INTO generations ({GEN_COLS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                 ),
                 params![

@@ -93,7 +93,7 @@ impl SqliteStore {
             let g = &e.record;
             let n = tx.execute(
                 &format!(
-                    "INSERT OR IGNORE INTO generations ({GEN_COLS}, updated_at) VALUES \
+                    "INSERT OR IGNORE INTO generations ({GEN_COLS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                 ),
                 params![
@@ -115,7 +115,7 @@ impl SqliteStore {
                     credit_state_str(g.credit_state),
                     g.callback_url,
                     g.failure_code.map(FailureCode::as_str),
-                    now_ms(),
+                    g.updated_at,
                 ],
             )?;
             if n == 0 {

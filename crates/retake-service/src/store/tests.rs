@@ -93,6 +93,7 @@ fn gen(id: &str, key_id: &str, cost: i64) -> GenerationRecord {
         failure_reason: None,
         failure_code: None,
         created_at: now_ms(),
+        updated_at: now_ms(),
         request_json: "{}".into(),
         model: "ray-2".into(),
         progress: 0,
@@ -146,6 +147,10 @@ async fn reserve_charge_and_release_settle_exactly_once(b: &Backend) {
         .unwrap();
     assert_eq!(done.state, State::Completed);
     assert_eq!(done.credit_state, CreditState::Charged);
+    assert!(
+        done.updated_at >= j1.generation.updated_at && done.updated_at >= done.created_at,
+        "the store keeps updated_at"
+    );
     // Twice is a no-op: never charged twice.
     assert!(s
         .complete("g1", "w", "outputs/g1.mp4")

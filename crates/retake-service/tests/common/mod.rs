@@ -265,6 +265,26 @@ impl ClipPipeline for Gate {
     }
 }
 
+/// The real pipeline, except that a prompt of `__fail__` fails the way a damaged clip does
+/// (test double for a failure after the request was accepted).
+pub struct FailOnPrompt(pub MediaPipeline);
+
+impl ClipPipeline for FailOnPrompt {
+    fn run(
+        &self,
+        job: &retake_service::PipelineJob,
+        progress: &dyn Fn(u8),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<retake_service::PipelineOutput, retake_service::PipelineError> {
+        if job.prompt.as_deref() == Some("__fail__") {
+            return Err(retake_service::PipelineError::Input(
+                "frame 3 could not be decoded; re-encode the clip".into(),
+            ));
+        }
+        self.0.run(job, progress, cancel)
+    }
+}
+
 /// The JSON body of a Luma create for `media` (and `first`).
 pub fn luma_body(media: &str, first: Option<&str>) -> serde_json::Value {
     let mut b = serde_json::json!({
@@ -326,7 +346,7 @@ pub fn python_with(modules: &str) -> String {
     let check = std::process::Command::new(&python)
         .args(["-c", &format!("import {modules}")])
         .output();
-    let pkgs = "lumaai segmind pytest schemathesis";
+    let pkgs = "lumaai segmind requests pytest schemathesis";
     match check {
         Ok(o) if o.status.success() => python,
         Ok(o) => panic!(

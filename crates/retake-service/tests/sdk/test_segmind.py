@@ -1,4 +1,5 @@
-"""The official `segmind` Python SDK against a running retake server.
+"""The official `segmind` Python SDK, and the plain `requests` calls of Segmind's page, against
+a running retake server.
 
 Started by `cargo test --test segmind`, which starts the server and a loopback file server and
 passes everything in the environment: RETAKE_SEGMIND_BASE (…/v1, the SDK's base URL),
@@ -7,9 +8,11 @@ RETAKE_CLIP_PATH, RETAKE_FRAME_PATH, RETAKE_CREDITS_URL (the Luma credits endpoi
 """
 
 import os
+import time
 
 import httpx
 import pytest
+import requests
 import segmind
 from segmind import InferenceFailed, SegmindClient, SegmindError
 
@@ -21,6 +24,7 @@ FIRST = os.environ["RETAKE_FIRST_FRAME_URL"]
 CLIP = os.environ["RETAKE_CLIP_PATH"]
 FRAME = os.environ["RETAKE_FRAME_PATH"]
 CREDITS_URL = os.environ["RETAKE_CREDITS_URL"]
+SERVER = BASE.rsplit("/v1", 1)[0]
 
 
 def client(key=KEY):
@@ -125,3 +129,49 @@ def test_a_job_that_fails_in_processing_reports_why():
     assert e.value.status == 422
     assert "re-encode" in e.value.detail
     assert credits() == pytest.approx(before), "a failed generation is not charged"
+
+
+def page_request(endpoint, with_files):
+    """Posts the request the way Segmind's page does with `requests`: the inputs go under
+    `video_url` and `first_frame_url`, as open files in a form, or as URLs in JSON when there
+    are no files. Only the host differs from the page."""
+    url = SERVER + endpoint
+    headers = {"x-api-key": KEY}
+    data = {"mode": "adhere_1", "prompt": "woman in a yarn doll style"}
+    if not with_files:
+        data["video_url"] = MEDIA
+        data["first_frame_url"] = FIRST
+        return requests.post(url, json=data, headers=headers, timeout=120)
+    with open(CLIP, "rb") as video, open(FRAME, "rb") as frame:
+        files = {"video_url": video, "first_frame_url": frame}
+        return requests.post(url, data=data, files=files, headers=headers, timeout=120)
+
+
+def wait_v2(queued):
+    for _ in range(600):
+        r = requests.get(queued["status_url"], headers={"x-api-key": KEY}, timeout=30)
+        status = r.json()
+        if status["status"] in ("COMPLETED", "FAILED"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError("the request never finished")
+
+
+@pytest.mark.parametrize("with_files", [True, False], ids=["files", "urls"])
+def test_the_pages_sample_code_runs_synchronously(with_files):
+    before = credits()
+    r = page_request("/v1/modify-video", with_files)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "video/mp4"
+    assert is_mp4(r.content)
+    assert float(r.headers["x-remaining-credits"]) == pytest.approx(before - 0.01)
+
+
+@pytest.mark.parametrize("with_files", [True, False], ids=["files", "urls"])
+def test_the_pages_sample_code_runs_asynchronously(with_files):
+    r = page_request("/v2/modify-video", with_files)
+    assert r.status_code == 200, r.text
+    status = wait_v2(r.json())
+    assert status["status"] == "COMPLETED", status
+    video = requests.get(status["output"], timeout=30)
+    assert video.status_code == 200 and is_mp4(video.content)

@@ -31,7 +31,7 @@ impl PgStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let record = gen_from_row(&r)?;
-            let job = match (r.get::<_, Option<i32>>(18), r.get::<_, Option<i64>>(19)) {
+            let job = match (r.get::<_, Option<i32>>(19), r.get::<_, Option<i64>>(20)) {
                 (Some(attempts), Some(enqueued_at)) => Some(QueuedJob {
                     attempts: attempts.max(0) as u32,
                     enqueued_at,
@@ -98,7 +98,7 @@ impl PgStore {
             let n = tx
                 .execute(
                     &format!(
-                        "INSERT INTO generations ({GEN_COLS}, updated_at) VALUES \
+                        "INSERT INTO generations ({GEN_COLS}) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
                          $17, $18, $19) ON CONFLICT (id) DO NOTHING"
                     ),
@@ -121,7 +121,7 @@ impl PgStore {
                         &credit_state_str(g.credit_state),
                         &g.callback_url,
                         &g.failure_code.map(FailureCode::as_str),
-                        &now_ms(),
+                        &g.updated_at,
                     ],
                 )
                 .await

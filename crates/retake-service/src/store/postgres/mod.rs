@@ -23,7 +23,7 @@ use self::rows::{
 use super::rows::credit_state_str;
 use super::{
     now_ms, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey, KeyRecord,
-    Lease, LeasedJob, QueuedJob, Requeued, Store, StoreError, StoreResult, Submitted,
+    Lease, LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -275,7 +275,7 @@ impl Store for PgStore {
             let now = now_ms();
             tx.execute(
                 &format!(
-                    "INSERT INTO generations ({GEN_COLS}, updated_at) VALUES \
+                    "INSERT INTO generations ({GEN_COLS}) VALUES \
                      ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
                 ),
                 &[

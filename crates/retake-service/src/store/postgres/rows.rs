@@ -13,7 +13,7 @@ use crate::store::{now_ms, CreditState, GenerationRecord, KeyRecord, StoreError,
 pub(super) const GEN_COLS: &str =
     "id, key_id, state, failure_reason, created_at, request, model, progress, \
     media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
-    callback_url, failure_code";
+    callback_url, failure_code, updated_at";
 
 pub(super) const KEY_COLS: &str =
     "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
@@ -55,6 +55,7 @@ pub(super) fn gen_from_row(r: &Row) -> StoreResult<GenerationRecord> {
         },
         callback_url: col(r, 16)?,
         failure_code: col::<Option<String>>(r, 17)?.and_then(|c| FailureCode::parse(&c)),
+        updated_at: col(r, 18)?,
     })
 }
 
