@@ -3,7 +3,9 @@
 //!
 //! rusqlite is synchronous: point reads run in place when a reader is free (microseconds),
 //! everything else on tokio's blocking pool, so handlers never block the reactor for long.
-//! Each method is one transaction.
+//! Each method is one transaction; those that write take the write lock at the start
+//! (IMMEDIATE), so two processes on one file wait for each other (busy timeout) instead of
+//! failing with "database is locked" when a read turns into a write.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -349,7 +351,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Cancelled> {
         let (key_id, id, reason) = (key_id.to_string(), id.to_string(), reason.to_string());
         self.call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let g = get_gen(&tx, &id)?
                 .filter(|g| g.key_id == key_id)
                 .ok_or_else(|| StoreError::NotFound(format!("no generation `{id}`")))?;
@@ -381,7 +383,7 @@ impl Store for SqliteStore {
     async fn delete_generation(&self, key_id: &str, id: &str) -> StoreResult<GenerationRecord> {
         let (key_id, id) = (key_id.to_string(), id.to_string());
         self.call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let g = get_gen(&tx, &id)?
                 .filter(|g| g.key_id == key_id)
                 .ok_or_else(|| StoreError::NotFound(format!("no generation `{id}`")))?;
@@ -402,7 +404,7 @@ impl Store for SqliteStore {
     async fn lease_job(&self, worker: &str, ttl_ms: i64) -> StoreResult<Option<LeasedJob>> {
         let worker = worker.to_string();
         self.call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let leased: Option<(String, u32)> = tx
                 .query_row(
@@ -441,7 +443,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Lease> {
         let (id, worker) = (id.to_string(), worker.to_string());
         self.call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let n = tx.execute(
                 "UPDATE jobs SET lease_until = ?3 WHERE generation_id = ?1 AND lease_owner = ?2",
@@ -469,7 +471,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<GenerationRecord>> {
         let (id, worker, blob) = (id.to_string(), worker.to_string(), output_blob.to_string());
         self.call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if !still_ours(&tx, &id, &worker)? {
                 return Ok(None);
             }
@@ -489,7 +491,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<GenerationRecord>> {
         let (id, worker, reason) = (id.to_string(), worker.to_string(), reason.to_string());
         self.call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if !still_ours(&tx, &id, &worker)? {
                 return Ok(None);
             }
@@ -502,7 +504,7 @@ impl Store for SqliteStore {
 
     async fn requeue_expired(&self, max_attempts: u32) -> StoreResult<Requeued> {
         self.call(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = now_ms();
             let expired: Vec<(String, u32)> = {
                 let mut st = tx.prepare(
