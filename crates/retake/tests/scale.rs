@@ -217,15 +217,13 @@ struct FileServer(Child);
 impl FileServer {
     fn start(dir: &Path, host: &str) -> (FileServer, String) {
         let port = free_port(host);
+        // http.server, with a listen backlog for 200 fetches at once (its default is 5).
+        let script = "import functools, http.server, sys\n\
+            class S(http.server.ThreadingHTTPServer):\n    request_queue_size = 1024\n\
+            h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])\n\
+            S((sys.argv[1], int(sys.argv[2])), h).serve_forever()\n";
         let child = Command::new(python())
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                host,
-                &port.to_string(),
-                "--directory",
-            ])
+            .args(["-c", script, host, &port.to_string()])
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
