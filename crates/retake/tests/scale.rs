@@ -208,6 +208,12 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // What the node said, for the failure report.
+            self.drain();
+            let tail = self.log.len().saturating_sub(40);
+            eprintln!("--- node {} said:\n{}", self.child.id(), self.log[tail..].join("\n"));
+        }
     }
 }
 
