@@ -17,8 +17,13 @@ if ! command -v wrk >/dev/null; then
   $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retake-target}"
-cargo build --release --workspace --locked >/dev/null
-RETAKE="$CARGO_TARGET_DIR/release/retake"
+# RETAKE_BIN runs an already built binary instead (e.g. a dev build, for a quick comparison).
+if [ -n "${RETAKE_BIN:-}" ]; then
+  RETAKE="$RETAKE_BIN"
+else
+  cargo build --release --workspace --locked >/dev/null
+  RETAKE="$CARGO_TARGET_DIR/release/retake"
+fi
 DURATION="${DURATION:-20s}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
@@ -48,7 +53,9 @@ if [ "$STORE" = postgres ]; then
   pg_start "$W/pg"
   export RETAKE_DATABASE_URL="$PG_URL" RETAKE_LINK_SECRET="bench-link-secret-0123456789abcdef0123"
 fi
-RETAKE_DATA_DIR="$W/data" RETAKE_BIND="127.0.0.1:$PORT" RETAKE_LOG=warn \
+# The busy clip is longer than ray-2's default limit in the model catalogue.
+printf '[catalogue.ray-2]\nmax_duration_s = 60\n' >"$W/retake.toml"
+RETAKE_CONFIG="$W/retake.toml" RETAKE_DATA_DIR="$W/data" RETAKE_BIND="127.0.0.1:$PORT" RETAKE_LOG=warn \
   RETAKE_RATE_LIMIT_PER_S=1000000 RETAKE_RATE_LIMIT_BURST=1000000 \
   RETAKE_SUBMIT_LIMIT_PER_MIN=100000000 RETAKE_SUBMIT_LIMIT_BURST=1000000 \
   RETAKE_ADMIN_CREDITS=1000000000 \
@@ -109,7 +116,7 @@ row() { # label, connections, "rps p50 p99 errors"
 }
 echo
 echo "Date: $(date -u +%Y-%m-%d) · machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1e6}' /proc/meminfo) RAM · load average before the run: $LOAD_BEFORE"
-echo "Command: \`STORE=$STORE bash bench/http.sh\` (DURATION=$DURATION, wrk -t$THREADS)"
+echo "Command: \`${RETAKE_BIN:+RETAKE_BIN=$RETAKE_BIN }STORE=$STORE bash bench/http.sh\` (DURATION=$DURATION, wrk -t$THREADS)"
 echo
 echo "| request | connections | requests/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|---|"

@@ -6,7 +6,12 @@ pg_start() { # folder
   local dir=$1 bin run=()
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   mkdir -p "$dir"
-  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; run=(runuser -u postgres --); fi
+  if [ "$(id -u)" -eq 0 ]; then
+    # The server runs as the postgres user, who must be able to reach its folder.
+    chmod o+x "$(dirname "$dir")"
+    chown postgres:postgres "$dir"
+    run=(runuser -u postgres --)
+  fi
   PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --no-locale --no-sync >/dev/null
   # Durable settings as a real deployment would run them (fsync on).

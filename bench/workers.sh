@@ -8,8 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retake-target}"
-cargo build --release -p retake --locked >/dev/null
-RETAKE="$CARGO_TARGET_DIR/release/retake"
+# RETAKE_BIN runs an already built binary instead (e.g. a dev build, for a quick comparison).
+if [ -n "${RETAKE_BIN:-}" ]; then
+  RETAKE="$RETAKE_BIN"
+else
+  cargo build --release -p retake --locked >/dev/null
+  RETAKE="$CARGO_TARGET_DIR/release/retake"
+fi
 PY="${PYTHON:-${RETAKE_VENV:-$HOME/.cache/retake-venv}/bin/python}"
 JOBS="${JOBS:-24}"
 SIZE="${SIZE:-320x240}"
@@ -76,7 +81,7 @@ ONE=$(run 1)
 TWO=$(run 2)
 echo
 echo "Date: $(date -u +%Y-%m-%d) · machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)) · load average before the run: $LOAD_BEFORE"
-echo "Command: \`bash bench/workers.sh\` (JOBS=$JOBS, SIZE=$SIZE, CLIP_S=$CLIP_S; PostgreSQL + moto S3 on loopback)"
+echo "Command: \`${RETAKE_BIN:+RETAKE_BIN=$RETAKE_BIN }bash bench/workers.sh\` (JOBS=$JOBS, SIZE=$SIZE, CLIP_S=$CLIP_S; PostgreSQL + moto S3 on loopback)"
 echo
 echo "| worker processes | jobs/min | wall time for $JOBS jobs (s) |"
 echo "|---|---|---|"

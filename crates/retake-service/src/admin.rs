@@ -140,6 +140,10 @@ impl Admin {
             return Ok(None);
         }
         let key = self.create_key("admin", credits).await?;
+        // With a shared database nothing else may have made the data folder yet.
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+            ServiceError::Internal(format!("cannot create {}: {e}", self.data_dir.display()))
+        })?;
         let path = self.data_dir.join("admin-key.json");
         let json =
             serde_json::to_vec_pretty(&key).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -364,7 +364,8 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
     // Each node has its own empty data folder: nothing is shared but the network.
     let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
     let s3_url = s3.endpoint.clone();
-    let api = api_node(&net, 0, dirs[0].path(), &db, &s3_url);
+    // The API node's data folder does not exist yet, as on a fresh machine.
+    let api = api_node(&net, 0, &dirs[0].path().join("fresh"), &db, &s3_url);
     let mut w1 = worker_node(&net, 1, dirs[1].path(), &db, &s3_url);
     let w2 = worker_node(&net, 2, dirs[2].path(), &db, &s3_url);
     let key = keys(
