@@ -212,7 +212,11 @@ impl Drop for Node {
             // What the node said, for the failure report.
             self.drain();
             let tail = self.log.len().saturating_sub(40);
-            eprintln!("--- node {} said:\n{}", self.child.id(), self.log[tail..].join("\n"));
+            eprintln!(
+                "--- node {} said:\n{}",
+                self.child.id(),
+                self.log[tail..].join("\n")
+            );
         }
     }
 }
