@@ -45,6 +45,11 @@ pub struct SynthSettings {
     /// instead of being re-matched by appearance to unedited look-alikes; occluded and
     /// revealed pixels are searched as before. 0 turns holding off.
     pub hold_drift: f32,
+    /// Holding applies only to local edits: when more than this share of the keyframe is
+    /// edited (a restyle, a recoloured figure), the search's appearance match finds the edit
+    /// again by itself, and does better than a track that accumulates flow error. Small painted
+    /// details (a badge, a sticker, a logo) have unedited look-alikes the search would drift to.
+    pub hold_max_share: f32,
     /// Flow parameters (at working resolution).
     pub flow: FlowParams,
 }
@@ -61,6 +66,7 @@ impl Default for SynthSettings {
             blend_tolerance: 40.0,
             edit_tolerance: 20.0,
             hold_drift: 0.75,
+            hold_max_share: 0.03,
             flow: FlowParams::default(),
         }
     }
@@ -157,12 +163,16 @@ impl Propagator {
             });
         }
         let edit = edit_map(&style, &src, edit_radius);
-        let key_edited = edit
+        let mut key_edited: Vec<bool> = edit
             .downsample(f)
             .data()
             .iter()
             .map(|&e| settings.edit_tolerance > 0.0 && e >= settings.edit_tolerance)
             .collect();
+        let edited = key_edited.iter().filter(|&&e| e).count();
+        if edited as f32 > settings.hold_max_share * key_edited.len() as f32 {
+            key_edited.clear();
+        }
         Ok(Self {
             w,
             h,
@@ -278,7 +288,7 @@ impl Propagator {
                     });
                 self.anchor = anchor;
                 temporal(&warped, &self.mode, &mut self.tgt.tmp);
-                if self.settings.hold_drift > 0.0 {
+                if self.settings.hold_drift > 0.0 && !self.key_edited.is_empty() {
                     // The edit mask carried along the flow: a tracked pixel whose keyframe
                     // position is edited stays with its track.
                     // The flow counts as lost only where its two directions clearly disagree

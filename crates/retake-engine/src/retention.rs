@@ -19,7 +19,6 @@ pub const EDIT_THRESHOLD: f32 = 20.0;
 /// Forward-backward flow disagreement (pixels) past which a pixel counts as occluded.
 pub const OCCLUSION_PX: f32 = 1.5;
 
-
 /// The edited region of a clip's first frame, tracked through the following frames.
 pub struct EditTracker {
     w: usize,
@@ -124,7 +123,8 @@ impl EditTracker {
                 let j = ((o[1].max(0.0) + 0.5) as usize).min(h - 1) * w
                     + ((o[0].max(0.0) + 0.5) as usize).min(w - 1);
                 next[i] = Some(o);
-                let inside = o[0] > -0.5 && o[1] > -0.5 && o[0] < w as f32 - 0.5 && o[1] < h as f32 - 0.5;
+                let inside =
+                    o[0] > -0.5 && o[1] > -0.5 && o[0] < w as f32 - 0.5 && o[1] < h as f32 - 0.5;
                 let (e, wt) = (self.edit[j], self.weight[j]);
                 if !inside || wt <= 0.0 {
                     continue; // outside the edited region
@@ -165,7 +165,8 @@ mod tests {
     fn a_sticker_that_moves_with_the_flow_is_retained_and_one_left_behind_is_not() {
         let (w, h) = (32, 24);
         // The background moves with the flow too: 2 px right per frame.
-        let src = |shift: usize| image(w, h, move |x, _| [((x + 8 - shift) * 5) as f32, 80.0, 60.0]);
+        let src =
+            |shift: usize| image(w, h, move |x, _| [((x + 8 - shift) * 5) as f32, 80.0, 60.0]);
         let sticker = |img: &ColorImage, x0: usize| {
             let mut c = img.clone();
             for y in 8..14 {
@@ -196,14 +197,22 @@ mod tests {
     fn occluded_pixels_leave_the_region() {
         let (w, h) = (16, 16);
         let s0 = image(w, h, |_, _| [100.0; 3]);
-        let e0 = image(w, h, |x, _| if x < 8 { [200.0, 100.0, 100.0] } else { [100.0; 3] });
+        let e0 = image(w, h, |x, _| {
+            if x < 8 {
+                [200.0, 100.0, 100.0]
+            } else {
+                [100.0; 3]
+            }
+        });
         let mut t = EditTracker::new(&e0, &s0);
         let bwd = FlowField::zeros(w, h);
         // Where x < 4 the forward flow disagrees: something else moved over those pixels.
         let fwd = FlowField::from_vec(
             w,
             h,
-            (0..w * h).map(|i| if i % w < 4 { [3.0, 0.0] } else { [0.0, 0.0] }).collect(),
+            (0..w * h)
+                .map(|i| if i % w < 4 { [3.0, 0.0] } else { [0.0, 0.0] })
+                .collect(),
         )
         .unwrap();
         let r = t.advance(&bwd, &fwd, &s0, &e0);

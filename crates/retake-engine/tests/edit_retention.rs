@@ -24,7 +24,11 @@ fn sticker(scene: &Scene, r: f32) -> RgbFrame {
         for x in 0..w {
             let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
             if d <= r {
-                let c = if d <= r * 0.45 { [210, 30, 40] } else { [250, 215, 30] };
+                let c = if d <= r * 0.45 {
+                    [210, 30, 40]
+                } else {
+                    [250, 215, 30]
+                };
                 out.data_mut()[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&c);
             }
         }
@@ -36,8 +40,8 @@ fn retention(kind: SceneKind, settings: SynthSettings) -> (f64, f64) {
     let scene = Scene::new(kind, 192, 128, 24, 5).unwrap();
     let frames: Vec<_> = (0..scene.len()).map(|i| scene.frame(i)).collect();
     let key = sticker(&scene, 6.0);
-    let mut p = Propagator::with_settings(&key, &frames[0], &Mode::Flex1.params(), 1, settings)
-        .unwrap();
+    let mut p =
+        Propagator::with_settings(&key, &frames[0], &Mode::Flex1.params(), 1, settings).unwrap();
     let mut eval = ClipEvaluator::new(&key);
     for (i, f) in frames.iter().enumerate() {
         let out = p.push(f).unwrap();
