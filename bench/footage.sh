@@ -4,7 +4,8 @@
 #   retake   `retake modify` (mode flex_1, quality profile: the defaults)
 #   naive    the naive flow-warp baseline, through the same encoder
 #   ebsynth  EbSynth on every frame from the edited first frame, when EBSYNTH names its binary
-#            (build it yourself from its public repository; nothing here fetches or builds it)
+#            (build it yourself from its public repository; nothing here fetches or builds it).
+#            Outputs already in $OUT ($TAG-ebsynth.mp4 with $TAG-ebsynth-first.png) are reused.
 # scores each with `retake eval --json` (first-frame PSNR, flicker, edit retention) and, for the
 # global restyles, with the restyle applied to every source frame as the truth (carry-through
 # PSNR), and prints a Markdown table. Contact sheets (frames 0, 1/4, 1/2, 3/4, last) go to
@@ -73,13 +74,19 @@ for clip in $CLIPS; do
     t1=$(date +%s.%N)
     "$NAIVE" "$src" "$key" "$OUT/$tag-naive.mp4"
     if [ -n "${EBSYNTH:-}" ]; then
+      cp "$key" "$OUT/$tag-ebsynth-first.png"
       run_ebsynth "$src" "$key" "$OUT/$tag-ebsynth.mp4" "$OUT/$tag-ebsynth"
+    fi
+    # EbSynth outputs made earlier (with their own first frame) are scored again as they are.
+    if [ -f "$OUT/$tag-ebsynth.mp4" ] && [ -f "$OUT/$tag-ebsynth-first.png" ]; then
       methods="$methods ebsynth"
     fi
     sheet_args=("source=$src")
     for m in $methods; do
       video="$OUT/$tag-$m.mp4"
-      scores=$("$RETAKE" --quiet eval --source "$src" --first-frame "$key" --output "$video" --json)
+      first="$key"
+      [ "$m" = ebsynth ] && first="$OUT/$tag-ebsynth-first.png"
+      scores=$("$RETAKE" --quiet eval --source "$src" --first-frame "$first" --output "$video" --json)
       truth="{}"
       if [ "$edit" = global ]; then
         truth=$("$PY" "$EDIT" truth-psnr "$clip" "$src" "$video")
