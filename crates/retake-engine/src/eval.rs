@@ -6,8 +6,9 @@ use crate::edits::Edit;
 use crate::flow::{bidirectional_flow, occlusion_mask, FlowField, FlowParams};
 use crate::metrics::{edge_ssim, endpoint_error, psnr, ssim, temporal_change_error, warping_error};
 use crate::mode::Mode;
-use crate::plane::Plane;
+use crate::plane::{ColorImage, Plane};
 use crate::propagate::{Propagator, SynthSettings};
+use crate::retention::{EditTracker, FrameRetention};
 use crate::scene::{Scene, SceneKind};
 use crate::EngineError;
 use retake_media::RgbFrame;
@@ -28,6 +29,20 @@ pub struct ClipScores {
     pub warping_error: f64,
     /// Mean SSIM between the edge maps of output and source frames: how much structure is kept.
     pub edge_ssim: f64,
+    /// Flicker: how far the output's frame-to-frame change, along the source's flow (occluded
+    /// pixels masked), is from the source's own change (0–255, mean absolute; lower is
+    /// steadier). An output that changes exactly as the source does scores 0.
+    pub flicker: f64,
+    /// Edit retention (see [`crate::retention`]): the share of the first frame's edit still
+    /// in the output where the edited region is tracked, mean over frames 1.., 0–1.
+    pub edit_retention: f64,
+    /// The same over the last quarter of the frames.
+    pub edit_retention_last_quarter: f64,
+    /// Edit retention per quarter of the clip (frames 1.. split in four).
+    pub edit_retention_by_quarter: [f64; 4],
+    /// Share of the edited region (by edit size) the flow still tracks in the last quarter:
+    /// how much of it the retention figures speak for.
+    pub edit_tracked_last_quarter: f64,
 }
 
 /// Accumulates [`ClipScores`] one frame pair at a time, so a clip never has to be in memory.
@@ -35,10 +50,14 @@ pub struct ClipEvaluator {
     first: RgbFrame,
     flow: FlowParams,
     max_side: usize,
-    prev: Option<(Plane, RgbFrame)>,
+    prev: Option<(Plane, RgbFrame, RgbFrame)>,
     scores: ClipScores,
     warp_sum: f64,
     edge_sum: f64,
+    flicker_sum: f64,
+    tracker: Option<EditTracker>,
+    /// Per frame from 1: retention and tracked share.
+    retention: Vec<FrameRetention>,
 }
 
 impl ClipEvaluator {
@@ -52,6 +71,9 @@ impl ClipEvaluator {
             scores: ClipScores::default(),
             warp_sum: 0.0,
             edge_sum: 0.0,
+            flicker_sum: 0.0,
+            tracker: None,
+            retention: Vec::new(),
         }
     }
 
@@ -67,15 +89,25 @@ impl ClipEvaluator {
         // Flow at a working size, as the engine computes it, scaled back to the frame.
         let f = w.max(h).div_ceil(self.max_side).max(1);
         let luma = Plane::luma(source).downsample(f);
-        if let Some((prev_luma, prev_out)) = &self.prev {
+        let src_ws = ColorImage::from_frame(source).downsample(f);
+        let out_ws = ColorImage::from_frame(output).downsample(f);
+        if let Some((prev_luma, prev_src, prev_out)) = &self.prev {
             let (fwd, bwd) = bidirectional_flow(prev_luma, &luma, &self.flow)?;
-            let occ = occlusion_mask(&fwd, &bwd);
-            let (flow, occ) = upscale(&fwd, &occ, w, h);
+            let occ_prev = occlusion_mask(&fwd, &bwd);
+            if let Some(t) = self.tracker.as_mut() {
+                self.retention.push(t.advance(&bwd, &fwd, &src_ws, &out_ws));
+            }
+            let (flow, occ) = upscale(&fwd, &occ_prev, w, h);
             self.warp_sum += warping_error(prev_out, output, &flow, &occ)?;
+            self.flicker_sum +=
+                temporal_change_error(prev_out, output, prev_src, source, &flow, &occ)?;
+        } else {
+            let first = ColorImage::from_frame(&self.first).downsample(f);
+            self.tracker = Some(EditTracker::new(&first, &src_ws)).filter(|t| t.has_edit());
         }
         self.edge_sum += edge_ssim(output, source)?;
         self.scores.frames += 1;
-        self.prev = Some((luma, output.clone()));
+        self.prev = Some((luma, source.clone(), output.clone()));
         Ok(())
     }
 
@@ -84,6 +116,18 @@ impl ClipEvaluator {
         let n = self.scores.frames;
         self.scores.warping_error = self.warp_sum / n.saturating_sub(1).max(1) as f64;
         self.scores.edge_ssim = self.edge_sum / n.max(1) as f64;
+        self.scores.flicker = self.flicker_sum / n.saturating_sub(1).max(1) as f64;
+        let r = &self.retention;
+        let mean = |rs: &[FrameRetention], f: fn(&FrameRetention) -> f64| {
+            rs.iter().map(f).sum::<f64>() / rs.len().max(1) as f64
+        };
+        self.scores.edit_retention = mean(r, |x| x.retention);
+        let quarter = |k: usize| &r[k * r.len() / 4..(k + 1) * r.len() / 4];
+        for k in 0..4 {
+            self.scores.edit_retention_by_quarter[k] = mean(quarter(k), |x| x.retention);
+        }
+        self.scores.edit_retention_last_quarter = self.scores.edit_retention_by_quarter[3];
+        self.scores.edit_tracked_last_quarter = mean(quarter(3), |x| x.tracked);
         self.scores
     }
 }

@@ -211,6 +211,12 @@ pub fn bidirectional_flow(
 /// Marks pixels of the `forward` field's source frame that are not visible in the other frame:
 /// forward and backward flow disagree there, or the pixel leaves the picture.
 pub fn occlusion_mask(forward: &FlowField, backward: &FlowField) -> Vec<bool> {
+    disagreement_mask(forward, backward, 0.5)
+}
+
+/// As [`occlusion_mask`], with `tolerance` the squared disagreement (px²) allowed on top of
+/// 1 % of the squared motion: a larger one flags only clear occlusions.
+pub fn disagreement_mask(forward: &FlowField, backward: &FlowField, tolerance: f32) -> Vec<bool> {
     let (w, h) = (forward.w, forward.h);
     let mut mask = vec![false; w * h];
     mask.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
@@ -224,7 +230,7 @@ pub fn occlusion_mask(forward: &FlowField, backward: &FlowField) -> Vec<bool> {
             let b = backward.sample(tx, ty);
             let (dx, dy) = (f[0] + b[0], f[1] + b[1]);
             let mag = f[0] * f[0] + f[1] * f[1] + b[0] * b[0] + b[1] * b[1];
-            *m = dx * dx + dy * dy > 0.01 * mag + 0.5;
+            *m = dx * dx + dy * dy > 0.01 * mag + tolerance;
         }
     });
     mask

@@ -14,6 +14,7 @@ pub mod patchmatch;
 pub mod plane;
 pub mod profile;
 pub mod propagate;
+pub mod retention;
 pub mod scene;
 mod spool;
 mod synth;

@@ -98,7 +98,22 @@ pub(crate) struct Search<'a> {
     pub temporal: &'a [f32],
     /// Flow-tracked keyframe position per pixel, with its penalty weight.
     pub track: Option<(&'a [[f32; 2]], f32)>,
+    /// Pixels held to their anchor (edited and tracked): a candidate farther than `drift`
+    /// working pixels from the anchor is never taken. Empty: none held.
+    pub hold: &'a [bool],
+    /// Per pixel, the keyframe position the flow alone carried it to (see `hold`).
+    pub anchor: &'a [[f32; 2]],
+    /// How far a held pixel's match may stray from its anchor.
+    pub drift: f32,
     pub seed: u64,
+}
+
+impl Search<'_> {
+    /// Whether pixel `i` is held to its track.
+    #[inline]
+    fn held(&self, i: usize) -> bool {
+        self.hold.get(i).copied().unwrap_or(false)
+    }
 }
 
 /// A small, fast, seedable generator (splitmix64) so results never depend on thread timing.
@@ -144,7 +159,16 @@ impl Ctx<'_> {
         let tw = self.s.temporal[i];
         let mut total = 0.0;
         // The track is only trusted where the previous output is (the temporal mask).
-        if let (Some((track, wp)), true) = (self.s.track, tw > 0.0) {
+        // A held pixel always follows its track (its hold already required a usable flow).
+        let held = self.s.held(i);
+        if let (Some((track, wp)), true) = (self.s.track, tw > 0.0 || held) {
+            if held {
+                let a = self.s.anchor[i];
+                let (ax, ay) = (c[0] - a[0], c[1] - a[1]);
+                if ax * ax + ay * ay > self.s.drift * self.s.drift {
+                    return f32::MAX;
+                }
+            }
             let t = track[i];
             let (dx, dy) = (c[0] - t[0], c[1] - t[1]);
             total += wp * (dx * dx + dy * dy).min(400.0);
@@ -203,7 +227,9 @@ impl Ctx<'_> {
 /// The random-search radius at pixel `i`: local around a trusted track, global without one.
 #[inline]
 fn search_radius(s: &Search<'_>, i: usize) -> f32 {
-    if s.temporal[i] > 0.0 {
+    if s.held(i) {
+        s.drift.max(1.0)
+    } else if s.temporal[i] > 0.0 {
         s.local_radius
     } else {
         s.global_radius

@@ -1,7 +1,11 @@
 //! Streaming propagation of one styled keyframe through the following source frames.
 
 use crate::cut::CutDetector;
-use crate::flow::{bidirectional_flow, occlusion_mask, FlowField, FlowParams};
+use crate::flow::{bidirectional_flow, disagreement_mask, occlusion_mask, FlowField, FlowParams};
+
+/// Forward-backward flow disagreement (working pixels) past which an edited pixel's track
+/// counts as lost, and the search may re-anchor it anywhere.
+const HOLD_LOST_PX: f32 = 1.5;
 use crate::mode::ModeParams;
 use crate::patchmatch::{score, search, Guides, Nnf, Search};
 use crate::plane::{check_size, ColorImage, Plane};
@@ -35,6 +39,17 @@ pub struct SynthSettings {
     /// Edit size (mean RGB difference between keyframe and its source, 0–255) below which an
     /// area counts as unedited and keeps the source's own appearance; 0 turns this off.
     pub edit_tolerance: f32,
+    /// How far (working pixels per frame) an edited pixel's match may drift from where the
+    /// flow carried it. Edited pixels (edit size at least `edit_tolerance`) that the flow
+    /// tracks are held to their track, so a small painted detail moves with the object
+    /// instead of being re-matched by appearance to unedited look-alikes; occluded and
+    /// revealed pixels are searched as before. 0 turns holding off.
+    pub hold_drift: f32,
+    /// Holding applies only to local edits: when more than this share of the keyframe is
+    /// edited (a restyle, a recoloured figure), the search's appearance match finds the edit
+    /// again by itself, and does better than a track that accumulates flow error. Small painted
+    /// details (a badge, a sticker, a logo) have unedited look-alikes the search would drift to.
+    pub hold_max_share: f32,
     /// Flow parameters (at working resolution).
     pub flow: FlowParams,
 }
@@ -50,6 +65,8 @@ impl Default for SynthSettings {
             temporal_blend: 0.85,
             blend_tolerance: 40.0,
             edit_tolerance: 20.0,
+            hold_drift: 0.75,
+            hold_max_share: 0.03,
             flow: FlowParams::default(),
         }
     }
@@ -81,6 +98,11 @@ pub struct Propagator {
     /// The keyframe's source at full resolution, and where the keyframe differs from it.
     key_src: ColorImage,
     edit: Plane,
+    /// Where the keyframe is edited, at working resolution (the edit map past the tolerance).
+    key_edited: Vec<bool>,
+    /// Per working pixel, the keyframe position the flow alone carried it to since the search
+    /// last placed it: where an edited pixel is held, however long it is held.
+    anchor: Vec<[f32; 2]>,
     key: Guides,
     tgt: Guides,
     nnf: Nnf,
@@ -140,6 +162,17 @@ impl Propagator {
                 min: (2 * settings.patch_radius + 2) * f,
             });
         }
+        let edit = edit_map(&style, &src, edit_radius);
+        let mut key_edited: Vec<bool> = edit
+            .downsample(f)
+            .data()
+            .iter()
+            .map(|&e| settings.edit_tolerance > 0.0 && e >= settings.edit_tolerance)
+            .collect();
+        let edited = key_edited.iter().filter(|&&e| e).count();
+        if edited as f32 > settings.hold_max_share * key_edited.len() as f32 {
+            key_edited.clear();
+        }
         Ok(Self {
             w,
             h,
@@ -147,7 +180,9 @@ impl Propagator {
             mode: *mode,
             settings,
             seed,
-            edit: edit_map(&style, &src, edit_radius),
+            edit,
+            key_edited,
+            anchor: Nnf::identity(ww, wh).pos,
             key_src: src,
             style,
             key,
@@ -216,6 +251,7 @@ impl Propagator {
         let mut flow_time = Duration::ZERO;
         let mut tmask = vec![0.0f32; ww * wh];
         let mut track = Vec::new();
+        let mut hold = Vec::new();
         let mut carried = None;
         let iterations;
         match (&self.prev_luma, is_cut) {
@@ -225,28 +261,58 @@ impl Propagator {
                 let occ = occlusion_mask(&bwd, &fwd);
                 flow_time = t1.elapsed();
                 let old = &self.nnf.pos;
+                let old_anchor = &self.anchor;
                 let prev_out = &self.prev_out;
                 let mut warped = ColorImage::new(ww, wh);
                 let mut pos = vec![[0.0f32; 2]; ww * wh];
+                let mut anchor = vec![[0.0f32; 2]; ww * wh];
                 pos.par_chunks_mut(ww)
+                    .zip(anchor.par_chunks_mut(ww))
                     .zip(warped.data_mut().par_chunks_mut(ww))
                     .zip(tmask.par_chunks_mut(ww))
                     .enumerate()
-                    .for_each(|(y, ((pr, wr), tr))| {
+                    .for_each(|(y, (((pr, ar), wr), tr))| {
                         for x in 0..ww {
                             let b = bwd.get(x, y);
                             let q = [x as f32 + b[0], y as f32 + b[1]];
                             let qx = ((q[0].max(0.0) + 0.5) as usize).min(ww - 1);
                             let qy = ((q[1].max(0.0) + 0.5) as usize).min(wh - 1);
+                            let (dx, dy) = (q[0] - qx as f32, q[1] - qy as f32);
                             let o = old[qy * ww + qx];
-                            pr[x] = [o[0] + q[0] - qx as f32, o[1] + q[1] - qy as f32];
+                            pr[x] = [o[0] + dx, o[1] + dy];
+                            let a = old_anchor[qy * ww + qx];
+                            ar[x] = [a[0] + dx, a[1] + dy];
                             wr[x] = prev_out.sample(q[0], q[1]);
                             tr[x] = if occ[y * ww + x] { 0.0 } else { 1.0 };
                         }
                     });
+                self.anchor = anchor;
                 temporal(&warped, &self.mode, &mut self.tgt.tmp);
+                if self.settings.hold_drift > 0.0 && !self.key_edited.is_empty() {
+                    // The edit mask carried along the flow: a tracked pixel whose keyframe
+                    // position is edited stays with its track.
+                    // The flow counts as lost only where its two directions clearly disagree
+                    // (the occlusion mask above is stricter: it decides where the previous
+                    // output may steer the search, and flags much of a turning object).
+                    let lost = disagreement_mask(&bwd, &fwd, HOLD_LOST_PX * HOLD_LOST_PX);
+                    let ke = &self.key_edited;
+                    hold = self
+                        .anchor
+                        .iter()
+                        .zip(&lost)
+                        .map(|(p, &l)| {
+                            let kx = ((p[0].max(0.0) + 0.5) as usize).min(ww - 1);
+                            let ky = ((p[1].max(0.0) + 0.5) as usize).min(wh - 1);
+                            !l && ke[ky * ww + kx]
+                        })
+                        .collect();
+                }
                 carried = Some((bwd, occ));
                 self.nnf.pos.clone_from(&pos);
+                // A held pixel starts from its anchor, not from last frame's match moved along.
+                for (i, _) in hold.iter().enumerate().filter(|(_, &h)| h) {
+                    self.nnf.pos[i] = self.anchor[i];
+                }
                 track = pos;
                 iterations = self.settings.iterations;
             }
@@ -273,11 +339,20 @@ impl Propagator {
             } else {
                 Some((&track, wpos))
             },
+            hold: &hold,
+            anchor: &self.anchor,
+            drift: self.settings.hold_drift,
             seed: self.seed ^ (self.index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
         };
         self.tgt.pack();
         score(&mut self.nnf, &self.key, &self.tgt, &s);
         search(&mut self.nnf, &self.key, &self.tgt, &s);
+        // Held pixels keep their flow-carried anchor; everywhere else the search re-anchors.
+        for (i, a) in self.anchor.iter_mut().enumerate() {
+            if !hold.get(i).copied().unwrap_or(false) {
+                *a = self.nnf.pos[i];
+            }
+        }
         let t3 = Instant::now();
         self.times.flow += flow_time;
         self.times.search += (t3 - tg).saturating_sub(flow_time);
@@ -303,6 +378,7 @@ impl Propagator {
                     &self.prev_full,
                     &bwd,
                     &occ,
+                    &hold,
                     self.f,
                     self.settings.temporal_blend,
                     self.settings.blend_tolerance,
@@ -329,11 +405,14 @@ impl Propagator {
 /// Mixes the previous output, carried along the backward flow (working resolution, `f` times
 /// coarser), into `out` where the flow is trusted. The carried share falls off with the colour
 /// difference, so the blend steadies flicker without dragging stale colour into real changes.
+/// Pixels in `held` (working resolution) are left as rendered.
+#[allow(clippy::too_many_arguments)]
 fn blend_carried(
     out: &mut ColorImage,
     prev: &ColorImage,
     bwd: &FlowField,
     occ: &[bool],
+    held: &[bool],
     f: usize,
     share: f32,
     tolerance: f32,
@@ -351,7 +430,9 @@ fn blend_carried(
             for (x, o) in row.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5) / fs - 0.5;
                 let ox = ((u.max(0.0) + 0.5) as usize).min(fw - 1);
-                if occ[oy * fw + ox] {
+                // Held pixels are steady already, and carrying the previous output again and
+                // again would blur the edit they show.
+                if occ[oy * fw + ox] || held.get(oy * fw + ox).copied().unwrap_or(false) {
                     continue;
                 }
                 let b = bwd.sample(u, v);

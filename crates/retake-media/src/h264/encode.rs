@@ -1,14 +1,23 @@
 //! H.264 encoding with OpenH264: RGB frames in, Annex-B access units out.
 
 use openh264::encoder::{
-    Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
-    UsageType, VuiConfig,
+    Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
+    RateControlMode, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSlices;
 use openh264::OpenH264API;
 
 use crate::color::{rgb_to_i420, ColorSpec, I420};
 use crate::{MediaError, Result, RgbFrame};
+
+/// The lowest quantiser OpenH264's rate control takes (below it, it silently falls back to its
+/// default range of 12–42, whatever the maximum asked for).
+const MIN_QP: u8 = 12;
+
+/// A quantiser cap as OpenH264 takes it.
+fn qp_cap(qp: u8) -> u8 {
+    qp.clamp(MIN_QP, 51)
+}
 
 /// Encoder settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -19,6 +28,11 @@ pub struct EncodeSettings {
     pub bits_per_pixel: f32,
     /// A keyframe every this many frames, so players can seek.
     pub keyframe_interval: u32,
+    /// Highest quantiser the rate control may use (12–51; lower is finer), a quality floor:
+    /// where a frame needs more bits than `bits_per_pixel` gives to stay under it, it gets
+    /// them, so detailed footage costs more bytes instead of losing the detail a user painted.
+    /// 0 (the default) picks it from the frame size ([`EncodeSettings::quality_cap`]).
+    pub max_qp: u8,
 }
 
 impl Default for EncodeSettings {
@@ -27,6 +41,28 @@ impl Default for EncodeSettings {
             fps: 24,
             bits_per_pixel: 0.12,
             keyframe_interval: 48,
+            max_qp: 0,
+        }
+    }
+}
+
+impl EncodeSettings {
+    /// The quantiser cap for `width`×`height` frames: `max_qp`, or when that is 0 one that
+    /// keeps an edited first frame at about 40 dB PSNR. Small frames need a finer quantiser
+    /// (each pixel of a painted edge is a larger share of the picture) and cost few bytes
+    /// either way; from 640×480 up the bit rate alone nearly gets there. Measured in
+    /// BENCHMARKS.md ("Output fidelity"); without a cap OpenH264 uses up to 42.
+    pub fn quality_cap(&self, width: u32, height: u32) -> u8 {
+        if self.max_qp != 0 {
+            return qp_cap(self.max_qp);
+        }
+        let px = width as u64 * height as u64;
+        if px <= 320 * 240 {
+            16
+        } else if px <= 640 * 480 {
+            20
+        } else {
+            22
         }
     }
 }
@@ -59,6 +95,7 @@ impl H264Encoder {
             .bitrate(openh264::encoder::BitRate::from_bps(bitrate))
             .max_frame_rate(FrameRate::from_hz(settings.fps as f32))
             .skip_frames(false)
+            .qp(QpRange::new(MIN_QP, settings.quality_cap(width, height)))
             .complexity(Complexity::Medium)
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 settings.keyframe_interval.max(1),

@@ -75,8 +75,26 @@ pub fn clip(
             scores.warping_error
         );
         println!(
+            "flicker              {:.3} (0-255: the output's change along the source's flow \
+             against the source's own; lower is steadier)",
+            scores.flicker
+        );
+        println!(
             "structure kept       edge SSIM {:.4} (against the source)",
             scores.edge_ssim
+        );
+        let q = scores.edit_retention_by_quarter;
+        println!(
+            "edit retention       {:.3} mean, {:.3} in the last quarter (by quarter {:.2} {:.2} \
+             {:.2} {:.2}; 0-1, the share of the first frame's edit still there where its \
+             region is tracked, {:.0} % of it in the last quarter)",
+            scores.edit_retention,
+            scores.edit_retention_last_quarter,
+            q[0],
+            q[1],
+            q[2],
+            q[3],
+            100.0 * scores.edit_tracked_last_quarter
         );
     }
     Ok(())

@@ -1,0 +1,90 @@
+//! How faithfully the encoder keeps a clip: re-encodes CLIP exactly as `retake modify` writes
+//! its output (optionally with FIRST.png as frame 0, as an edited first frame), decodes the
+//! result and prints one JSON line: size, bit rate, PSNR of frame 0 against what went in, and
+//! the mean PSNR over all frames.
+//!
+//! `cargo run --release -p retake-media --example encode_fidelity -- CLIP [FIRST.png]
+//!  [--cap 1920x1080] [--bpp 0.12] [--max-qp Q]`
+
+use retake_media::{
+    load_image, EncodeSettings, Limits, RgbFrame, SizeCap, VideoReader, VideoWriter,
+};
+use std::path::PathBuf;
+
+fn psnr(a: &RgbFrame, b: &RgbFrame) -> f64 {
+    let mse = a
+        .data()
+        .iter()
+        .zip(b.data())
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.data().len() as f64;
+    if mse == 0.0 {
+        100.0
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut clip = None;
+    let mut first = None;
+    let mut limits = Limits::default();
+    let mut settings = EncodeSettings::default();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--cap" => {
+                let v = args.next().ok_or("--cap needs WxH")?;
+                let (l, s) = v.split_once('x').ok_or("--cap needs WxH")?;
+                limits.output_cap = SizeCap {
+                    long: l.parse()?,
+                    short: s.parse()?,
+                };
+            }
+            "--bpp" => {
+                settings.bits_per_pixel = args.next().ok_or("--bpp needs a value")?.parse()?
+            }
+            "--max-qp" => settings.max_qp = args.next().ok_or("--max-qp needs a value")?.parse()?,
+            _ if clip.is_none() => clip = Some(PathBuf::from(a)),
+            _ => first = Some(PathBuf::from(a)),
+        }
+    }
+    let clip =
+        clip.ok_or("usage: encode_fidelity CLIP [FIRST.png] [--cap WxH] [--bpp B] [--max-qp Q]")?;
+    let mut reader = VideoReader::open(&clip, &limits)?;
+    let (w, h) = reader.output_size();
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("out.mp4");
+    let mut writer = VideoWriter::create(&out, w, h, None, settings)?;
+    let mut inputs = Vec::new();
+    while let Some(mut f) = reader.next_frame()? {
+        if inputs.is_empty() {
+            if let Some(p) = &first {
+                f = load_image(p)?;
+            }
+        }
+        writer.push(&f)?;
+        inputs.push(f);
+    }
+    writer.finish()?;
+    let bytes = std::fs::metadata(&out)?.len();
+    let mut back = VideoReader::open(&out, &limits)?;
+    let (mut sum, mut n, mut first_psnr) = (0.0, 0usize, 0.0);
+    while let Some(f) = back.next_frame()? {
+        let p = psnr(&f, &inputs[n]);
+        if n == 0 {
+            first_psnr = p;
+        }
+        sum += p;
+        n += 1;
+    }
+    let secs = n as f64 / settings.fps as f64;
+    println!(
+        "{{\"width\": {w}, \"height\": {h}, \"frames\": {n}, \"bytes\": {bytes}, \"kbps\": {:.0}, \
+         \"first_frame_psnr\": {first_psnr:.2}, \"mean_psnr\": {:.2}}}",
+        bytes as f64 * 8.0 / secs / 1000.0,
+        sum / n.max(1) as f64
+    );
+    Ok(())
+}
