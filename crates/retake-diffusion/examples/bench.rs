@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--dtype f32|f16] [--steps 1,4] [--size 512]
-//!     [--vae full,tiny] [--repeat N] [--model-dir DIR]
+//!     [--vae full,tiny] [--repeat N] [--model-dir DIR] [--device cpu|cuda]
 //! ```
 //! `--vae` lists the autoencoders to measure (the model is written with a TAESD-shaped tiny
 //! autoencoder too); each is loaded in turn. `--repeat N` measures every row N times.
@@ -12,7 +12,7 @@
 
 use retake_diffusion::keyframes::{KeyframeParams, KeyframeRequest};
 use retake_diffusion::tiny::{write_tiny_model, Preset, TinySpec};
-use retake_diffusion::{ComputeDType, DiffusionEngine, EngineOptions, VaeChoice};
+use retake_diffusion::{ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions, VaeChoice};
 use retake_media::RgbFrame;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -57,6 +57,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|s| s.parse().ok())
         .collect();
     let repeat: usize = arg("--repeat").and_then(|s| s.parse().ok()).unwrap_or(1);
+    let device: DeviceChoice = arg("--device")
+        .unwrap_or_else(|| "cpu".into())
+        .parse()
+        .map_err(|e: String| e)?;
     let storage = if dtype == ComputeDType::F32 {
         candle_core::DType::F32
     } else {
@@ -96,6 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dtype,
             resolution: Some(size),
             vae: vae.clone(),
+            device,
             ..Default::default()
         };
         let mut eng = DiffusionEngine::load(&dir, opts)?;
@@ -108,26 +113,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             peak_rss_mib()
         );
         for &n in &steps {
-            for _ in 0..repeat {
+            for r in 0..repeat {
+                // Prompts differ per row: the engine keeps recent prompts' embeddings.
+                let (p1, p2) = (
+                    format!("a film noir street, take {n}.{r}"),
+                    format!("a film noir street, keyframe {n}.{r}"),
+                );
                 eng.set_steps(Some(n));
                 // Component timings, then the whole keyframe through the public session API.
                 let t = Instant::now();
-                let ctx = eng.encode_prompt("a film noir street")?;
+                let ctx = eng.encode_prompt(&p1)?;
+                eng.device().synchronize()?;
                 let text_s = t.elapsed().as_secs_f64();
                 let img =
                     retake_diffusion::image::frame_to_tensor(&frame, eng.dtype(), eng.device())?;
                 let t = Instant::now();
                 let z = eng.encode_image(&img)?;
+                eng.device().synchronize()?;
                 let enc_s = t.elapsed().as_secs_f64();
                 let t = Instant::now();
                 let _ = eng.unet_forward(&z, 499.0, &ctx, None)?;
+                eng.device().synchronize()?;
                 let unet_s = t.elapsed().as_secs_f64();
                 let t = Instant::now();
                 let _ = eng.decode_latents(&z)?;
+                eng.device().synchronize()?;
                 let dec_s = t.elapsed().as_secs_f64();
                 let req = KeyframeRequest {
                     frames: std::slice::from_ref(&frame),
-                    prompt: "a film noir street",
+                    prompt: &p2,
                     negative_prompt: "",
                     params,
                     seed: 1,

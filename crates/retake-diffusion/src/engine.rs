@@ -148,7 +148,9 @@ pub struct EngineOptions {
     pub resolution: Option<u32>,
     /// Cap on one attention score block, in bytes.
     pub attention_slice_bytes: usize,
-    /// VAE tile size in pixels (0: never tile).
+    /// VAE tile size in pixels (0: never tile). 768 keeps every native working size (512 and
+    /// 768 px) in one tile: tiles cost overlap work and, for the full VAE, change its group
+    /// norms' statistics.
     pub vae_tile: usize,
     /// Full or tiny autoencoder.
     pub vae: VaeChoice,
@@ -164,11 +166,14 @@ impl Default for EngineOptions {
             guidance_scale: None,
             resolution: None,
             attention_slice_bytes: AttentionSlicing::default().max_bytes,
-            vae_tile: 512,
+            vae_tile: 768,
             vae: VaeChoice::Auto,
         }
     }
 }
+
+/// How many prompts' text embeddings an engine keeps.
+pub const PROMPT_CACHE: usize = 8;
 
 /// A loaded diffusion model: tokenizer, text encoder, UNet, VAE and noise schedule.
 pub struct DiffusionEngine {
@@ -177,6 +182,8 @@ pub struct DiffusionEngine {
     pub(crate) unet: UNet,
     pub(crate) vae: Autoencoder,
     pub(crate) vae_dir: PathBuf,
+    /// Text embeddings of the last few prompts (a server sees the same prompt again).
+    pub(crate) prompt_cache: std::sync::Mutex<Vec<(String, Tensor)>>,
     pub(crate) model_dir: PathBuf,
     pub(crate) scheduler_cfg: SchedulerConfig,
     pub(crate) options: EngineOptions,
@@ -409,6 +416,7 @@ impl DiffusionEngine {
             unet,
             vae,
             vae_dir: vae_plan.dir,
+            prompt_cache: std::sync::Mutex::new(Vec::new()),
             model_dir: model_dir.to_path_buf(),
             scheduler_cfg: sched_cfg,
             options,
@@ -531,12 +539,25 @@ impl DiffusionEngine {
         self.tokenizer.encode(prompt)
     }
 
-    /// Text embeddings `(1, 77, dim)` of a prompt.
+    /// Text embeddings `(1, 77, dim)` of a prompt; the last [`PROMPT_CACHE`] prompts' are
+    /// kept, so a repeated prompt costs nothing.
     pub fn encode_prompt(&self, prompt: &str) -> Result<Tensor> {
+        let cached =
+            |c: &Vec<(String, Tensor)>| c.iter().find(|(p, _)| p == prompt).map(|(_, t)| t.clone());
+        if let Some(t) = self.prompt_cache.lock().ok().and_then(|c| cached(&c)) {
+            return Ok(t);
+        }
         let ids = self.tokenize(prompt);
         let n = ids.len();
         let ids = Tensor::from_vec(ids, (1, n), &self.device)?;
-        Ok(self.text.forward(&ids)?)
+        let emb = self.text.forward(&ids)?;
+        if let Ok(mut c) = self.prompt_cache.lock() {
+            if c.len() >= PROMPT_CACHE {
+                c.remove(0);
+            }
+            c.push((prompt.to_string(), emb.clone()));
+        }
+        Ok(emb)
     }
 
     /// The conditioning batch: `[uncond, cond]` when guidance is on, else `cond`.

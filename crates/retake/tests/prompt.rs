@@ -166,7 +166,10 @@ fn modify_uses_the_tiny_autoencoder_when_asked_and_says_which_it_used() {
         );
         assert_eq!(d["device"], "cpu");
         assert_eq!(d["steps"], 1);
-        assert_eq!(d["keyframes_restyled"], v["keyframes"].as_array().unwrap().len());
+        assert_eq!(
+            d["keyframes_restyled"],
+            v["keyframes"].as_array().unwrap().len()
+        );
         assert!(d["seconds"].as_f64().unwrap() > 0.0);
     }
     // Without --json the summary line names the autoencoder too (auto: the tiny one).
