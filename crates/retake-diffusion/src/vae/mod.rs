@@ -34,7 +34,7 @@ impl fmt::Display for VaeKind {
 
 #[derive(Debug)]
 enum Net {
-    Full(Vae),
+    Full(Box<Vae>),
     Tiny(TinyVae),
 }
 
@@ -52,7 +52,7 @@ impl Autoencoder {
     /// The full VAE, whose latents are `(z - shift) × scaling` of its own.
     pub fn full(vae: Vae, scaling: f64, shift: f64) -> Self {
         Self {
-            net: Net::Full(vae),
+            net: Net::Full(Box::new(vae)),
             scaling,
             shift,
             tile: 512,
