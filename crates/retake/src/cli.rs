@@ -179,7 +179,7 @@ pub struct DiffusionArgs {
     /// Autoencoder for keyframes: `auto` (the model folder's tiny one, TAESD, when it has
     /// one, else its full VAE), `full`, `tiny`, or an autoencoder folder. The tiny one is
     /// about 20× cheaper on a CPU, with slightly softer fine detail.
-    #[arg(long, env = "RETAKE_VAE", default_value = "auto", value_name = "auto|full|tiny|DIR", value_parser = str::parse::<VaeChoice>)]
+    #[arg(long, default_value = "auto", value_name = "auto|full|tiny|DIR", value_parser = str::parse::<VaeChoice>)]
     pub vae: VaeChoice,
 }
 
