@@ -11,6 +11,10 @@ mod prompt;
 
 pub use check::{check_first_frame_shape, check_motion, fit_first_frame, ASPECT_TOLERANCE};
 pub use error::{ErrorKind, PipelineError};
-pub use modify::{modify, ModifyReport, ModifyRequest, Progress, Stage, PROMPT_NEEDS_MODEL};
+pub use modify::{
+    modify, DiffusionReport, ModifyReport, ModifyRequest, Progress, Stage, PROMPT_NEEDS_MODEL,
+};
 pub use prompt::resolve_model;
-pub use retake_diffusion::{ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions};
+pub use retake_diffusion::{
+    ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions, EngineSummary, VaeChoice, VaeKind,
+};

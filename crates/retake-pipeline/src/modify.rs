@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::check::{check_motion, fit_first_frame};
 use crate::prompt::{choose_keyframes, collect_frames, restyle, Restyle};
 use crate::PipelineError;
-use retake_diffusion::DiffusionEngine;
+use retake_diffusion::{DiffusionEngine, EngineSummary};
 
 /// What to tell someone who sent a prompt and no first frame to a build without a model.
 pub const PROMPT_NEEDS_MODEL: &str = "modifying from a prompt alone needs a diffusion model, \
@@ -125,6 +125,21 @@ pub struct ModifyReport {
     pub scene_cuts: Vec<usize>,
     /// Things the user should know (an unused prompt, say).
     pub notes: Vec<String>,
+    /// The diffusion engine that restyled keyframes from the prompt, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion: Option<DiffusionReport>,
+}
+
+/// What restyled the keyframes: the engine (model, autoencoder, device, …) and its time.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffusionReport {
+    /// The model, the autoencoder used (`vae`: `full` or `tiny`), device, dtype, steps.
+    #[serde(flatten)]
+    pub engine: EngineSummary,
+    /// Keyframes restyled from the prompt.
+    pub keyframes_restyled: usize,
+    /// Seconds spent restyling them.
+    pub seconds: f64,
 }
 
 /// The keyframe sequencer as the transcoder's processing stage.
@@ -239,6 +254,7 @@ pub fn modify(
             w as f64 / OUTPUT_FPS as f64
         )));
     }
+    let mut diffusion = None;
     match restyler {
         Some((prompt, engine)) => {
             let params = req.mode.params();
@@ -247,6 +263,7 @@ pub fn modify(
             // Frames the user edited are not restyled.
             picked.retain(|i| *i == 0 || !keyframes.iter().any(|(k, _)| k == i));
             let sources = collect_frames(&req.clip, &req.limits, &picked, cancel)?;
+            let started = std::time::Instant::now();
             let styled = restyle(
                 &Restyle {
                     engine,
@@ -266,6 +283,11 @@ pub fn modify(
                 },
                 cancel,
             )?;
+            diffusion = Some(DiffusionReport {
+                engine: engine.summary(),
+                keyframes_restyled: styled.len(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
             keyframes.extend(picked.into_iter().zip(styled));
         }
         None => {
@@ -337,5 +359,6 @@ pub fn modify(
         keyframes: keyframe_indices,
         scene_cuts: stage.0.cuts().to_vec(),
         notes,
+        diffusion,
     })
 }
