@@ -11,6 +11,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod links;
 pub mod metrics;
 pub mod pipeline;
@@ -20,6 +22,7 @@ pub mod ratelimit;
 mod server;
 pub mod service;
 pub mod store;
+pub mod transport;
 pub mod uploads;
 pub mod webhook;
 mod worker;

@@ -3,6 +3,8 @@
 //! nothing binary is committed. `.ci/run` installs ffmpeg; without it these helpers fail
 //! with a message saying so.
 
+pub mod mutate;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};

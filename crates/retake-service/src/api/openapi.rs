@@ -6,11 +6,11 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::{luma, segmind, uploads};
 use crate::domain::{
-    Assets, Generation, GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest,
-    State,
+    Assets, DeliveryState, Generation, GenerationTypeName, MediaRef, ModeName, ModelName,
+    ModifyVideoRequest, State, WebhookStatus,
 };
 use crate::service::GenerationList;
-use crate::uploads::Upload;
+use crate::uploads::{Upload, UploadList};
 
 struct Security;
 
@@ -59,6 +59,9 @@ impl Modify for Security {
         segmind::request_status,
         segmind::request_result,
         uploads::upload,
+        uploads::list,
+        uploads::get,
+        uploads::delete,
         super::healthz,
         super::metrics,
     ),
@@ -73,6 +76,9 @@ impl Modify for Security {
         GenerationTypeName,
         GenerationList,
         Upload,
+        UploadList,
+        WebhookStatus,
+        DeliveryState,
         ErrorBody,
         luma::CreditBalance,
         luma::Pong,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
+use super::extract::IdPath;
 use super::luma::{idempotency_key, mp4_response};
 use crate::domain::{
     FailureCode, MediaRef, ModeName, ModelName, ModifyVideoRequest, State as GenState,
@@ -230,7 +231,7 @@ async fn read_form(
                 while let Some(chunk) = field.chunk().await.map_err(form_error)? {
                     w.write(&chunk).await?;
                 }
-                let upload = w.finish(&svc.blobs).await.map_err(|e| match e {
+                let upload = w.finish(svc).await.map_err(|e| match e {
                     ServiceError::BadRequest(_) => bad(format!("the `{name}` file is empty")),
                     other => other,
                 })?;
@@ -505,7 +506,7 @@ async fn v2_status(svc: &Service, key: &KeyRecord, id: &str) -> ApiResult<Respon
 pub async fn request_status(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Response> {
     v2_status(&svc, &key, &id).await
 }
@@ -529,7 +530,7 @@ pub async fn request_status(
 pub async fn request_result(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Response> {
     v2_status(&svc, &key, &id).await
 }

@@ -5,7 +5,10 @@ mod generation;
 mod request;
 
 pub use failure::FailureCode;
-pub use generation::{rfc3339_ms, Assets, Generation, State, GENERATION_TYPE};
+pub use generation::{
+    rfc3339_ms, Assets, DeliveryState, Generation, State, WebhookStatus, GENERATION_TYPE,
+};
 pub use request::{
     GenerationTypeName, MediaRef, ModeName, Model, ModelName, ModifyVideoRequest, ValidRequest,
+    DEFAULT_MODE, DEFAULT_MODEL,
 };

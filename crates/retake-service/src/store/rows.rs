@@ -2,14 +2,20 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::{now_ms, CreditState, GenerationRecord, KeyRecord, StoreError, StoreResult};
+use super::{
+    now_ms, CreditState, GenerationRecord, KeyRecord, Requeued, StoreError, StoreResult,
+    UploadRecord, WebhookDelivery,
+};
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
 
 pub(super) const GEN_COLS: &str =
     "id, key_id, state, failure_reason, created_at, request, model, progress, \
     media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
-    callback_url, failure_code";
+    callback_url, failure_code, webhooks";
+
+pub(super) const UPLOAD_COLS: &str =
+    "id, key_id, blob, bytes, content_type, sha256, created_at, expires_at";
 
 pub(super) const KEY_COLS: &str =
     "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
@@ -58,7 +64,67 @@ pub(super) fn gen_from_row(r: &Row<'_>) -> rusqlite::Result<GenerationRecord> {
         failure_code: r
             .get::<_, Option<String>>(17)?
             .and_then(|c| FailureCode::parse(&c)),
+        webhooks: match r.get::<_, Option<String>>(18)? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| bad(format!("webhook delivery record: {e}")))?,
+        },
     })
+}
+
+pub(super) fn webhooks_json(w: &[WebhookDelivery]) -> StoreResult<Option<String>> {
+    if w.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(w)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn upload_from_row(r: &Row<'_>) -> rusqlite::Result<UploadRecord> {
+    Ok(UploadRecord {
+        id: r.get(0)?,
+        key_id: r.get(1)?,
+        blob: r.get(2)?,
+        bytes: r.get::<_, i64>(3)?.max(0) as u64,
+        content_type: r.get(4)?,
+        sha256: r.get(5)?,
+        created_at: r.get(6)?,
+        expires_at: r.get(7)?,
+    })
+}
+
+/// Puts an expired or orphaned job back in the queue, or fails it once it has used its
+/// attempts (settling its credits), adding it to `out`.
+pub(super) fn requeue_or_fail(
+    tx: &Transaction<'_>,
+    id: &str,
+    attempts: u32,
+    max_attempts: u32,
+    out: &mut Requeued,
+) -> StoreResult<()> {
+    if attempts >= max_attempts {
+        let reason = format!(
+            "processing stopped {attempts} times without finishing (the worker crashed, was \
+             killed or hung); no credits were charged — try again, or send a shorter clip"
+        );
+        let failed = Some((reason.as_str(), FailureCode::Crashed));
+        if let Some(g) = settle(tx, id, State::Failed, failed, None)? {
+            out.failed.push(g);
+        }
+    } else {
+        tx.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE generation_id = ?1",
+            [id],
+        )?;
+        tx.execute(
+            "UPDATE generations SET state = 'queued', progress = 0, updated_at = ?2 \
+             WHERE id = ?1",
+            params![id, now_ms()],
+        )?;
+        out.requeued.push(id.to_string());
+    }
+    Ok(())
 }
 
 pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {

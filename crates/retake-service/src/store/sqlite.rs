@@ -13,12 +13,14 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::rows::{
-    credit_state_str, find_idempotent, gen_from_row, get_gen, get_key, key_from_row, settle,
-    still_ours, GEN_COLS, KEY_COLS,
+    credit_state_str, find_idempotent, gen_from_row, get_gen, get_key, key_from_row,
+    requeue_or_fail, settle, still_ours, upload_from_row, webhooks_json, GEN_COLS, KEY_COLS,
+    UPLOAD_COLS,
 };
 use super::{
     now_ms, schema, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Lease,
-    LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
+    LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted, UploadRecord,
+    WebhookDelivery,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -261,7 +263,7 @@ impl Store for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO generations ({GEN_COLS}, updated_at) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     g.id,
@@ -282,6 +284,7 @@ impl Store for SqliteStore {
                     credit_state_str(CreditState::Reserved),
                     g.callback_url,
                     Option::<&str>::None,
+                    webhooks_json(&g.webhooks)?,
                     now
                 ],
             )?;
@@ -514,29 +517,7 @@ impl Store for SqliteStore {
             };
             let mut out = Requeued::default();
             for (id, attempts) in expired {
-                if attempts >= max_attempts {
-                    let reason = format!(
-                        "processing stopped {attempts} times without finishing (the worker \
-                         crashed, was killed or hung); no credits were charged — try again, or \
-                         send a shorter clip"
-                    );
-                    let failed = Some((reason.as_str(), FailureCode::Crashed));
-                    if let Some(g) = settle(&tx, &id, State::Failed, failed, None)? {
-                        out.failed.push(g);
-                    }
-                } else {
-                    tx.execute(
-                        "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
-                         WHERE generation_id = ?1",
-                        [&id],
-                    )?;
-                    tx.execute(
-                        "UPDATE generations SET state = 'queued', progress = 0, updated_at = ?2 \
-                         WHERE id = ?1",
-                        params![id, now],
-                    )?;
-                    out.requeued.push(id);
-                }
+                requeue_or_fail(&tx, &id, attempts, max_attempts, &mut out)?;
             }
             tx.commit()?;
             Ok(out)
@@ -551,6 +532,149 @@ impl Store for SqliteStore {
                 [],
                 |r| r.get::<_, i64>(0),
             )? as u64)
+        })
+        .await
+    }
+
+    async fn lease_owners(&self) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare("SELECT DISTINCT lease_owner FROM jobs WHERE lease_owner IS NOT NULL")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    async fn requeue_leases_of(
+        &self,
+        owners: &[String],
+        max_attempts: u32,
+    ) -> StoreResult<Requeued> {
+        let owners = owners.to_vec();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let mut out = Requeued::default();
+            for owner in &owners {
+                let held: Vec<(String, u32)> = {
+                    let mut st = tx.prepare(
+                        "SELECT generation_id, attempts FROM jobs WHERE lease_owner = ?1",
+                    )?;
+                    let rows = st.query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect::<rusqlite::Result<Vec<_>>>()?
+                };
+                for (id, attempts) in held {
+                    requeue_or_fail(&tx, &id, attempts, max_attempts, &mut out)?;
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_webhook(&self, id: &str, delivery: WebhookDelivery) -> StoreResult<()> {
+        let id = id.to_string();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let Some(mut g) = get_gen(&tx, &id)? else {
+                return Ok(());
+            };
+            match g.webhooks.iter_mut().find(|w| w.event == delivery.event) {
+                Some(w) => *w = delivery,
+                None => g.webhooks.push(delivery),
+            }
+            tx.execute(
+                "UPDATE generations SET webhooks = ?2 WHERE id = ?1",
+                params![id, webhooks_json(&g.webhooks)?],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_upload(&self, u: UploadRecord) -> StoreResult<()> {
+        self.call(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    u.id,
+                    u.key_id,
+                    u.blob,
+                    u.bytes as i64,
+                    u.content_type,
+                    u.sha256,
+                    u.created_at,
+                    u.expires_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
+        let (key_id, id) = (key_id.to_string(), id.to_string());
+        self.read_point(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {UPLOAD_COLS} FROM uploads WHERE id = ?1 AND key_id = ?2"
+            ))?;
+            Ok(st.query_row([id, key_id], upload_from_row).optional()?)
+        })
+        .await
+    }
+
+    async fn list_uploads(
+        &self,
+        key_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<(Vec<UploadRecord>, bool)> {
+        let key_id = key_id.to_string();
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {UPLOAD_COLS} FROM uploads WHERE key_id = ?1 \
+                 ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let rows = st.query_map(
+                params![key_id, i64::from(limit) + 1, i64::from(offset)],
+                upload_from_row,
+            )?;
+            let mut all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let more = all.len() > limit as usize;
+            all.truncate(limit as usize);
+            Ok((all, more))
+        })
+        .await
+    }
+
+    async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
+        let (key_id, id) = (key_id.to_string(), id.to_string());
+        self.call(move |c| {
+            Ok(c
+                .query_row(
+                    &format!(
+                        "DELETE FROM uploads WHERE id = ?1 AND key_id = ?2 RETURNING {UPLOAD_COLS}"
+                    ),
+                    [id, key_id],
+                    upload_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn expired_uploads(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<UploadRecord>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {UPLOAD_COLS} FROM uploads WHERE expires_at < ?1 \
+                 ORDER BY expires_at LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![now_ms, i64::from(limit)], upload_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

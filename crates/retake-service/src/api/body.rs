@@ -1,0 +1,100 @@
+//! Request bodies: a per-route byte cap checked against `Content-Length` before anything is
+//! read (so an over-limit upload gets its 413 without a `100 Continue`), the same cap
+//! enforced while a chunked body streams in, and body errors turned into the statuses a
+//! client can act on (413, 408, 400).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use crate::error::ServiceError;
+use crate::transport::{find_body_error, BodyError, CappedBody};
+
+/// Largest JSON body a create reads.
+pub const MAX_JSON_BYTES: u64 = 256 * 1024;
+
+/// A route's body limit and what to call the body in errors.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyCap {
+    /// Bytes.
+    pub limit: u64,
+    /// What the body is (`the upload`, `the request`) and the setting that sets the limit.
+    pub what: &'static str,
+    /// The setting an operator raises, if one does.
+    pub setting: Option<&'static str>,
+}
+
+impl BodyCap {
+    fn too_large(&self, got: Option<u64>) -> ServiceError {
+        let mb = |b: u64| b as f64 / 1e6;
+        let size = match got {
+            Some(n) => format!(" is {:.1} MB;", mb(n)),
+            None => " is over the limit;".into(),
+        };
+        let raise = match self.setting {
+            Some(s) => format!(", or ask the operator to raise `{s}`"),
+            None => String::new(),
+        };
+        ServiceError::TooLarge(format!(
+            "{}{size} the limit is {:.1} MB — send a smaller file{raise}",
+            self.what,
+            mb(self.limit)
+        ))
+    }
+}
+
+/// Middleware: refuses a body whose `Content-Length` is over the cap before reading it,
+/// and caps a body of unknown length while it streams.
+pub async fn cap_body(State(cap): State<BodyCap>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared {
+        if len > cap.limit {
+            return ApiError(cap.too_large(Some(len))).into_response();
+        }
+    }
+    let has_body = declared.is_some_and(|len| len > 0)
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let (parts, body) = req.into_parts();
+    let body = Body::new(CappedBody::new(body, cap.limit));
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    if has_body && !resp.status().is_success() {
+        // A refused request's body may be partly unread; close rather than read the rest.
+        resp.headers_mut()
+            .entry(header::CONNECTION)
+            .or_insert(header::HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// The error a client should see for a body that failed while being read.
+pub fn read_error(what: &str, e: &axum::Error, cap: Option<BodyCap>) -> ServiceError {
+    match find_body_error(e) {
+        Some(BodyError::TooLarge { .. }) => match cap {
+            Some(c) => c.too_large(None),
+            None => ServiceError::TooLarge(format!("{what} is over the size limit")),
+        },
+        Some(t @ (BodyError::Idle(_) | BodyError::Deadline(_))) => ServiceError::RequestTimeout(
+            format!("{t}; send {what} without pauses, or over a faster connection"),
+        ),
+        None => ServiceError::BadRequest(format!("{what} was cut off: {e}")),
+    }
+}
+
+/// Reads a whole (small) body, mapping failures with [`read_error`].
+pub async fn read_all(body: Body, what: &str, limit: u64) -> Result<Bytes, ServiceError> {
+    let cap = BodyCap {
+        limit,
+        what: "the request body",
+        setting: None,
+    };
+    axum::body::to_bytes(Body::new(CappedBody::new(body, limit)), usize::MAX)
+        .await
+        .map_err(|e| read_error(what, &e, Some(cap)))
+}
