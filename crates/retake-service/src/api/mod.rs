@@ -132,7 +132,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         // Inside segmind_errors, so the framework's rejections get its `error` field too.
         .route_layer(from_fn(json_errors))
         .route_layer(from_fn(segmind::segmind_errors));
-    Router::new()
+    let app = Router::new()
         .nest("/dream-machine/v1", luma)
         .merge(segmind_routes)
         .route(
@@ -150,7 +150,11 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
         .fallback(fallback)
-        .layer(from_fn(json_errors))
         .layer(from_fn_with_state(svc.clone(), auth::remaining_credits))
-        .with_state(svc)
+        .with_state(svc);
+    // Around the whole router rather than each route, so it sees responses as they leave
+    // (a 405 with its `Allow` header, which the router adds last).
+    Router::new()
+        .fallback_service(app)
+        .layer(from_fn(json_errors))
 }
