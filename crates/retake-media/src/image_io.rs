@@ -205,6 +205,9 @@ mod tests {
         for cut in 0..whole.len() - 1 {
             assert!(!jpeg_is_complete(&whole[..cut]), "cut at {cut}");
         }
-        assert!(!jpeg_is_complete(b"\xFF\xD8\xFF\xC0\xFF\xFF"), "a length past the end");
+        assert!(
+            !jpeg_is_complete(b"\xFF\xD8\xFF\xC0\xFF\xFF"),
+            "a length past the end"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Limits on what retake accepts, with errors that say how to get past them.
 
-use crate::transform::SizeCap;
 use crate::error::Limit;
+use crate::transform::SizeCap;
 use crate::{MediaError, Result};
 
 /// What a clip may be. Defaults: 10 s, 100 MB, 4096 px per side in, 1280×720 out.

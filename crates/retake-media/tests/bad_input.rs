@@ -251,7 +251,10 @@ fn forged_tables_and_headers_fail_cleanly() {
     assert!(matches!(e, MediaError::Corrupt(_)), "{e:?}");
     let e = e.to_string();
     assert!(e.contains("damaged") && e.contains("avcC"), "{e}");
-    assert!(!e.contains("unsupported"), "damage is not an unsupported codec: {e}");
+    assert!(
+        !e.contains("unsupported"),
+        "damage is not an unsupported codec: {e}"
+    );
 }
 
 #[test]
@@ -453,7 +456,15 @@ fn fuzz_seed_clips() -> Vec<PathBuf> {
             &[
                 pattern("64x48", "24", 0.5),
                 tone(0.5),
-                args(&["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"]),
+                args(&[
+                    "-c:v",
+                    "libx264",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "aac",
+                    "-shortest",
+                ]),
             ],
         ),
     ]

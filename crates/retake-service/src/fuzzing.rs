@@ -42,7 +42,9 @@ impl ClipPipeline for NeverRuns {
         _: &dyn Fn(u8),
         _: &std::sync::atomic::AtomicBool,
     ) -> Result<PipelineOutput, PipelineError> {
-        Err(PipelineError::Failed("the fuzzing harness runs no jobs".into()))
+        Err(PipelineError::Failed(
+            "the fuzzing harness runs no jobs".into(),
+        ))
     }
 }
 
@@ -155,7 +157,11 @@ impl Harness {
                 assert!(!e.detail.is_empty() && !e.code.is_empty());
                 assert_eq!(e.error.as_deref(), Some(e.detail.as_str()));
             } else {
-                assert_ne!(status, StatusCode::OK, "a create was accepted past its rate");
+                assert_ne!(
+                    status,
+                    StatusCode::OK,
+                    "a create was accepted past its rate"
+                );
             }
         });
     }

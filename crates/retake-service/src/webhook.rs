@@ -96,7 +96,13 @@ pub struct WebhookLog {
 }
 
 impl WebhookLog {
-    async fn record(&self, ev: &WebhookEvent, state: DeliveryState, attempts: u32, error: Option<String>) {
+    async fn record(
+        &self,
+        ev: &WebhookEvent,
+        state: DeliveryState,
+        attempts: u32,
+        error: Option<String>,
+    ) {
         let delivery = WebhookDelivery {
             event: ev.event.clone(),
             state,
@@ -149,7 +155,8 @@ async fn deliver(fetcher: &Fetcher, ev: &WebhookEvent, policy: WebhookPolicy, lo
         Err(e) => {
             tracing::warn!(generation = %ev.generation, "webhook not sent: {e}");
             log.metrics.webhook_given_up();
-            log.record(ev, DeliveryState::Failed, 0, Some(e.to_string())).await;
+            log.record(ev, DeliveryState::Failed, 0, Some(e.to_string()))
+                .await;
             return;
         }
     };
@@ -173,7 +180,8 @@ async fn deliver(fetcher: &Fetcher, ev: &WebhookEvent, policy: WebhookPolicy, lo
         match result {
             Ok(r) if r.status().is_success() => {
                 log.metrics.webhook_delivered();
-                log.record(ev, DeliveryState::Delivered, attempt, None).await;
+                log.record(ev, DeliveryState::Delivered, attempt, None)
+                    .await;
                 return;
             }
             Ok(r) => {
@@ -187,8 +195,13 @@ async fn deliver(fetcher: &Fetcher, ev: &WebhookEvent, policy: WebhookPolicy, lo
         }
         log.metrics.webhook_attempt_failed();
         if attempt < attempts {
-            log.record(ev, DeliveryState::Pending, attempt, Some(last_error.clone()))
-                .await;
+            log.record(
+                ev,
+                DeliveryState::Pending,
+                attempt,
+                Some(last_error.clone()),
+            )
+            .await;
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(300));
         }

@@ -349,11 +349,17 @@ mod tests {
         let me = worker_id(0);
         assert!(!owner_is_dead(&me, &host), "this process is alive");
         let earlier_self = format!("{host}:{}:000000000000:worker-0", std::process::id());
-        assert!(owner_is_dead(&earlier_self, &host), "same pid, earlier start");
+        assert!(
+            owner_is_dead(&earlier_self, &host),
+            "same pid, earlier start"
+        );
         // pid 4194304 is above Linux's pid limit, so no process has it.
         let gone = format!("{host}:4194304:abc:worker-1");
         assert_eq!(owner_is_dead(&gone, &host), cfg!(target_os = "linux"));
         assert!(!owner_is_dead("otherhost:4194304:abc:worker-1", &host));
-        assert!(!owner_is_dead("worker-0-0123abcd", &host), "old names are left alone");
+        assert!(
+            !owner_is_dead("worker-0-0123abcd", &host),
+            "old names are left alone"
+        );
     }
 }

@@ -392,7 +392,10 @@ async fn create_poll_download_list_delete_with_credits_and_webhooks() {
     let n = bytes.len();
     let part = ranged("bytes=100-199").await.unwrap();
     assert_eq!(part.status(), 206);
-    assert_eq!(part.headers()["content-range"], format!("bytes 100-199/{n}"));
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{n}")
+    );
     assert_eq!(part.headers()["content-length"], "100");
     let etag = part.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(part.bytes().await.unwrap(), bytes[100..200]);
@@ -404,7 +407,10 @@ async fn create_poll_download_list_delete_with_credits_and_webhooks() {
     let past = ranged(&format!("bytes={n}-")).await.unwrap();
     assert_eq!(past.status(), 416);
     assert_eq!(past.headers()["content-range"], format!("bytes */{n}"));
-    assert_eq!(past.json::<Value>().await.unwrap()["code"], "range_not_satisfiable");
+    assert_eq!(
+        past.json::<Value>().await.unwrap()["code"],
+        "range_not_satisfiable"
+    );
     let same = t
         .http
         .get(&video_url)

@@ -233,7 +233,11 @@ async fn bodies_over_the_limit_are_refused_before_they_are_read() {
 
     // A JSON create over 256 KB is 413 in the one error shape.
     let big = json!({"media": {"url": "https://x/a.mp4"}, "prompt": "a".repeat(300_000)});
-    let (s, d) = detail_of(t.post_json(&k.token, "/generations/video/modify", big).await).await;
+    let (s, d) = detail_of(
+        t.post_json(&k.token, "/generations/video/modify", big)
+            .await,
+    )
+    .await;
     assert_eq!(s, 413, "{d}");
     assert!(d.contains("0.3 MB") && d.contains("limit"), "{d}");
 }
@@ -247,7 +251,10 @@ async fn the_frameworks_own_rejections_are_json_too() {
         let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
         let body: Value = resp.json().await.unwrap();
         assert!(ct.starts_with("application/json"), "{status}: {ct}");
-        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
         (status, body)
     };
     // An id that does not decode is just an id nobody has.
@@ -273,7 +280,11 @@ async fn the_frameworks_own_rejections_are_json_too() {
             .unwrap(),
     )
     .await;
-    assert_eq!((s, b["code"].as_str()), (405, Some("method_not_allowed")), "{b}");
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{b}"
+    );
     assert!(b["detail"].as_str().unwrap().contains("POST"), "{b}");
     // The Segmind routes add `error` to framework errors as to their own.
     let (s, b) = json_error(
@@ -403,14 +414,27 @@ async fn uploads_are_listed_fetched_deleted_and_expire() {
             .bearer_auth(token)
             .send()
     };
-    let list: Value = get(&k.token, "?limit=1").await.unwrap().json().await.unwrap();
+    let list: Value = get(&k.token, "?limit=1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["count"], 1);
     assert_eq!(list["has_more"], true);
     assert_eq!(list["uploads"][0]["id"], second["id"], "newest first");
-    let one: Value = get(&k.token, &format!("/{id}")).await.unwrap().json().await.unwrap();
+    let one: Value = get(&k.token, &format!("/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(one, u);
     // Another key sees nothing, cannot delete it, and its create gets 404 for the URL.
-    assert_eq!(get(&other.token, &format!("/{id}")).await.unwrap().status(), 404);
+    assert_eq!(
+        get(&other.token, &format!("/{id}")).await.unwrap().status(),
+        404
+    );
     let none: Value = get(&other.token, "").await.unwrap().json().await.unwrap();
     assert_eq!(none["count"], 0);
     let del = |token: &str, id: &str| {
@@ -443,7 +467,10 @@ async fn uploads_are_listed_fetched_deleted_and_expire() {
     assert!(d.contains("media.url") && d.contains("no upload"), "{d}");
     // The owner deletes one; the blob goes with it.
     assert_eq!(del(&k.token, &id).await.unwrap().status(), 204);
-    assert_eq!(get(&k.token, &format!("/{id}")).await.unwrap().status(), 404);
+    assert_eq!(
+        get(&k.token, &format!("/{id}")).await.unwrap().status(),
+        404
+    );
     assert_eq!(del(&k.token, &id).await.unwrap().status(), 404);
     // The other expires after upload_ttl and is swept with its file.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -558,7 +585,10 @@ fn the_request_parser_fuzz_targets_survive_a_bounded_run() {
             ("prompt", None, b"make it snow"),
             ("model", None, b"ray-flash-2"),
         ]),
-        form(&[("other", None, b"ignored"), ("first_frame", Some("f.png"), b"")]),
+        form(&[
+            ("other", None, b"ignored"),
+            ("first_frame", Some("f.png"), b""),
+        ]),
     ];
     forms.extend(regressions("segmind_multipart"));
     let r = retake_testkit::mutate::run("segmind_multipart", &forms, budget, |b| {

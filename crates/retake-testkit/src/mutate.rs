@@ -38,8 +38,31 @@ impl Rng {
 
 /// Values that trip length and count fields.
 const INTERESTING: &[u32] = &[
-    0, 1, 2, 7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256, 1023, 1024, 4095, 4096, 65535,
-    65536, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff,
+    0,
+    1,
+    2,
+    7,
+    8,
+    15,
+    16,
+    31,
+    32,
+    63,
+    64,
+    127,
+    128,
+    255,
+    256,
+    1023,
+    1024,
+    4095,
+    4096,
+    65535,
+    65536,
+    0x7fff_ffff,
+    0x8000_0000,
+    0xffff_fffe,
+    0xffff_ffff,
 ];
 
 /// One mutation of `input`, sometimes spliced with `other`.
@@ -110,7 +133,12 @@ pub fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
 /// Every file in `dir` (none when it does not exist), sorted by name.
 pub fn corpus_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -174,6 +202,11 @@ pub fn run(name: &str, seeds: &[Vec<u8>], budget: Duration, target: impl Fn(&[u8
         let input = mutate(&mut rng, base, other);
         check(&input);
     }
+    eprintln!(
+        "fuzz {name}: {} inputs in {:.1} s (RETAKE_FUZZ_SEED={seed})",
+        report.execs,
+        started.elapsed().as_secs_f64()
+    );
     report
 }
 

@@ -94,10 +94,7 @@ fn code_for(status: StatusCode) -> (String, &'static str) {
         400 => ("bad_request", "check the URL, its query and the headers"),
         401 => ("unauthorized", "send an API key"),
         403 => ("forbidden", ""),
-        404 => (
-            "not_found",
-            "GET /openapi.json lists every route",
-        ),
+        404 => ("not_found", "GET /openapi.json lists every route"),
         405 => ("method_not_allowed", ""),
         408 => ("request_timeout", "send the request without pauses"),
         413 => ("too_large", "send a smaller body"),

@@ -150,7 +150,11 @@ pub async fn get(
     Ok(Json(svc.get(&key, &id).await?))
 }
 
-pub(crate) fn query_u32(query: &Option<String>, name: &str, default: u32) -> Result<u32, ServiceError> {
+pub(crate) fn query_u32(
+    query: &Option<String>,
+    name: &str,
+    default: u32,
+) -> Result<u32, ServiceError> {
     let Some(q) = query else { return Ok(default) };
     match url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name) {
         None => Ok(default),
@@ -338,7 +342,8 @@ pub(crate) async fn video_response(
     id: &str,
     request: &HeaderMap,
 ) -> ApiResult<Response> {
-    let gone = |e: std::io::Error| ServiceError::NotFound(format!("the video of `{id}` is gone ({e})"));
+    let gone =
+        |e: std::io::Error| ServiceError::NotFound(format!("the video of `{id}` is gone ({e})"));
     let source = FileSource::open(path.to_path_buf()).await.map_err(gone)?;
     Ok(ranged_response(&source, request, "video/mp4", id)
         .await

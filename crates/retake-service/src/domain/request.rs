@@ -206,9 +206,7 @@ impl ModifyVideoRequest {
             },
         };
         let mode_name = self.mode.as_deref().unwrap_or(DEFAULT_MODE);
-        let mode = mode_name
-            .parse::<Mode>()
-            .map_err(|_| {
+        let mode = mode_name.parse::<Mode>().map_err(|_| {
             bad(format!(
                 "mode `{}` is unknown; use one of {MODES}",
                 truncate(mode_name, 40)
@@ -281,8 +279,9 @@ mod tests {
 
     #[test]
     fn mode_and_model_default_the_same_everywhere() {
-        let v = req(r#"{"media":{"url":"https://x/a.mp4"},"first_frame":{"url":"https://x/f.png"}}"#)
-            .unwrap();
+        let v =
+            req(r#"{"media":{"url":"https://x/a.mp4"},"first_frame":{"url":"https://x/f.png"}}"#)
+                .unwrap();
         assert_eq!(v.mode, Mode::Adhere1);
         assert_eq!(v.model, Model::Ray2);
     }

@@ -27,7 +27,9 @@ use crate::metrics::Metrics;
 use crate::pipeline::ClipPipeline;
 use crate::pricing::Credits;
 use crate::ratelimit::RateLimiter;
-use crate::store::{now_ms, Cancelled, DeliveryState, GenerationRecord, KeyRecord, Store, StoreError};
+use crate::store::{
+    now_ms, Cancelled, DeliveryState, GenerationRecord, KeyRecord, Store, StoreError,
+};
 use crate::webhook::{WebhookEvent, WebhookSender};
 
 /// How a client presented its key: either header, or both with the same key.

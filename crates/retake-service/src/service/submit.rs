@@ -162,10 +162,13 @@ impl Service {
     ) -> Result<PathBuf> {
         let upload_prefix = format!("{}/v1/uploads/", self.base_url);
         if let Some(upload) = url.trim().strip_prefix(&upload_prefix) {
-            let from = self.upload_blob(caller, upload).await.map_err(|e| match e {
-                ServiceError::NotFound(m) => ServiceError::NotFound(format!("{field}: {m}")),
-                other => other,
-            })?;
+            let from = self
+                .upload_blob(caller, upload)
+                .await
+                .map_err(|e| match e {
+                    ServiceError::NotFound(m) => ServiceError::NotFound(format!("{field}: {m}")),
+                    other => other,
+                })?;
             return self.blobs.copy(&from, blob_key).await;
         }
         let tmp = self.blobs.temp_path();

@@ -6,6 +6,7 @@ mod schema;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod uploads;
 
 pub use sqlite::SqliteStore;
 
@@ -319,8 +320,11 @@ pub trait Store: Send + Sync + 'static {
     async fn lease_owners(&self) -> StoreResult<Vec<String>>;
     /// Requeues the jobs leased by `owners` at once, without waiting for their leases to
     /// expire (the owners are known to be dead); fails those out of attempts.
-    async fn requeue_leases_of(&self, owners: &[String], max_attempts: u32)
-        -> StoreResult<Requeued>;
+    async fn requeue_leases_of(
+        &self,
+        owners: &[String],
+        max_attempts: u32,
+    ) -> StoreResult<Requeued>;
     /// Records how delivery of a generation's webhook event stands (replacing the earlier
     /// record of the same event). A generation that is gone is not an error.
     async fn record_webhook(&self, id: &str, delivery: WebhookDelivery) -> StoreResult<()>;

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{
     now_ms, CreditState, GenerationRecord, KeyRecord, Requeued, StoreError, StoreResult,
-    UploadRecord, WebhookDelivery,
+    WebhookDelivery,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -13,9 +13,6 @@ pub(super) const GEN_COLS: &str =
     "id, key_id, state, failure_reason, created_at, request, model, progress, \
     media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
     callback_url, failure_code, webhooks";
-
-pub(super) const UPLOAD_COLS: &str =
-    "id, key_id, blob, bytes, content_type, sha256, created_at, expires_at";
 
 pub(super) const KEY_COLS: &str =
     "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
@@ -79,19 +76,6 @@ pub(super) fn webhooks_json(w: &[WebhookDelivery]) -> StoreResult<Option<String>
     serde_json::to_string(w)
         .map(Some)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(super) fn upload_from_row(r: &Row<'_>) -> rusqlite::Result<UploadRecord> {
-    Ok(UploadRecord {
-        id: r.get(0)?,
-        key_id: r.get(1)?,
-        blob: r.get(2)?,
-        bytes: r.get::<_, i64>(3)?.max(0) as u64,
-        content_type: r.get(4)?,
-        sha256: r.get(5)?,
-        created_at: r.get(6)?,
-        expires_at: r.get(7)?,
-    })
 }
 
 /// Puts an expired or orphaned job back in the queue, or fails it once it has used its
@@ -226,4 +210,45 @@ pub(super) fn find_idempotent(
         return Ok(None);
     };
     Ok(get_gen(c, &id)?.map(|g| (hash, g)))
+}
+
+/// Requeues (or fails) every job leased by one of `owners`.
+pub(super) fn requeue_owned(
+    tx: &Transaction<'_>,
+    owners: &[String],
+    max_attempts: u32,
+) -> StoreResult<Requeued> {
+    let mut out = Requeued::default();
+    for owner in owners {
+        let held: Vec<(String, u32)> = {
+            let mut st =
+                tx.prepare("SELECT generation_id, attempts FROM jobs WHERE lease_owner = ?1")?;
+            let rows = st.query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for (id, attempts) in held {
+            requeue_or_fail(tx, &id, attempts, max_attempts, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the delivery record of `delivery.event` on generation `id` (if it exists).
+pub(super) fn record_delivery(
+    tx: &Transaction<'_>,
+    id: &str,
+    delivery: WebhookDelivery,
+) -> StoreResult<()> {
+    let Some(mut g) = get_gen(tx, id)? else {
+        return Ok(());
+    };
+    match g.webhooks.iter_mut().find(|w| w.event == delivery.event) {
+        Some(w) => *w = delivery,
+        None => g.webhooks.push(delivery),
+    }
+    tx.execute(
+        "UPDATE generations SET webhooks = ?2 WHERE id = ?1",
+        params![id, webhooks_json(&g.webhooks)?],
+    )?;
+    Ok(())
 }

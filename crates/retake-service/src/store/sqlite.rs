@@ -14,13 +14,13 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::rows::{
     credit_state_str, find_idempotent, gen_from_row, get_gen, get_key, key_from_row,
-    requeue_or_fail, settle, still_ours, upload_from_row, webhooks_json, GEN_COLS, KEY_COLS,
-    UPLOAD_COLS,
+    record_delivery, requeue_or_fail, requeue_owned, settle, still_ours, webhooks_json, GEN_COLS,
+    KEY_COLS,
 };
+use super::uploads;
 use super::{
     now_ms, schema, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Lease,
-    LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted, UploadRecord,
-    WebhookDelivery,
+    LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted, UploadRecord, WebhookDelivery,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -554,19 +554,7 @@ impl Store for SqliteStore {
         let owners = owners.to_vec();
         self.call(move |c| {
             let tx = c.transaction()?;
-            let mut out = Requeued::default();
-            for owner in &owners {
-                let held: Vec<(String, u32)> = {
-                    let mut st = tx.prepare(
-                        "SELECT generation_id, attempts FROM jobs WHERE lease_owner = ?1",
-                    )?;
-                    let rows = st.query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                    rows.collect::<rusqlite::Result<Vec<_>>>()?
-                };
-                for (id, attempts) in held {
-                    requeue_or_fail(&tx, &id, attempts, max_attempts, &mut out)?;
-                }
-            }
+            let out = requeue_owned(&tx, &owners, max_attempts)?;
             tx.commit()?;
             Ok(out)
         })
@@ -577,54 +565,20 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.call(move |c| {
             let tx = c.transaction()?;
-            let Some(mut g) = get_gen(&tx, &id)? else {
-                return Ok(());
-            };
-            match g.webhooks.iter_mut().find(|w| w.event == delivery.event) {
-                Some(w) => *w = delivery,
-                None => g.webhooks.push(delivery),
-            }
-            tx.execute(
-                "UPDATE generations SET webhooks = ?2 WHERE id = ?1",
-                params![id, webhooks_json(&g.webhooks)?],
-            )?;
-            tx.commit()?;
-            Ok(())
+            record_delivery(&tx, &id, delivery)?;
+            Ok(tx.commit()?)
         })
         .await
     }
 
     async fn insert_upload(&self, u: UploadRecord) -> StoreResult<()> {
-        self.call(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                ),
-                params![
-                    u.id,
-                    u.key_id,
-                    u.blob,
-                    u.bytes as i64,
-                    u.content_type,
-                    u.sha256,
-                    u.created_at,
-                    u.expires_at
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        self.call(move |c| uploads::insert(c, &u)).await
     }
 
     async fn upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
         let (key_id, id) = (key_id.to_string(), id.to_string());
-        self.read_point(move |c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {UPLOAD_COLS} FROM uploads WHERE id = ?1 AND key_id = ?2"
-            ))?;
-            Ok(st.query_row([id, key_id], upload_from_row).optional()?)
-        })
-        .await
+        self.read_point(move |c| uploads::get(c, &key_id, &id))
+            .await
     }
 
     async fn list_uploads(
@@ -634,48 +588,16 @@ impl Store for SqliteStore {
         offset: u32,
     ) -> StoreResult<(Vec<UploadRecord>, bool)> {
         let key_id = key_id.to_string();
-        self.read(move |c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {UPLOAD_COLS} FROM uploads WHERE key_id = ?1 \
-                 ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-            ))?;
-            let rows = st.query_map(
-                params![key_id, i64::from(limit) + 1, i64::from(offset)],
-                upload_from_row,
-            )?;
-            let mut all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            let more = all.len() > limit as usize;
-            all.truncate(limit as usize);
-            Ok((all, more))
-        })
-        .await
+        self.read(move |c| uploads::list(c, &key_id, limit, offset))
+            .await
     }
 
     async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
         let (key_id, id) = (key_id.to_string(), id.to_string());
-        self.call(move |c| {
-            Ok(c
-                .query_row(
-                    &format!(
-                        "DELETE FROM uploads WHERE id = ?1 AND key_id = ?2 RETURNING {UPLOAD_COLS}"
-                    ),
-                    [id, key_id],
-                    upload_from_row,
-                )
-                .optional()?)
-        })
-        .await
+        self.call(move |c| uploads::delete(c, &key_id, &id)).await
     }
 
     async fn expired_uploads(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<UploadRecord>> {
-        self.read(move |c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {UPLOAD_COLS} FROM uploads WHERE expires_at < ?1 \
-                 ORDER BY expires_at LIMIT ?2"
-            ))?;
-            let rows = st.query_map(params![now_ms, i64::from(limit)], upload_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-        .await
+        self.read(move |c| uploads::expired(c, now_ms, limit)).await
     }
 }

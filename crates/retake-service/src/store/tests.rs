@@ -394,8 +394,12 @@ async fn webhook_deliveries_are_recorded_per_event() {
 #[tokio::test]
 async fn uploads_belong_to_their_key_and_expire() {
     let (_d, s) = store().await;
-    s.insert_upload(upload("u1", "a", 100, 1_000)).await.unwrap();
-    s.insert_upload(upload("u2", "a", 200, 5_000)).await.unwrap();
+    s.insert_upload(upload("u1", "a", 100, 1_000))
+        .await
+        .unwrap();
+    s.insert_upload(upload("u2", "a", 200, 5_000))
+        .await
+        .unwrap();
     s.insert_upload(upload("u3", "b", 300, 500)).await.unwrap();
     assert_eq!(
         s.upload("a", "u1").await.unwrap(),

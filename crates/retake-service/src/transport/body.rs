@@ -223,7 +223,9 @@ mod tests {
     async fn pauses_under_the_idle_limit_pass_and_longer_ones_fail() {
         let ms = Duration::from_millis;
         assert_eq!(
-            collect(vec![(ms(10), b"ab"), (ms(10), b"cd")]).await.unwrap(),
+            collect(vec![(ms(10), b"ab"), (ms(10), b"cd")])
+                .await
+                .unwrap(),
             "abcd"
         );
         assert_eq!(
