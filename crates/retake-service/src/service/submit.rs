@@ -39,8 +39,11 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// instead of making (or being rate-limited for) a second one.
 #[derive(Default)]
 pub(crate) struct RetryTurns {
-    locks: Mutex<HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<(String, String), Weak<Turn>>>,
 }
+
+/// The lock retries of one create take turns on.
+type Turn = tokio::sync::Mutex<()>;
 
 impl RetryTurns {
     async fn take(&self, key_id: &str, idem: &str) -> tokio::sync::OwnedMutexGuard<()> {
@@ -54,7 +57,7 @@ impl RetryTurns {
             match locks.get(&k).and_then(Weak::upgrade) {
                 Some(l) => l,
                 None => {
-                    let l = Arc::new(tokio::sync::Mutex::new(()));
+                    let l = Arc::new(Turn::new(()));
                     locks.insert(k, Arc::downgrade(&l));
                     l
                 }
