@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use futures_util::FutureExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -132,10 +133,17 @@ async fn serve_connection(
             ))
         });
         async move {
-            let resp = tower_service::Service::call(&mut app, req).await;
-            Ok::<_, Infallible>(match resp {
-                Ok(r) => r,
-                Err(never) => match never {},
+            // A handler that panics answers 500 in the one error shape instead of dropping
+            // the connection without a word.
+            let call = std::panic::AssertUnwindSafe(tower_service::Service::call(&mut app, req));
+            Ok::<_, Infallible>(match call.catch_unwind().await {
+                Ok(Ok(r)) => r,
+                Ok(Err(never)) => match never {},
+                Err(_) => {
+                    tracing::error!("a request handler panicked");
+                    let e = crate::error::ServiceError::Internal("a handler panicked".into());
+                    axum::response::IntoResponse::into_response(crate::api::ApiError(e))
+                }
             })
         }
     });
