@@ -144,13 +144,13 @@ pub fn corpus_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// How long each target runs in the test suite: `RETAKE_FUZZ_SECONDS`, default 8.
+/// How long each target runs in the test suite: `RETAKE_FUZZ_SECONDS`, default 5.
 pub fn budget() -> Duration {
     let secs = std::env::var("RETAKE_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .unwrap_or(8.0);
+        .unwrap_or(5.0);
     Duration::from_secs_f64(secs)
 }
 
