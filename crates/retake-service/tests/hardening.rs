@@ -231,6 +231,18 @@ async fn bodies_over_the_limit_are_refused_before_they_are_read() {
         .collect();
     assert!(left.is_empty(), "no partial upload left: {left:?}");
 
+    // Headers over 64 KB are refused by the parser itself.
+    let mut s = TcpStream::connect(a).await.unwrap();
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let _ = s.write_all(head.as_bytes()).await;
+    let got = read_until_closed(&mut s, Duration::from_secs(10))
+        .await
+        .expect("answered and closed");
+    assert!(status_line(&got).contains("431"), "{}", status_line(&got));
+
     // A JSON create over 256 KB is 413 in the one error shape.
     let big = json!({"media": {"url": "https://x/a.mp4"}, "prompt": "a".repeat(300_000)});
     let (s, d) = detail_of(

@@ -27,6 +27,9 @@ use tokio::task::JoinSet;
 
 use crate::config::ServiceConfig;
 
+/// The most a request line and headers may take; more is refused with 431.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// How long a stop waits for requests in flight before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -150,6 +153,9 @@ async fn serve_connection(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // Requests here have a few short headers; more is only memory an attacker can
+        // make the server hold (431).
+        .max_header_size(MAX_HEADER_BYTES)
         .serve_connection(io, service);
     tokio::pin!(conn);
     let result = tokio::select! {
