@@ -61,11 +61,13 @@ pub async fn cap_body(State(cap): State<BodyCap>, req: Request, next: Next) -> R
     }
     let has_body = declared.is_some_and(|len| len > 0)
         || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (parts, body) = req.into_parts();
-    let body = Body::new(CappedBody::new(body, cap.limit));
+    let body = Body::new(CappedBody::new(body, cap.limit).on_finish(finished.clone()));
     let mut resp = next.run(Request::from_parts(parts, body)).await;
-    if has_body && !resp.status().is_success() {
-        // A refused request's body may be partly unread; close rather than read the rest.
+    let unread = has_body && !finished.load(std::sync::atomic::Ordering::Relaxed);
+    if unread && !resp.status().is_success() {
+        // A refused request's body is not all read; close rather than read the rest.
         resp.headers_mut()
             .entry(header::CONNECTION)
             .or_insert(header::HeaderValue::from_static("close"));

@@ -104,6 +104,7 @@ pub struct CappedBody<B> {
     inner: B,
     limit: u64,
     seen: u64,
+    finished: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<B> CappedBody<B> {
@@ -113,7 +114,14 @@ impl<B> CappedBody<B> {
             inner,
             limit,
             seen: 0,
+            finished: None,
         }
+    }
+
+    /// Sets `flag` once the body has been read to its end.
+    pub fn on_finish(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.finished = Some(flag);
+        self
     }
 }
 
@@ -142,7 +150,12 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if let Some(f) = &this.finished {
+                    f.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                Poll::Ready(None)
+            }
             Poll::Pending => Poll::Pending,
         }
     }
