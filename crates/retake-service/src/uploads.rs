@@ -177,7 +177,7 @@ impl Service {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::error!("listing expired uploads failed: {e}");
-                    return;
+                    break;
                 }
             };
             for u in &expired {
@@ -188,7 +188,47 @@ impl Service {
                 }
             }
             if expired.len() < 100 {
-                return;
+                break;
+            }
+        }
+        self.sweep_orphan_uploads().await;
+    }
+
+    /// Upload files without a record (from before records were kept, or a crash between
+    /// storing the file and recording it) are deleted once they are older than `upload_ttl`.
+    async fn sweep_orphan_uploads(&self) {
+        let root = self.blobs.path("uploads");
+        let ttl = self.config.upload_ttl;
+        let Ok(mut keys) = tokio::fs::read_dir(&root).await else {
+            return;
+        };
+        while let Ok(Some(key_dir)) = keys.next_entry().await {
+            let key_id = key_dir.file_name().to_string_lossy().into_owned();
+            let Ok(mut files) = tokio::fs::read_dir(key_dir.path()).await else {
+                continue;
+            };
+            while let Ok(Some(f)) = files.next_entry().await {
+                let old = f
+                    .metadata()
+                    .await
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > ttl);
+                if !old {
+                    continue;
+                }
+                let name = f.file_name().to_string_lossy().into_owned();
+                let recorded = match parse_uuid(&name) {
+                    Some(id) => {
+                        matches!(self.store.upload(&key_id, &id).await, Ok(Some(_)) | Err(_))
+                    }
+                    None => false,
+                };
+                if !recorded {
+                    tracing::info!(file = %f.path().display(), "removing an unrecorded upload");
+                    let _ = tokio::fs::remove_file(f.path()).await;
+                }
             }
         }
     }
