@@ -544,14 +544,20 @@ struct Failing;
 impl ClipPipeline for Failing {
     fn run(
         &self,
-        _: &PipelineJob,
+        job: &PipelineJob,
         progress: &dyn Fn(u8),
         _: &AtomicBool,
     ) -> Result<PipelineOutput, PipelineError> {
         progress(30);
-        Err(PipelineError::Input(
-            "frame 7 could not be decoded; re-encode the clip".into(),
-        ))
+        // Messages from deep inside the pipeline name files by their path on the server.
+        let first = job.first_frame.as_ref().unwrap();
+        Err(PipelineError::Input(format!(
+            "{}: frame 7 could not be decoded; re-encode the clip (the first frame {} is fine; \
+             scratch space {})",
+            job.input.display(),
+            first.display(),
+            job.output.display()
+        )))
     }
 }
 
@@ -574,12 +580,19 @@ async fn a_failed_generation_says_why_and_releases_its_credits() {
         .unwrap();
     let done = t.wait_done(&k.token, g["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "failed");
+    let reason = done["failure_reason"].as_str().unwrap();
     assert!(
-        done["failure_reason"]
-            .as_str()
-            .unwrap()
-            .contains("re-encode"),
+        reason.starts_with("media.url: frame 7") && reason.contains("re-encode"),
         "{done}"
+    );
+    assert!(
+        reason.contains("the first frame first_frame.url is fine")
+            && reason.contains("scratch space <data>"),
+        "the fields are named, other paths hidden: {reason}"
+    );
+    assert!(
+        !reason.contains(&*t.dir.path().to_string_lossy()),
+        "{reason}"
     );
     assert!(done["assets"]["video"].is_null());
     assert_eq!(
