@@ -28,12 +28,18 @@ pub enum BodyError {
     },
 }
 
-/// A body that fails with [`BodyError`] when the client is too slow.
+/// A body that fails with [`BodyError`] when the client is too slow. Its timers are only
+/// made once the body first has to wait (most requests have no body, or one already read).
 pub struct TimedBody<B> {
     inner: B,
     idle: Duration,
     total: Duration,
-    idle_timer: Pin<Box<Sleep>>,
+    deadline: Instant,
+    timers: Option<Box<Timers>>,
+}
+
+struct Timers {
+    idle: Pin<Box<Sleep>>,
     idle_armed: bool,
     deadline: Pin<Box<Sleep>>,
 }
@@ -41,14 +47,12 @@ pub struct TimedBody<B> {
 impl<B> TimedBody<B> {
     /// Wraps `inner`; the deadline starts now.
     pub fn new(inner: B, idle: Duration, total: Duration) -> Self {
-        let now = Instant::now();
         Self {
             inner,
             idle,
             total,
-            idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
-            idle_armed: false,
-            deadline: Box::pin(tokio::time::sleep_until(now + total)),
+            deadline: Instant::now() + total,
+            timers: None,
         }
     }
 }
@@ -68,23 +72,29 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.idle_armed = false;
-                return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if let Some(t) = this.timers.as_mut() {
+                t.idle_armed = false;
             }
-            Poll::Pending => {}
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        if this.deadline.as_mut().poll(cx).is_ready() {
+        let (idle, deadline) = (this.idle, this.deadline);
+        let t = this.timers.get_or_insert_with(|| {
+            Box::new(Timers {
+                idle: Box::pin(tokio::time::sleep(idle)),
+                idle_armed: false,
+                deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            })
+        });
+        if t.deadline.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Some(Err(Box::new(BodyError::Deadline(this.total)))));
         }
-        if !this.idle_armed {
-            this.idle_armed = true;
-            let at = Instant::now() + this.idle;
-            this.idle_timer.as_mut().reset(at);
+        if !t.idle_armed {
+            t.idle_armed = true;
+            t.idle.as_mut().reset(Instant::now() + idle);
         }
-        if this.idle_timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Some(Err(Box::new(BodyError::Idle(this.idle)))));
+        if t.idle.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Box::new(BodyError::Idle(idle)))));
         }
         Poll::Pending
     }
