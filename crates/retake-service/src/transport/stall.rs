@@ -148,3 +148,31 @@ impl AsyncWrite for StallGuard {
         self.on_write(cx, r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_dropped() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The client connects, reads nothing, and keeps its end open.
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut guarded = StallGuard::new(server, Duration::from_millis(300));
+        let chunk = vec![0u8; 64 * 1024];
+        let started = std::time::Instant::now();
+        let err = loop {
+            // Far more than any socket buffer: the writes block once the buffers are full.
+            if let Err(e) = guarded.write_all(&chunk).await {
+                break e;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the write never stalled"
+            );
+        };
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    }
+}
