@@ -12,41 +12,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use retake_service::MediaPipeline;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-/// Reads from a socket until the server closes it, or `limit` passes (then `None`).
-async fn read_until_closed(sock: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + limit;
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, sock.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(got),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-fn status_line(response: &[u8]) -> String {
-    String::from_utf8_lossy(response)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string()
-}
-
-fn body_json(response: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(response);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    serde_json::from_str(body).unwrap_or(Value::Null)
-}
-
-fn addr(t: &TestServer) -> std::net::SocketAddr {
-    t.server.as_ref().unwrap().addr()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_stalled_connections_are_closed_while_others_are_served() {
@@ -507,55 +474,67 @@ async fn uploads_are_listed_fetched_deleted_and_expire() {
     }
 }
 
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
+#[tokio::test]
+async fn failed_webhook_deliveries_show_on_the_generation_and_in_the_metrics() {
+    let t = TestServer::start_with(
+        |c| {
+            c.webhook_attempts = 2;
+            c.webhook_backoff = Duration::from_millis(50);
+        },
+        Arc::new(MediaPipeline::default()),
+    )
+    .await;
+    let files = Files::start().await;
+    let clip_path = small_clip();
+    let clip = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
+    let first = files.put("f.png", edited_first_frame(&clip_path));
+    let k = t.key("a", 1.0);
+    // A receiver that is not there: every attempt is refused.
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", gone.local_addr().unwrap());
+    drop(gone);
+    let mut body = luma_body(&clip, Some(&first));
+    body["callback_url"] = json!(hook);
+    let g: Value = t
+        .post_json(&k.token, "/generations/video/modify", body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = g["id"].as_str().unwrap();
+    let g = wait_for(&t, &k.token, id, 60, |g| {
+        g["state"] == "completed" && g["webhooks"][1]["status"] == "failed"
+    })
+    .await;
+    for (i, event) in ["dreaming", "completed"].into_iter().enumerate() {
+        let w = &g["webhooks"][i];
+        assert_eq!(w["event"], event, "{g}");
+        assert_eq!(w["status"], "failed", "{g}");
+        assert_eq!(w["attempts"], 2, "{g}");
+        assert!(
+            w["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("could not fetch"),
+            "{g}"
+        );
     }
-    out
-}
-
-/// A multipart form in the fuzz harness's framing.
-fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
-    let b = retake_service::fuzzing::BOUNDARY;
-    let mut out = Vec::new();
-    for (name, file, value) in parts {
-        out.extend_from_slice(format!("--{b}\r\n").as_bytes());
-        match file {
-            Some(f) => out.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
-                     Content-Type: application/octet-stream\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => out.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
+    let metrics = t
+        .http
+        .get(format!("{}/metrics", t.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "retake_webhooks_total{outcome=\"failed\"} 2\n",
+        "retake_webhooks_total{outcome=\"delivered\"} 0\n",
+        "retake_webhook_attempts_failed_total 4\n",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
-    out.extend_from_slice(format!("--{b}--\r\n").as_bytes());
-    out
-}
-
-fn regressions(target: &str) -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/regressions")
-        .join(target);
-    retake_testkit::mutate::corpus_files(&dir)
-        .into_iter()
-        .map(|f| std::fs::read(f).unwrap())
-        .collect()
 }
 
 /// The request parsers of every surface, fed seeds and their mutations for a bounded time
