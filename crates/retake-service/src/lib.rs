@@ -12,6 +12,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 pub mod links;
 pub mod metrics;
@@ -24,6 +26,7 @@ mod server;
 pub mod service;
 pub mod store;
 pub mod tasks;
+pub mod transport;
 pub mod uploads;
 pub mod webhook;
 mod worker;

@@ -6,12 +6,12 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::{luma, runapi, segmind, uploads};
 use crate::domain::{
-    Assets, Generation, GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest,
-    State, Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest, TaskStatus,
-    UrlOrRef,
+    Assets, DeliveryState, Generation, GenerationTypeName, MediaRef, ModeName, ModelName,
+    ModifyVideoRequest, State, Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest,
+    TaskStatus, UrlOrRef, WebhookStatus,
 };
 use crate::service::GenerationList;
-use crate::uploads::Upload;
+use crate::uploads::{Upload, UploadList};
 
 struct Security;
 
@@ -68,6 +68,9 @@ impl Modify for Security {
         runapi::delete_task,
         runapi::delete_modify_task,
         uploads::upload,
+        uploads::list,
+        uploads::get,
+        uploads::delete,
         super::healthz,
         super::metrics,
     ),
@@ -82,6 +85,9 @@ impl Modify for Security {
         GenerationTypeName,
         GenerationList,
         Upload,
+        UploadList,
+        WebhookStatus,
+        DeliveryState,
         ErrorBody,
         luma::CreditBalance,
         luma::Pong,

@@ -10,6 +10,7 @@ mod sqlite;
 mod sqlite_copy;
 #[cfg(test)]
 mod tests;
+mod uploads;
 
 pub use open::{open, StoreLocation};
 pub use postgres::{mask_url, PgStore};
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
+pub use crate::domain::DeliveryState;
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
 
@@ -149,6 +151,44 @@ pub struct GenerationRecord {
     pub credit_state: CreditState,
     /// Webhook target.
     pub callback_url: Option<String>,
+    /// Delivery status of each webhook event sent for it, in the order they were first sent.
+    pub webhooks: Vec<WebhookDelivery>,
+}
+
+/// The delivery of one webhook event (`dreaming`, `completed`, `failed`) of a generation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebhookDelivery {
+    /// The generation state the event announced.
+    pub event: String,
+    /// Where delivery stands.
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// What went wrong on the last failed attempt.
+    pub last_error: Option<String>,
+    /// When this changed, Unix ms.
+    pub updated_at: i64,
+}
+
+/// An uploaded file, usable by its key as a media or first-frame URL until it expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRecord {
+    /// UUID (hyphenated).
+    pub id: String,
+    /// Owning key.
+    pub key_id: String,
+    /// Blob key of the file.
+    pub blob: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// What the content looks like (`video/mp4`, `image/png`, … or `application/octet-stream`).
+    pub content_type: String,
+    /// SHA-256 of the content (hex).
+    pub sha256: String,
+    /// Upload time, Unix ms.
+    pub created_at: i64,
+    /// When it is deleted, Unix ms.
+    pub expires_at: i64,
 }
 
 /// A job a worker holds a lease on.
@@ -335,6 +375,33 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a generation as it is, with its job and idempotency keys; `false` (and nothing
     /// changed) when one with its id is already there.
     async fn import_generation(&self, generation: GenerationExport) -> StoreResult<bool>;
+    /// The workers holding leases now (each owner once).
+    async fn lease_owners(&self) -> StoreResult<Vec<String>>;
+    /// Requeues the jobs leased by `owners` at once, without waiting for their leases to
+    /// expire (the owners are known to be dead); fails those out of attempts.
+    async fn requeue_leases_of(
+        &self,
+        owners: &[String],
+        max_attempts: u32,
+    ) -> StoreResult<Requeued>;
+    /// Records how delivery of a generation's webhook event stands (replacing the earlier
+    /// record of the same event). A generation that is gone is not an error.
+    async fn record_webhook(&self, id: &str, delivery: WebhookDelivery) -> StoreResult<()>;
+    /// Stores an upload record.
+    async fn insert_upload(&self, upload: UploadRecord) -> StoreResult<()>;
+    /// An upload, only if `key_id` owns it.
+    async fn upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>>;
+    /// A key's uploads, newest first, and whether more follow.
+    async fn list_uploads(
+        &self,
+        key_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<(Vec<UploadRecord>, bool)>;
+    /// Deletes an upload record of `key_id`; returns it (its blob is the caller's to remove).
+    async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>>;
+    /// Up to `limit` uploads that expired before `now_ms`, oldest first.
+    async fn expired_uploads(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<UploadRecord>>;
 }
 
 /// Current Unix time in milliseconds.
