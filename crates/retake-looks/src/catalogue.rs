@@ -91,6 +91,19 @@ impl LookName {
         }
     }
 
+    /// Whether the look changes each pixel on its own (a colour grade), so that applying it
+    /// to every frame of a clip needs nothing carried from frame to frame.
+    pub fn per_pixel(self) -> bool {
+        matches!(
+            self,
+            LookName::FilmNoir
+                | LookName::Sepia
+                | LookName::BleachBypass
+                | LookName::TealOrange
+                | LookName::Recolour
+        )
+    }
+
     /// Every look's name, comma-separated (for messages).
     pub fn names() -> String {
         Self::ALL.map(LookName::name).join(", ")

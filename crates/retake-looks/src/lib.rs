@@ -78,7 +78,7 @@ impl HslShift {
 }
 
 /// A look at a strength: what `retake look --look NAME --strength S` asks for.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Look {
     name: LookName,
     strength: f32,
@@ -172,6 +172,25 @@ impl Look {
             self.strength
         };
         Ok(blend(frame, &full, amount, mask))
+    }
+}
+
+impl serde::Serialize for Look {
+    /// `{"name", "strength"}`, and `"hue"`, `"saturation"`, `"lightness"` for recolour.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // As written (0.7, not the 0.699999988 an f32 widens to).
+        let tidy = |v: f32| v.to_string().parse::<f64>().unwrap_or(v as f64);
+        let recolour = self.name == LookName::Recolour;
+        let mut m = s.serialize_map(Some(if recolour { 5 } else { 2 }))?;
+        m.serialize_entry("name", self.name.name())?;
+        m.serialize_entry("strength", &tidy(self.strength))?;
+        if recolour {
+            m.serialize_entry("hue", &tidy(self.hsl.hue))?;
+            m.serialize_entry("saturation", &tidy(self.hsl.saturation))?;
+            m.serialize_entry("lightness", &tidy(self.hsl.lightness))?;
+        }
+        m.end()
     }
 }
 
