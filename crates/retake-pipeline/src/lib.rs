@@ -12,7 +12,9 @@ mod look;
 mod modify;
 mod prompt;
 
-pub use check::{check_first_frame_shape, check_motion, fit_first_frame, ASPECT_TOLERANCE};
+pub use check::{
+    check_first_frame_shape, check_mask_shape, check_motion, fit_first_frame, ASPECT_TOLERANCE,
+};
 pub use error::{ErrorKind, PipelineError};
 pub use look::{apply_look, load_mask, LookRequest};
 pub use modify::{modify, ModifyReport, ModifyRequest, Progress, Stage, PROMPT_NEEDS_MODEL};

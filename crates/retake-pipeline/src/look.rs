@@ -9,7 +9,7 @@ use retake_media::transform::FrameResizer;
 use retake_media::{load_image, FrameProcessor, FrameSink, MediaError, RgbFrame};
 use serde::Serialize;
 
-use crate::check::ASPECT_TOLERANCE;
+use crate::check::check_mask_shape;
 use crate::PipelineError;
 
 /// A built-in look to apply, and where it goes.
@@ -54,18 +54,8 @@ pub fn load_mask(path: &Path, width: u32, height: u32) -> Result<Mask, PipelineE
         )),
         other => PipelineError::Media(other),
     })?;
-    let (mw, mh) = (img.width(), img.height());
-    if (mw, mh) != (width, height) {
-        let ratio = (mw as f64 / mh as f64) / (width as f64 / height as f64);
-        if (ratio - 1.0).abs() > ASPECT_TOLERANCE {
-            return Err(PipelineError::Input(format!(
-                "the look mask {} is {mw}x{mh} but the frame is {width}x{height}; paint the \
-                 mask over the frame itself (export it with `retake frame`), at \
-                 {width}x{height} or a scale of it",
-                path.display()
-            )));
-        }
-    }
+    check_mask_shape(img.width(), img.height(), width, height)
+        .map_err(|m| PipelineError::Input(format!("look mask {}: {m}", path.display())))?;
     let img = FrameResizer::default().resize(img, width, height)?;
     Ok(Mask::from_image(&img))
 }

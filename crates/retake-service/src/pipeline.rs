@@ -8,11 +8,33 @@ use std::sync::Arc;
 
 use retake_engine::{Mode, Profile};
 use retake_media::{Limits, TranscodeOptions};
-use retake_pipeline::{modify, DiffusionEngine, ErrorKind, ModifyRequest};
+use retake_pipeline::{modify, DiffusionEngine, ErrorKind, LookRequest, ModifyRequest};
 
-/// What to tell a client who sent a prompt and no first frame to a build without a model.
-pub const PROMPT_ONLY_NEEDS_MODEL: &str = "prompt-only modification needs a diffusion model \
-    (--model-dir); send first_frame.url with an edited first frame";
+use crate::domain::{looks_help, ValidRequest};
+
+/// The input name (see `Blobs::input_key`) of a look's mask.
+pub const LOOK_MASK: &str = "look_mask";
+
+/// Why this server cannot serve a request with no first frame and no look, if it cannot:
+/// a prompt alone needs a diffusion model, and no prompt leaves nothing to apply. The answer
+/// lists the built-in looks, which need neither.
+pub fn unservable(valid: &ValidRequest, supports_prompt_only: bool) -> Option<String> {
+    if valid.first_frame_url.is_some() || valid.look.is_some() {
+        return None;
+    }
+    let why = match (&valid.prompt, supports_prompt_only) {
+        (Some(_), true) => return None,
+        (Some(_), false) => {
+            "prompt-only modification needs a diffusion model (--model-dir), and this server \
+             has none; send first_frame.url with an edited first frame, or use a built-in look"
+        }
+        (None, _) => {
+            "nothing to apply: send first_frame.url with an edited first frame, a prompt, or a \
+             built-in look"
+        }
+    };
+    Some(format!("{why}. {}", looks_help()))
+}
 
 /// One clip to process, with every input already on local disk.
 #[derive(Clone, Debug)]
@@ -23,6 +45,8 @@ pub struct PipelineJob {
     pub first_frame: Option<PathBuf>,
     /// The prompt, if any.
     pub prompt: Option<String>,
+    /// A built-in look for the first frame (its mask, if any, on local disk too).
+    pub look: Option<LookRequest>,
     /// Mode name (`adhere_1` … `reimagine_3`).
     pub mode: String,
     /// Model name (`ray-2` is the quality profile, `ray-flash-2` the fast one).
@@ -141,6 +165,7 @@ impl ClipPipeline for MediaPipeline {
         let req = ModifyRequest {
             first_frame: job.first_frame.clone(),
             prompt: job.prompt.clone(),
+            look: job.look.clone(),
             mode: job.mode.parse::<Mode>()?,
             profile: job.model.parse::<Profile>()?,
             seed: job.seed,

@@ -21,7 +21,7 @@ use crate::error::{Result, ServiceError};
 use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
-use crate::pipeline::{ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
+use crate::pipeline::{unservable, ClipPipeline, LOOK_MASK};
 use crate::pricing::{self, Credits};
 use crate::ratelimit::RateLimiter;
 use crate::store::{
@@ -29,7 +29,7 @@ use crate::store::{
     Submitted,
 };
 use crate::webhook::{WebhookEvent, WebhookSender};
-use retake_pipeline::{check_first_frame_shape, check_motion};
+use retake_pipeline::{check_first_frame_shape, check_mask_shape, check_motion};
 
 /// How a client presented its key: either header, or both with the same key.
 #[derive(Clone, Copy, Debug, Default)]
@@ -308,8 +308,8 @@ impl Service {
             }
         };
         let valid = request.validate(self.config.max_prompt_chars)?;
-        if valid.first_frame_url.is_none() && !self.pipeline.supports_prompt_only() {
-            return Err(ServiceError::BadRequest(PROMPT_ONLY_NEEDS_MODEL.into()));
+        if let Some(why) = unservable(&valid, self.pipeline.supports_prompt_only()) {
+            return Err(ServiceError::BadRequest(why));
         }
         self.check_submit_rate(caller)?;
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
@@ -324,6 +324,7 @@ impl Service {
         request.generation_type = Some(GENERATION_TYPE.into());
         request.mode = Some(valid.mode.name().into());
         request.prompt = valid.prompt.clone();
+        request.look = valid.look.as_ref().map(|l| l.to_json());
         let record = GenerationRecord {
             id: id.clone(),
             key_id: caller.id.clone(),
@@ -428,6 +429,21 @@ impl Service {
                 Some(key)
             }
         };
+        if let Some(url) = valid.look.as_ref().and_then(|l| l.mask_url.as_deref()) {
+            let key = Blobs::input_key(id, LOOK_MASK);
+            let field = "look.mask.url";
+            let max = self.config.max_image_bytes;
+            let path = self.fetch_input(caller, field, url, &key, max).await?;
+            let (mw, mh) = blocking(move || load_image(&path).map(|f| (f.width(), f.height())))
+                .await?
+                .map_err(|e| {
+                    ServiceError::UnreadableMedia(format!(
+                        "{field} is not a PNG, JPEG or WebP image retake can read: {e}"
+                    ))
+                })?;
+            check_mask_shape(mw, mh, width, height)
+                .map_err(|m| ServiceError::BadRequest(format!("{field}: {m}")))?;
+        }
         Ok((width, height, frames, media_blob, first_frame_blob))
     }
 

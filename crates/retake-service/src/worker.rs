@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::blobs::Blobs;
-use crate::domain::{FailureCode, ModifyVideoRequest, State};
-use crate::pipeline::{PipelineError, PipelineJob};
+use crate::domain::{parse_look, FailureCode, ModifyVideoRequest, State};
+use crate::pipeline::{PipelineError, PipelineJob, LOOK_MASK};
 use crate::service::Service;
 use crate::store::{Lease, LeasedJob};
+use retake_pipeline::LookRequest;
 
 /// Runs one worker until `shutdown` turns true (checked between jobs).
 pub(crate) async fn run(svc: Arc<Service>, worker_id: String, mut shutdown: watch::Receiver<bool>) {
@@ -114,6 +115,17 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         input: svc.blobs.path(&g.media_blob),
         first_frame: g.first_frame_blob.as_deref().map(|b| svc.blobs.path(b)),
         prompt: request.prompt.clone(),
+        // Stored normalised at submit, so it parses; its mask was fetched beside the inputs.
+        look: request
+            .look
+            .as_ref()
+            .and_then(|v| parse_look(v).ok())
+            .map(|l| LookRequest {
+                look: l.look,
+                mask: l
+                    .mask_url
+                    .map(|_| svc.blobs.path(&Blobs::input_key(&g.id, LOOK_MASK))),
+            }),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
         model: g.model.clone(),
         output: tmp.clone(),

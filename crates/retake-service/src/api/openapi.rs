@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::{luma, segmind, uploads};
 use crate::domain::{
-    Assets, Generation, GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest,
-    State,
+    Assets, Generation, GenerationTypeName, LookNameSchema, LookSpec, LookValue, MediaRef,
+    ModeName, ModelName, ModifyVideoRequest, State,
 };
 use crate::service::GenerationList;
 use crate::uploads::Upload;
@@ -68,6 +68,9 @@ impl Modify for Security {
         State,
         ModifyVideoRequest,
         MediaRef,
+        LookValue,
+        LookSpec,
+        LookNameSchema,
         ModeName,
         ModelName,
         GenerationTypeName,
