@@ -75,7 +75,9 @@ impl LookName {
             LookName::TealOrange => {
                 "the blockbuster grade: teal shadows, warm orange highlights and skin"
             }
-            LookName::Comic => "flat posterised colours with black ink outlines on the edges",
+            LookName::Comic => {
+                "flat posterised colours (five brightness levels) with black ink outlines"
+            }
             LookName::OilPaint => {
                 "thick brush strokes that flatten detail but keep edges sharp (Kuwahara filter)"
             }

@@ -89,18 +89,12 @@ pub(crate) fn teal_orange(src: &[[f32; 3]]) -> Vec<[f32; 3]> {
         .map(|&c| {
             let [h, s, l] = rgb_to_hsl(c);
             // Pull each hue part of the way to the nearer of orange (30°) and teal (190°).
-            let target = if (h - 30.0)
-                .rem_euclid(360.0)
-                .min((30.0 - h).rem_euclid(360.0))
-                <= (h - 190.0)
-                    .rem_euclid(360.0)
-                    .min((190.0 - h).rem_euclid(360.0))
-            {
-                30.0
+            let (to_orange, to_teal) = (wrap180(30.0 - h), wrap180(190.0 - h));
+            let diff = if to_orange.abs() <= to_teal.abs() {
+                to_orange
             } else {
-                190.0
+                to_teal
             };
-            let diff = (target - h + 540.0).rem_euclid(360.0) - 180.0;
             let pulled = hsl_to_rgb([h + diff * 0.4, (s * 1.15).min(1.0), l]);
             let y = luma(pulled);
             let t = smoothstep(0.15, 0.85, y);
@@ -150,6 +144,34 @@ pub(crate) fn recolour(src: &[[f32; 3]], shift: HslShift, strength: f32) -> Vec<
         .collect()
 }
 
+/// An angle difference in degrees, within (-540, 540), brought into [-180, 180].
+#[inline]
+fn wrap180(d: f32) -> f32 {
+    if d > 180.0 {
+        d - 360.0
+    } else if d < -180.0 {
+        d + 360.0
+    } else {
+        d
+    }
+}
+
+/// An angle in degrees brought into [0, 360) (cheaper than `rem_euclid` for the angles seen
+/// here, which are within a turn or two).
+#[inline]
+fn wrap360(mut h: f32) -> f32 {
+    if !(-1440.0..1440.0).contains(&h) {
+        return h.rem_euclid(360.0);
+    }
+    while h < 0.0 {
+        h += 360.0;
+    }
+    while h >= 360.0 {
+        h -= 360.0;
+    }
+    h
+}
+
 /// RGB in `[0, 1]` to hue (degrees, `[0, 360)`), saturation and lightness (`[0, 1]`).
 pub(crate) fn rgb_to_hsl(c: [f32; 3]) -> [f32; 3] {
     let max = c[0].max(c[1]).max(c[2]);
@@ -161,7 +183,12 @@ pub(crate) fn rgb_to_hsl(c: [f32; 3]) -> [f32; 3] {
     }
     let s = d / (1.0 - (2.0 * l - 1.0).abs()).max(1e-6);
     let h = if max == c[0] {
-        ((c[1] - c[2]) / d).rem_euclid(6.0)
+        let h = (c[1] - c[2]) / d;
+        if h < 0.0 {
+            h + 6.0
+        } else {
+            h
+        }
     } else if max == c[1] {
         (c[2] - c[0]) / d + 2.0
     } else {
@@ -173,8 +200,8 @@ pub(crate) fn rgb_to_hsl(c: [f32; 3]) -> [f32; 3] {
 /// Hue (degrees, any), saturation and lightness back to RGB.
 pub(crate) fn hsl_to_rgb([h, s, l]: [f32; 3]) -> [f32; 3] {
     let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
-    let hp = h.rem_euclid(360.0) / 60.0;
-    let x = c * (1.0 - (hp.rem_euclid(2.0) - 1.0).abs());
+    let hp = wrap360(h) / 60.0;
+    let x = c * (1.0 - ((hp - 2.0 * (hp * 0.5).floor()) - 1.0).abs());
     let (r, g, b) = match hp as u32 {
         0 => (c, x, 0.0),
         1 => (x, c, 0.0),
@@ -207,6 +234,18 @@ mod tests {
         }
         assert!((rgb_to_hsl([1.0, 0.0, 0.0])[0]).abs() < 1e-4);
         assert!((rgb_to_hsl([0.0, 1.0, 0.0])[0] - 120.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn angles_wrap() {
+        assert_eq!(wrap180(190.0), -170.0);
+        assert_eq!(wrap180(-200.0), 160.0);
+        assert_eq!(wrap360(-30.0), 330.0);
+        assert_eq!(wrap360(725.0), 5.0);
+        assert_eq!(wrap360(1e6), 1e6f32.rem_euclid(360.0));
+        // A hue of exactly 360 is red again.
+        let red = hsl_to_rgb([360.0, 1.0, 0.5]);
+        assert!((red[0] - 1.0).abs() < 1e-6 && red[1].abs() < 1e-6);
     }
 
     #[test]

@@ -266,14 +266,22 @@ fn teal_orange_tints_shadows_teal_and_highlights_orange() {
 }
 
 #[test]
-fn comic_posterises_to_five_levels_and_inks_the_edges() {
+fn comic_posterises_to_five_brightness_levels_keeps_hues_and_inks_the_edges() {
     let levels = [0u8, 64, 128, 191, 255];
     let out = apply(LookName::Comic, 1.0, &colourful());
     for (x, y, p) in pixels(&out) {
-        assert!(p.iter().all(|v| levels.contains(v)), "{p:?} at ({x}, {y})");
+        let v = *p.iter().max().unwrap();
+        assert!(levels.contains(&v), "brightness {v} of {p:?} at ({x}, {y})");
+    }
+    // Flat areas keep their colour: a shadowed lemon stays yellow, a kiwi green.
+    for src in [[142u8, 122, 69], [96, 130, 60]] {
+        let out = apply(LookName::Comic, 1.0, &frame(64, 64, |_, _| src));
+        let p = out.pixel(32, 32);
+        assert!((hue(p) - hue(src)).abs() <= 8.0, "{src:?} became {p:?}");
     }
     let out = apply(LookName::Comic, 1.0, &shapes());
     let (mut on_edge, mut inked, mut flat_inked) = (0, 0, 0);
+    let (bg, fg) = (out.pixel(5, 5), out.pixel(160, 90));
     for (x, y, p) in pixels(&out) {
         let d = to_border(x, y);
         if d == 0 {
@@ -281,7 +289,7 @@ fn comic_posterises_to_five_levels_and_inks_the_edges() {
             inked += (p == [0; 3]) as usize;
         } else if d >= 4 {
             flat_inked += (p == [0; 3]) as usize;
-            assert!(p.iter().all(|v| levels.contains(v)));
+            assert_eq!(p, if in_square(x, y) { fg } else { bg }, "({x}, {y})");
         }
     }
     assert!(
@@ -538,4 +546,15 @@ fn looks_scale_with_the_frame() {
         (3.0..=5.0).contains(&(big / small)),
         "{small} px vs {big} px"
     );
+}
+
+#[test]
+fn tiny_and_odd_frames_work() {
+    for (w, h) in [(1, 1), (2, 3), (7, 1), (1, 9), (33, 17)] {
+        let f = frame(w, h, |x, y| [(x * 40) as u8, (y * 30) as u8, 200]);
+        for name in LookName::ALL {
+            let out = apply(name, 1.0, &f);
+            assert_eq!((out.width(), out.height()), (w, h), "{name}");
+        }
+    }
 }

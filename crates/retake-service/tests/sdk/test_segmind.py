@@ -125,3 +125,10 @@ def test_a_job_that_fails_in_processing_reports_why():
     assert e.value.status == 422
     assert "re-encode" in e.value.detail
     assert credits() == pytest.approx(before), "a failed generation is not charged"
+
+
+def test_a_built_in_look_is_a_plain_parameter():
+    # The SDK forwards parameters verbatim, so retake's `look` needs nothing special.
+    r = client().run_sync("modify-video", video_url=MEDIA, look="film_noir")
+    assert r.status_code == 200
+    assert is_mp4(r.content)
