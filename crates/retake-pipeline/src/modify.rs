@@ -137,7 +137,7 @@ pub struct ModifyReport {
 /// The transcoder's processing stage: the keyframe sequencer (propagation), or a colour
 /// grade applied to each frame.
 enum Styler {
-    Keyframes(KeyframeSequencer),
+    Keyframes(Box<KeyframeSequencer>),
     EachFrame(PerFrameLook),
 }
 
@@ -340,7 +340,7 @@ pub fn modify(
             )?;
             // The engine checks an owned flag inside long steps; mirror the caller's into it.
             sequencer.set_cancel_flag(engine_cancel.clone());
-            Styler::Keyframes(sequencer)
+            Styler::Keyframes(Box::new(sequencer))
         }
     };
     let options = TranscodeOptions {
