@@ -44,10 +44,10 @@ pub enum LookError {
     },
     /// A frame too large to style in memory.
     #[error(
-        "the image is {width}x{height} ({mp:.1} megapixels); looks take at most {limit} \
-         megapixels — scale it down first",
+        "the image is {width}x{height} ({mp:.1} megapixels); looks take at most {limit:.1} \
+         megapixels (4096x4096) — scale it down first",
         mp = *width as f64 * *height as f64 / 1e6,
-        limit = crate::MAX_PIXELS / 1_000_000
+        limit = crate::MAX_PIXELS as f64 / 1e6
     )]
     TooLarge {
         /// Frame width.

@@ -23,8 +23,9 @@ pub use catalogue::{catalogue, LookInfo, LookName};
 pub use error::LookError;
 pub use mask::Mask;
 
-/// The largest frame a look takes, in pixels (an 8K frame is 33 million).
-pub const MAX_PIXELS: u64 = 40_000_000;
+/// The largest frame a look takes, in pixels: 4096×4096 (a 4K video frame is 8.3 million).
+/// The painted looks hold about 80 bytes a pixel while they work, 1.3 GB at this size.
+pub const MAX_PIXELS: u64 = 4096 * 4096;
 
 /// The recolour look's change of hue, saturation and lightness (at strength 1).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]

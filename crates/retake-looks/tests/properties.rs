@@ -520,6 +520,14 @@ fn bad_requests_say_what_to_change() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("160x90") && e.contains("320x180"), "{e}");
+    // Past 4096x4096 pixels a frame is refused before any work (or memory) is spent on it.
+    let huge = RgbFrame::from_raw(4097, 4096, vec![0; 4097 * 4096 * 3]).unwrap();
+    let e = Look::new(LookName::OilPaint, 1.0)
+        .unwrap()
+        .apply(&huge, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4097x4096") && e.contains("scale it down"), "{e}");
 }
 
 #[test]
