@@ -527,7 +527,10 @@ fn bad_requests_say_what_to_change() {
         .apply(&huge, None)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("4097x4096") && e.contains("scale it down"), "{e}");
+    assert!(
+        e.contains("4097x4096") && e.contains("scale it down"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -130,19 +130,30 @@ pub fn run(
                 t = *c as f64 / fps
             );
         }
+        // How the frames were styled: the look on every frame, or propagated at a mode.
+        let how = match &report.look {
+            Some(l) if report.keyframes.is_empty() => {
+                format!(
+                    "look {} at {} on every frame",
+                    l.look.name(),
+                    l.look.strength()
+                )
+            }
+            Some(l) => format!(
+                "look {} at {}, mode {}, {} profile",
+                l.look.name(),
+                l.look.strength(),
+                report.mode,
+                report.profile
+            ),
+            None => format!("mode {}, {} profile", report.mode, report.profile),
+        };
         eprintln!(
-            "wrote {} ({}x{}, {} frames at 24 fps, {}mode {}, {} profile{})",
+            "wrote {} ({}x{}, {} frames at 24 fps, {how}{})",
             req.output.display(),
             report.media.width,
             report.media.height,
             report.media.frames,
-            report
-                .look
-                .as_ref()
-                .map(|l| format!("look {} at {}, ", l.look.name(), l.look.strength()))
-                .unwrap_or_default(),
-            report.mode,
-            report.profile,
             if report.media.audio_copied {
                 ", audio copied"
             } else {
