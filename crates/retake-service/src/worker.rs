@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::blobs;
-use crate::domain::{FailureCode, ModifyVideoRequest, State};
-use crate::pipeline::{PipelineError, PipelineJob};
+use crate::domain::{parse_look, FailureCode, ModifyVideoRequest, State};
+use crate::pipeline::{PipelineError, PipelineJob, LOOK_MASK};
 use crate::service::Service;
 use crate::store::{GenerationRecord, Lease, LeasedJob};
+use retake_pipeline::LookRequest;
 
 /// Runs one worker until `shutdown` turns true (checked between jobs).
 pub(crate) async fn run(svc: Arc<Service>, worker_id: String, mut shutdown: watch::Receiver<bool>) {
@@ -231,7 +232,7 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         )
         .await;
     };
-    let folder = match fetch_inputs(svc, &g).await {
+    let folder = match fetch_inputs(svc, &g, &request).await {
         Ok(f) => f,
         Err(e) => {
             // Storage trouble is not the client's fault and may pass: the lease runs out and
@@ -245,6 +246,15 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         input: folder.media.clone(),
         first_frame: folder.first_frame.clone(),
         prompt: request.prompt.clone(),
+        // Stored normalised at submit, so it parses; its mask was fetched beside the inputs.
+        look: request
+            .look
+            .as_ref()
+            .and_then(|v| parse_look(v).ok())
+            .map(|l| LookRequest {
+                look: l.look,
+                mask: l.mask_url.and(folder.look_mask.clone()),
+            }),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
         profile: model.profile,
         max_duration_s: svc.config.max_duration_for(&model),
@@ -383,6 +393,8 @@ struct JobFolder {
     path: std::path::PathBuf,
     media: std::path::PathBuf,
     first_frame: Option<std::path::PathBuf>,
+    /// The look's mask, when the request's look has one.
+    look_mask: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -390,6 +402,7 @@ struct JobFolder {
 async fn fetch_inputs(
     svc: &Service,
     g: &crate::store::GenerationRecord,
+    request: &ModifyVideoRequest,
 ) -> Result<JobFolder, crate::blobs::BlobError> {
     let dir = svc.scratch.folder()?;
     let path = dir.path().to_path_buf();
@@ -403,10 +416,26 @@ async fn fetch_inputs(
         }
         None => None,
     };
+    // A look's mask was stored beside the inputs at submit.
+    let has_mask = request
+        .look
+        .as_ref()
+        .and_then(|v| parse_look(v).ok())
+        .is_some_and(|l| l.mask_url.is_some());
+    let look_mask = if has_mask {
+        let p = path.join(LOOK_MASK);
+        svc.blobs
+            .get_file(&blobs::input_key(&g.id, LOOK_MASK), &p)
+            .await?;
+        Some(p)
+    } else {
+        None
+    };
     Ok(JobFolder {
         path,
         media,
         first_frame,
+        look_mask,
         _dir: dir,
     })
 }

@@ -6,9 +6,9 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::{luma, runapi, segmind, uploads};
 use crate::domain::{
-    Assets, DeliveryState, Generation, GenerationTypeName, MediaRef, ModeName, ModelName,
-    ModifyVideoRequest, State, Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest,
-    TaskStatus, UrlOrRef, WebhookStatus,
+    Assets, DeliveryState, Generation, GenerationTypeName, LookNameSchema, LookSpec, LookValue,
+    MediaRef, ModeName, ModelName, ModifyVideoRequest, State, Task, TaskError, TaskInput,
+    TaskModelName, TaskOutput, TaskRequest, TaskStatus, UrlOrRef, WebhookStatus,
 };
 use crate::service::GenerationList;
 use crate::uploads::{Upload, UploadList};
@@ -80,6 +80,9 @@ impl Modify for Security {
         State,
         ModifyVideoRequest,
         MediaRef,
+        LookValue,
+        LookSpec,
+        LookNameSchema,
         ModeName,
         ModelName,
         GenerationTypeName,

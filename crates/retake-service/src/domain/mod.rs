@@ -3,6 +3,7 @@
 
 mod failure;
 mod generation;
+mod look;
 mod request;
 mod task;
 
@@ -10,6 +11,7 @@ pub use failure::FailureCode;
 pub use generation::{
     rfc3339_ms, Assets, DeliveryState, Generation, State, WebhookStatus, GENERATION_TYPE,
 };
+pub use look::{looks_help, parse_look, LookNameSchema, LookSpec, LookValue, ValidLook};
 pub use request::{
     GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest, ValidRequest,
     DEFAULT_MODE, DEFAULT_MODEL,
