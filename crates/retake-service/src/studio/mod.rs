@@ -82,7 +82,8 @@ pub struct StudioInfo {
 pub const MODES: [StudioMode; 9] = [
     StudioMode {
         name: "adhere_1",
-        description: "Closest to your clip: keeps its look, lighting and edges; the edit is applied lightly",
+        description:
+            "Closest to your clip: keeps its look, lighting and edges; the edit is applied lightly",
     },
     StudioMode {
         name: "adhere_2",
@@ -240,11 +241,17 @@ mod tests {
         assert!(!INDEX_HTML.contains(" style="));
         assert!(!INDEX_HTML.contains("<style"));
         let handler = INDEX_HTML.split(" on").skip(1).any(|rest| {
-            let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase())
+                .collect();
             !name.is_empty() && rest[name.len()..].starts_with('=')
         });
         assert!(!handler, "no inline event handlers");
-        assert!(!STUDIO_JS.contains("innerHTML"), "user strings go in as text");
+        assert!(
+            !STUDIO_JS.contains("innerHTML"),
+            "user strings go in as text"
+        );
         assert!(!STUDIO_JS.contains("insertAdjacentHTML"));
         assert!(!STUDIO_JS.contains("eval("));
     }
