@@ -223,6 +223,7 @@
     $('look-help').textContent = l ? l.description :
       'Without a look, upload an edited first frame (or write a prompt, on a server with a model).';
     $('strength').disabled = !l;
+    show($('hsl'), Boolean(l && l.takes_hsl));
     const model = info.models.find((x) => x.id === $('model').value);
     $('model-help').textContent = model ?
       'Clips up to ' + model.max_duration_s + ' s; ' + model.price + '.' : '';
@@ -354,7 +355,15 @@
     const prompt = $('prompt').value.trim();
     if (prompt) body.prompt = prompt;
     if (state.first && state.first.upload) body.first_frame = { url: state.first.upload.url };
-    if ($('look').value) body.look = { name: $('look').value, strength: Number($('strength').value) };
+    const look = state.info.looks.find((x) => x.name === $('look').value);
+    if (look) {
+      body.look = { name: look.name, strength: Number($('strength').value) };
+      if (look.takes_hsl) {
+        body.look.hue = Number($('hue').value);
+        body.look.saturation = Number($('saturation').value);
+        body.look.lightness = Number($('lightness').value);
+      }
+    }
     $('submit').disabled = true;
     try {
       const g = await api('POST', luma('/generations/video/modify'), body);
@@ -625,9 +634,15 @@
       if (e.dataTransfer && e.dataTransfer.files.length) takeClip(e.dataTransfer.files[0]);
     });
     for (const id of ['mode', 'look', 'model']) $(id).addEventListener('change', describe);
-    $('strength').addEventListener('input', () => {
-      $('strength-value').textContent = Number($('strength').value).toFixed(2);
-    });
+    const slider = (id, text) => {
+      const update = () => { $(id + '-value').textContent = text(Number($(id).value)); };
+      $(id).addEventListener('input', update);
+      update();
+    };
+    slider('strength', (v) => v.toFixed(2));
+    slider('hue', (v) => v + '°');
+    slider('saturation', (v) => v.toFixed(2));
+    slider('lightness', (v) => v.toFixed(2));
     $('make-form').addEventListener('submit', submit);
     $('cancel').addEventListener('click', cancelCurrent);
     $('history-refresh').addEventListener('click', refreshHistory);

@@ -220,7 +220,13 @@ def test_upload_look_submit_progress_result_and_download(browser):
 
 def test_reload_mid_job_resumes_and_cancel_releases(browser):
     before = requests.get(f"{BASE}/dream-machine/v1/credits", headers=AUTH, timeout=10).json()
-    Select(el(browser, "look")).select_by_value("sepia")
+    assert not el(browser, "hsl").is_displayed()
+    Select(el(browser, "look")).select_by_value("recolour")
+    # Recolour's own controls appear; move the hue with the keyboard.
+    assert el(browser, "hsl").is_displayed()
+    hue = el(browser, "hue")
+    hue.send_keys(Keys.END)
+    assert el(browser, "hue-value").text == "180°"
     # The server's test pipeline holds a job with this prompt at 50 % until it is cancelled.
     el(browser, "prompt").send_keys("__hold__")
     el(browser, "submit").click()
@@ -228,6 +234,10 @@ def test_reload_mid_job_resumes_and_cancel_releases(browser):
     gen_id = el(browser, "job-id").text
     assert gen_id and gen_id != seen["completed"]
     assert browser.execute_script("return localStorage.getItem('retake.current')") == gen_id
+    g = requests.get(f"{BASE}/dream-machine/v1/generations/{gen_id}", headers=AUTH, timeout=10).json()
+    assert g["request"]["look"] == {
+        "name": "recolour", "strength": 1.0, "hue": 180.0, "saturation": 0.0, "lightness": 0.0
+    }, g["request"]
 
     browser.refresh()
     # Signed in again from the tab's storage, and following the same generation.
