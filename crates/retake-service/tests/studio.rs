@@ -61,6 +61,7 @@ async fn the_page_and_its_info_route_are_served_with_a_strict_policy() {
         ("/", "text/html"),
         ("/studio/", "text/html"),
         ("/studio/studio.js", "text/javascript"),
+        ("/studio/api.js", "text/javascript"),
         ("/studio/studio.css", "text/css"),
         ("/studio/icon.svg", "image/svg+xml"),
     ] {
@@ -90,7 +91,7 @@ async fn the_page_and_its_info_route_are_served_with_a_strict_policy() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains(r#"<script src="/studio/studio.js" defer></script>"#));
+    assert!(page.contains(r#"<script type="module" src="/studio/studio.js"></script>"#));
 
     // The info route needs no key and says what the page checks before uploading.
     let info: serde_json::Value = t
@@ -184,7 +185,7 @@ async fn the_studio_runs_the_whole_job_in_headless_chromium() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(run.status.success(), "pytest failed:\n{text}");
-    assert!(text.contains("5 passed"), "{text}");
+    assert!(text.contains("6 passed"), "{text}");
 
     // The file the page's download link served: an H.264 MP4 at exactly 24 fps, 1 s long.
     let probe = retake_testkit::ffprobe_json(

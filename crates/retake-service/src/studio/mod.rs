@@ -21,6 +21,7 @@ use crate::service::Service;
 
 const INDEX_HTML: &str = include_str!("index.html");
 const STUDIO_JS: &str = include_str!("studio.js");
+const API_JS: &str = include_str!("api.js");
 const STUDIO_CSS: &str = include_str!("studio.css");
 const ICON_SVG: &str = include_str!("icon.svg");
 
@@ -209,6 +210,10 @@ async fn script(State(svc): State<Arc<Service>>) -> Response {
     asset(&svc, "text/javascript; charset=utf-8", STUDIO_JS)
 }
 
+async fn api_script(State(svc): State<Arc<Service>>) -> Response {
+    asset(&svc, "text/javascript; charset=utf-8", API_JS)
+}
+
 async fn style(State(svc): State<Arc<Service>>) -> Response {
     asset(&svc, "text/css; charset=utf-8", STUDIO_CSS)
 }
@@ -224,6 +229,7 @@ pub fn routes() -> Router<Arc<Service>> {
         .route("/studio", get(index))
         .route("/studio/", get(index))
         .route("/studio/studio.js", get(script))
+        .route("/studio/api.js", get(api_script))
         .route("/studio/studio.css", get(style))
         .route("/studio/icon.svg", get(icon))
         .route("/favicon.ico", get(icon))

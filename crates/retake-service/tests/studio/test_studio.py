@@ -43,6 +43,7 @@ def browser():
         "--window-size=1280,1000",
     ):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
     driver = webdriver.Chrome(options=opts, service=service)
     driver.set_page_load_timeout(20)
@@ -267,3 +268,15 @@ def test_history_delete_removes_a_generation(browser):
     wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, row), what="the row to go")
     r = requests.get(f"{BASE}/dream-machine/v1/generations/{gen_id}", headers=AUTH, timeout=10)
     assert r.status_code == 404
+
+
+def test_no_script_errors_and_no_policy_violations(browser):
+    # The whole session ran under the page's Content-Security-Policy; anything it blocked, and
+    # any script error, is in the console. (Refused API calls, like the bad key's 401, are
+    # logged as failed loads: those are expected.)
+    problems = [
+        e["message"]
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]
+    ]
+    assert problems == [], problems
