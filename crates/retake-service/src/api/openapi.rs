@@ -73,6 +73,7 @@ impl Modify for Security {
         uploads::delete,
         super::healthz,
         super::metrics,
+        crate::studio::info,
     ),
     components(schemas(
         Generation,
@@ -107,6 +108,10 @@ impl Modify for Security {
         TaskOutput,
         TaskInput,
         super::Health,
+        crate::studio::StudioInfo,
+        crate::studio::StudioModel,
+        crate::studio::StudioMode,
+        crate::studio::StudioLook,
     )),
     modifiers(&Security),
     tags(
@@ -115,6 +120,7 @@ impl Modify for Security {
         (name = "runapi", description = "RunAPI compatible (tasks)"),
         (name = "uploads", description = "Files for requests without public URLs"),
         (name = "operations", description = "Health and metrics"),
+        (name = "studio", description = "What the web page at `/` needs"),
     )
 )]
 pub struct ApiDoc;
