@@ -28,7 +28,11 @@ fn badge(f: &mut RgbFrame, cx: f32, cy: f32, r: f32) {
         for x in 0..w {
             let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
             if d <= r {
-                let c = if d <= r * 0.4 { [200, 30, 30] } else { [250, 210, 30] };
+                let c = if d <= r * 0.4 {
+                    [200, 30, 30]
+                } else {
+                    [250, 210, 30]
+                };
                 f.data_mut()[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&c);
             }
         }
