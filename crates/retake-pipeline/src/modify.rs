@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use retake_engine::{KeyframeSequencer, Mode, Profile};
+use retake_engine::{Controls, KeyframeSequencer, Mode, Profile};
 use retake_media::{
     load_image, transcode_with, EncodeSettings, FrameProcessor, FrameSink, Limits, MediaError,
     RgbFrame, TranscodeOptions, TranscodeReport, VideoReader, OUTPUT_FPS,
@@ -23,6 +23,29 @@ pub const PROMPT_NEEDS_MODEL: &str = "modifying from a prompt alone needs a diff
     or export a frame with `retake frame CLIP -o frame.png`, edit it, and send it as the first \
     frame";
 
+/// Where a keyframe sits in the clip.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyframeAt {
+    /// A time in seconds: the output frame nearest it.
+    Seconds(f64),
+    /// A source frame, counted from 0 in presentation order (the source's own frame rate):
+    /// the output frame nearest the time it is shown.
+    SourceFrame(usize),
+}
+
+impl std::fmt::Display for KeyframeAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyframeAt::Seconds(s) => write!(f, "{s} s"),
+            KeyframeAt::SourceFrame(i) => write!(f, "source frame {i}"),
+        }
+    }
+}
+
+/// The most keyframes one run takes (besides the first frame).
+pub const MAX_KEYFRAMES: usize = 64;
+
 /// One clip to modify, every input on local disk.
 #[derive(Clone, Debug)]
 pub struct ModifyRequest {
@@ -30,15 +53,17 @@ pub struct ModifyRequest {
     pub clip: PathBuf,
     /// The edited first frame (PNG, JPEG or WebP).
     pub first_frame: Option<PathBuf>,
-    /// More edited frames, each at a time in seconds (e.g. the first frame of a new shot);
-    /// the engine blends between neighbouring keyframes.
-    pub keyframes: Vec<(f64, PathBuf)>,
+    /// More edited frames, each at a time or a source frame (e.g. the first frame of a new
+    /// shot); the engine blends between neighbouring keyframes. At most [`MAX_KEYFRAMES`].
+    pub keyframes: Vec<(KeyframeAt, PathBuf)>,
     /// What to change, in words.
     pub prompt: Option<String>,
     /// How far the output may move from the source.
     pub mode: Mode,
     /// How much work to spend per frame.
     pub profile: Profile,
+    /// How strongly structure and motion hold, on top of the mode.
+    pub controls: Controls,
     /// Seed for the engine's random search; the same seed gives the same output.
     pub seed: u64,
     /// Where the MP4 goes (written to a temporary file, renamed when complete).
@@ -61,6 +86,7 @@ impl ModifyRequest {
             prompt: None,
             mode: Mode::default(),
             profile: Profile::default(),
+            controls: Controls::default(),
             seed: 0,
             output: output.into(),
             mute: false,
@@ -159,15 +185,72 @@ fn input(path: &Path, e: MediaError) -> PipelineError {
 }
 
 /// The output frame a keyframe time falls on, refusing times outside the clip.
-fn keyframe_index(at: f64, frames: usize) -> Result<usize, PipelineError> {
+fn keyframe_index(at: f64, frames: usize) -> Result<usize, String> {
     let duration = frames as f64 / OUTPUT_FPS as f64;
     if !at.is_finite() || at < 0.0 || at >= duration {
-        return Err(PipelineError::Input(format!(
+        return Err(format!(
             "a keyframe is at {at} s but the clip runs from 0 to {duration:.3} s; export it with \
              `retake frame CLIP --at SECONDS`"
-        )));
+        ));
     }
     Ok(((at * OUTPUT_FPS as f64).round() as usize).min(frames - 1))
+}
+
+/// The output frame each keyframe falls on, in the order given; `first_frame` says an edited
+/// first frame takes output frame 0 too. Refuses a place outside the clip and two keyframes
+/// on one output frame, with a message that says which.
+pub fn place_keyframes(
+    reader: &VideoReader,
+    at: &[KeyframeAt],
+    first_frame: bool,
+) -> Result<Vec<usize>, String> {
+    if at.len() > MAX_KEYFRAMES {
+        return Err(format!(
+            "{} keyframes; the most is {MAX_KEYFRAMES} — drop some",
+            at.len()
+        ));
+    }
+    let total = reader.frame_count();
+    let times = reader.source_times();
+    let mut placed = Vec::with_capacity(at.len());
+    for a in at {
+        let index = match *a {
+            KeyframeAt::Seconds(s) => keyframe_index(s, total)?,
+            KeyframeAt::SourceFrame(i) => match times.get(i) {
+                Some(&t) => retake_media::retime::output_index_at(t, total),
+                None => {
+                    return Err(format!(
+                        "a keyframe is at source frame {i} but the clip has {} frames (0 to {}); \
+                         count frames from 0 in the source's own frame rate",
+                        times.len(),
+                        times.len().saturating_sub(1)
+                    ))
+                }
+            },
+        };
+        placed.push(index);
+    }
+    let mut taken: Vec<(usize, String)> = Vec::new();
+    if first_frame {
+        taken.push((0, "the first frame".into()));
+    }
+    for (a, &k) in at.iter().zip(&placed) {
+        if let Some((_, other)) = taken.iter().find(|(i, _)| *i == k) {
+            let why = match a {
+                KeyframeAt::SourceFrame(_) if (times.len() as f64) > total as f64 * 1.01 => {
+                    " (the source has more frames per second than the 24 fps output)"
+                }
+                _ => "",
+            };
+            return Err(format!(
+                "the keyframes at {other} and at {a} both fall on output frame {k} ({:.3} s){why}; \
+                 give each its own frame",
+                k as f64 / OUTPUT_FPS as f64
+            ));
+        }
+        taken.push((k, a.to_string()));
+    }
+    Ok(placed)
 }
 
 /// Runs one clip end to end: decode, (restyle keyframes from the prompt when `diffusion` is
@@ -189,20 +272,21 @@ pub fn modify(
         _ => None,
     };
     let mut notes = Vec::new();
-    match (&req.first_frame, prompt, restyler.is_some()) {
-        (None, None, _) => {
+    let edited = req.first_frame.is_some() || !req.keyframes.is_empty();
+    match (edited, prompt, restyler.is_some()) {
+        (false, None, _) => {
             return Err(PipelineError::Input(
                 "nothing to apply: give an edited first frame (export one with `retake frame`) \
                  or a prompt"
                     .into(),
             ))
         }
-        (None, Some(_), false) => {
+        (false, Some(_), false) => {
             return Err(PipelineError::Unavailable(PROMPT_NEEDS_MODEL.into()))
         }
-        (Some(_), Some(_), false) => notes.push(
+        (true, Some(_), false) => notes.push(
             "the prompt was not used: prompts need a diffusion model (--model-dir); the edited \
-             first frame sets the look"
+             frames set the look"
                 .to_string(),
         ),
         _ => {}
@@ -211,8 +295,7 @@ pub fn modify(
     check_motion(reader.info().video.frame_count, reader.frame_count())
         .map_err(PipelineError::Input)?;
     let (width, height) = reader.output_size();
-    let total = reader.frame_count();
-    let first = match &req.first_frame {
+    let mut first = match &req.first_frame {
         Some(path) => {
             let img = load_image(path).map_err(|e| input(path, e))?;
             Some(fit_first_frame(img, width, height)?)
@@ -220,28 +303,31 @@ pub fn modify(
         None => None,
     };
     // The user's own keyframes.
+    let places: Vec<KeyframeAt> = req.keyframes.iter().map(|(a, _)| *a).collect();
+    let indices =
+        place_keyframes(&reader, &places, first.is_some()).map_err(PipelineError::Input)?;
     let mut keyframes: Vec<(usize, RgbFrame)> = Vec::new();
-    for (at, path) in &req.keyframes {
-        let index = keyframe_index(*at, total)?;
+    for ((at, path), index) in req.keyframes.iter().zip(indices) {
         let img = load_image(path).map_err(|e| input(path, e))?;
-        keyframes.push((index, fit_first_frame(img, width, height)?));
+        let fitted = fit_first_frame(img, width, height).map_err(|e| match e {
+            PipelineError::Input(m) => PipelineError::Input(format!(
+                "the keyframe at {at} ({}): {}",
+                path.display(),
+                m.replacen("the first frame", "it", 1)
+            )),
+            other => other,
+        })?;
+        keyframes.push((index, fitted));
     }
-    if let Some(w) = {
-        let mut idx: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
-        if first.is_some() {
-            idx.push(0);
+    // A keyframe on frame 0 plays the first frame's part (it anchors a prompt's restyle).
+    if first.is_none() {
+        if let Some(at) = keyframes.iter().position(|(i, _)| *i == 0) {
+            first = Some(keyframes.remove(at).1);
         }
-        idx.sort_unstable();
-        idx.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
-    } {
-        return Err(PipelineError::Input(format!(
-            "two keyframes fall on output frame {w} ({:.3} s); give each its own frame",
-            w as f64 / OUTPUT_FPS as f64
-        )));
     }
+    let params = req.mode.params().with_controls(&req.controls);
     match restyler {
         Some((prompt, engine)) => {
-            let params = req.mode.params();
             let mut picked =
                 choose_keyframes(&req.clip, &req.limits, params.keyframe_interval, cancel)?;
             // Frames the user edited are not restyled.
@@ -277,12 +363,8 @@ pub fn modify(
     keyframes.sort_by_key(|(i, _)| *i);
     let with_keyframes = restyler.is_some();
     let keyframe_indices: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
-    let mut sequencer = KeyframeSequencer::new(
-        keyframes,
-        &req.mode.params(),
-        req.seed,
-        req.profile.settings(),
-    )?;
+    let mut sequencer =
+        KeyframeSequencer::new(keyframes, &params, req.seed, req.profile.settings())?;
     // The engine checks an owned flag inside long steps; mirror the caller's into it.
     let engine_cancel = Arc::new(AtomicBool::new(false));
     sequencer.set_cancel_flag(engine_cancel.clone());
