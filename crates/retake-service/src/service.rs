@@ -114,7 +114,7 @@ impl Drop for ScratchFile {
     }
 }
 
-fn media_error(field: &str, e: MediaError) -> ServiceError {
+pub(crate) fn media_error(field: &str, e: MediaError) -> ServiceError {
     match e {
         MediaError::LimitExceeded(m) => ServiceError::TooLarge(format!("{field}: {m}")),
         MediaError::Io { .. } | MediaError::Stream(_) => ServiceError::Internal(e.to_string()),
@@ -135,7 +135,9 @@ fn not_found(id: &str) -> ServiceError {
     ))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
@@ -150,7 +152,7 @@ fn request_hash(request: &ModifyVideoRequest) -> Result<String> {
         .collect())
 }
 
-fn check_idempotency_key(key: &str) -> Result<()> {
+pub(crate) fn check_idempotency_key(key: &str) -> Result<()> {
     let ok = !key.is_empty()
         && key.len() <= MAX_IDEMPOTENCY_KEY
         && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
@@ -211,7 +213,7 @@ impl Service {
             })
     }
 
-    fn check_submit_rate(&self, key: &KeyRecord) -> Result<()> {
+    pub(crate) fn check_submit_rate(&self, key: &KeyRecord) -> Result<()> {
         self.submit_limiter
             .check(&key.id)
             .map_err(|retry_after_s| ServiceError::RateLimited {
@@ -291,7 +293,7 @@ impl Service {
 
     /// Fetches one input (URL or own upload) into a scratch file, which the caller checks
     /// and then stores with [`Service::store_input`] (or drops).
-    async fn fetch_input(
+    pub(crate) async fn fetch_input(
         &self,
         caller: &KeyRecord,
         field: &str,
@@ -318,7 +320,7 @@ impl Service {
     }
 
     /// Moves a checked input into blob storage.
-    async fn store_input(&self, file: ScratchFile, key: &str) -> Result<()> {
+    pub(crate) async fn store_input(&self, file: ScratchFile, key: &str) -> Result<()> {
         let path = file.0.clone();
         std::mem::forget(file);
         Ok(self.blobs.put_file(&path, key).await?)
@@ -698,9 +700,10 @@ impl Service {
             Ok(Some(k)) => k.webhook_secret,
             _ => return,
         };
-        // A task made on RunAPI's surface is reported in its shape; the rest as Luma's.
+        // A generation is reported in the shape of the API its model belongs to.
         let body = match self.config.catalogue.get(&g.model).map(|m| m.surface) {
             Some(Surface::RunApi) => serde_json::to_string(&self.task_view(g)),
+            Some(Surface::Agents) => serde_json::to_string(&self.edit_view(g)),
             _ => serde_json::to_string(&self.view(g)),
         };
         let body = match body {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::blobs;
-use crate::domain::{FailureCode, ModifyVideoRequest, State};
+use crate::domain::{FailureCode, State, StoredRequest};
 use crate::pipeline::{PipelineError, PipelineJob};
 use crate::service::Service;
 use crate::store::{GenerationRecord, Lease, LeasedJob};
@@ -109,7 +109,7 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     let started = Instant::now();
     tracing::info!(generation = %g.id, attempt = job.attempt, "dreaming");
     svc.emit_webhook(&g).await;
-    let request = serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
+    let StoredRequest { request, edit } = StoredRequest::parse(&g.request_json);
     // The model's profile and limit come from this process's catalogue; every process of a
     // deployment should share one configuration.
     let Some(model) = svc.config.catalogue.get(&g.model) else {
@@ -128,7 +128,8 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         )
         .await;
     };
-    let folder = match fetch_inputs(svc, &g).await {
+    let keyframes = edit.as_ref().map_or(&[][..], |e| &e.keyframes[..]);
+    let folder = match fetch_inputs(svc, &g, keyframes).await {
         Ok(f) => f,
         Err(e) => {
             // Storage trouble is not the client's fault and may pass: the lease runs out and
@@ -141,6 +142,9 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     let pj = PipelineJob {
         input: folder.media.clone(),
         first_frame: folder.first_frame.clone(),
+        keyframes: folder.keyframes.clone(),
+        output_cap: edit.as_ref().map(|e| e.resolution.cap(e.upscale)),
+        controls: edit.as_ref().map(|e| e.controls).unwrap_or_default(),
         prompt: request.prompt.clone(),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
         profile: model.profile,
@@ -279,13 +283,17 @@ struct JobFolder {
     path: std::path::PathBuf,
     media: std::path::PathBuf,
     first_frame: Option<std::path::PathBuf>,
+    /// Edited frames at their source frames.
+    keyframes: Vec<(usize, std::path::PathBuf)>,
     _dir: tempfile::TempDir,
 }
 
-/// Downloads a job's inputs from blob storage into a fresh private folder.
+/// Downloads a job's inputs from blob storage into a fresh private folder; `keyframes` are
+/// the source frames of its keyframe images.
 async fn fetch_inputs(
     svc: &Service,
     g: &crate::store::GenerationRecord,
+    keyframes: &[usize],
 ) -> Result<JobFolder, crate::blobs::BlobError> {
     let dir = svc.scratch.folder()?;
     let path = dir.path().to_path_buf();
@@ -299,10 +307,19 @@ async fn fetch_inputs(
         }
         None => None,
     };
+    let mut images = Vec::with_capacity(keyframes.len());
+    for (n, &index) in keyframes.iter().enumerate() {
+        let p = path.join(format!("keyframe-{n}"));
+        svc.blobs
+            .get_file(&crate::edits::keyframe_key(&g.id, n), &p)
+            .await?;
+        images.push((index, p));
+    }
     Ok(JobFolder {
         path,
         media,
         first_frame,
+        keyframes: images,
         _dir: dir,
     })
 }

@@ -145,7 +145,11 @@ pub async fn get(
     Ok(Json(svc.get(&key, &id).await?))
 }
 
-fn query_u32(query: &Option<String>, name: &str, default: u32) -> Result<u32, ServiceError> {
+pub(crate) fn query_u32(
+    query: &Option<String>,
+    name: &str,
+    default: u32,
+) -> Result<u32, ServiceError> {
     let Some(q) = query else { return Ok(default) };
     match url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name) {
         None => Ok(default),

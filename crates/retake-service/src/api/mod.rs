@@ -1,6 +1,7 @@
 //! The HTTP surface: routes only. Handlers live by surface (`luma`, `segmind`, `runapi`,
-//! `uploads`).
+//! `agents`, `uploads`).
 
+mod agents;
 mod auth;
 mod body;
 mod error;
@@ -85,8 +86,8 @@ async fn openapi_json() -> Response {
 
 async fn fallback() -> ApiError {
     ApiError(ServiceError::NotFound(
-        "no such endpoint; the API lives under /dream-machine/v1, /v1/modify-video, /v2 and \
-         /api/v1 (GET /openapi.json lists every route)"
+        "no such endpoint; the API lives under /dream-machine/v1, /agents/v1, /v1/modify-video, \
+         /v2 and /api/v1 (GET /openapi.json lists every route)"
             .into(),
     ))
 }
@@ -125,8 +126,19 @@ pub fn router(svc: Arc<Service>) -> Router {
         )
         .route("/api/v1/tasks/{task_id}/cancel", post(runapi::cancel_task))
         .route_layer(axum::middleware::from_fn(runapi::runapi_errors));
+    let agents = Router::new()
+        .route(
+            "/generations",
+            // A create may carry its files inline; its own cap applies.
+            post(agents::create)
+                .layer(DefaultBodyLimit::disable())
+                .get(agents::list),
+        )
+        .route("/generations/{id}", get(agents::get).delete(agents::delete))
+        .route("/generations/{id}/cancel", post(agents::cancel));
     Router::new()
         .nest("/dream-machine/v1", luma)
+        .nest("/agents/v1", agents)
         .merge(segmind_routes)
         .merge(runapi_routes)
         .route(
