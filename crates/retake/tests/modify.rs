@@ -303,9 +303,137 @@ fn bad_keyframes_are_refused() {
     assert_clean_failure(&o, 3, "runs from 0 to 2.000 s");
     let zero = format!("0={}", s(&first));
     let o = modify_clip(&clip, &first, &out, &["--keyframe", &zero]);
-    assert_clean_failure(&o, 3, "two keyframes fall on output frame 0");
+    assert_clean_failure(&o, 3, "both fall on output frame 0");
     let o = modify_clip(&clip, &first, &out, &["--keyframe", "soon"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("SECONDS=IMAGE"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn keyframes_at_source_frames_and_a_resolution_tier() {
+    // 320×240 at 30 fps for 2 s: source frame 45 is shown at 1.5 s, output frame 36.
+    let clip = clip_with_audio();
+    let export = |n: &str, name: &str| {
+        let png = scratch(&format!("srcframe-{name}.png"));
+        let o = retake(&[
+            "frame",
+            &s(&clip),
+            "--source-frame",
+            n,
+            "-o",
+            &s(&png),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let edited = recolour(&load_image(&png).unwrap());
+        save_png(&edited, &png).unwrap();
+        (png, edited, v)
+    };
+    let (k0, _, v0) = export("0", "a");
+    let (k45, edited45, v45) = export("45", "b");
+    assert_eq!(
+        (v0["source_frame"].as_u64(), v0["output_frame"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(v45["output_frame"], 36, "{v45}");
+    let out = scratch("srcframe-out.mp4");
+    let (a, b) = (format!("f0={}", s(&k0)), format!("f45={}", s(&k45)));
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        &a,
+        "--keyframe",
+        &b,
+        "--resolution",
+        "360p",
+        "--upscale",
+        "-o",
+        &s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["keyframes"], serde_json::json!([0, 36]), "{v}");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(480), Some(360)),
+        "{v}"
+    );
+    assert_eq!(v["frames"], 48);
+    // The keyframe's frame is its image (scaled up with the clip), up to the encoder's loss.
+    let frames = frames_of(&out, 480, 360);
+    let truth = FrameResizer::default().resize(edited45, 480, 360).unwrap();
+    let p = psnr(frames[36].data(), truth.data());
+    assert!(p > 30.0, "frame 36 against its keyframe: {p:.1} dB");
+
+    // Without --upscale the 240-line source keeps its size under a higher tier.
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        &a,
+        "--resolution",
+        "720p",
+        "-o",
+        &s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(320), Some(240)),
+        "{v}"
+    );
+
+    // Bad places and tiers are refused by name.
+    let _ = std::fs::remove_file(&out);
+    let past = format!("f60={}", s(&k0));
+    let o = retake(&["modify", &s(&clip), "--keyframe", &past, "-o", &s(&out)]);
+    assert_clean_failure(
+        &o,
+        3,
+        "source frame 60 but the clip has 60 frames (0 to 59)",
+    );
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&k0),
+        "--keyframe",
+        &a,
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 3, "both fall on output frame 0");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        &a,
+        "--resolution",
+        "4k",
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`4k` is not a resolution"),
+        "{}",
+        stderr(&o)
+    );
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        "fx=a.png",
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("fN=IMAGE"), "{}", stderr(&o));
     assert!(!out.exists());
 }
