@@ -1,7 +1,8 @@
 //! Building blocks shared by the UNet and the VAE: resnet blocks and 2× resampling.
 
+use crate::conv::Conv;
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{conv2d, group_norm, linear, Conv2d, Conv2dConfig, GroupNorm, Linear, VarBuilder};
+use candle_nn::{conv2d, group_norm, linear, Conv2dConfig, GroupNorm, Linear, VarBuilder};
 
 /// A 3×3 convolution with padding 1 (or another stride).
 pub fn conv3(
@@ -10,29 +11,29 @@ pub fn conv3(
     stride: usize,
     padding: usize,
     vb: VarBuilder,
-) -> Result<Conv2d> {
+) -> Result<Conv> {
     let cfg = Conv2dConfig {
         padding,
         stride,
         ..Default::default()
     };
-    conv2d(cin, cout, 3, cfg, vb)
+    Conv::from_candle(conv2d(cin, cout, 3, cfg, vb)?)
 }
 
 /// A 1×1 convolution.
-pub fn conv1(cin: usize, cout: usize, vb: VarBuilder) -> Result<Conv2d> {
-    conv2d(cin, cout, 1, Default::default(), vb)
+pub fn conv1(cin: usize, cout: usize, vb: VarBuilder) -> Result<Conv> {
+    Conv::from_candle(conv2d(cin, cout, 1, Default::default(), vb)?)
 }
 
 /// diffusers' `ResnetBlock2D`: two norm–SiLU–conv stages, an optional time embedding between.
 #[derive(Debug)]
 pub struct ResnetBlock {
     norm1: GroupNorm,
-    conv1: Conv2d,
+    conv1: Conv,
     time_emb_proj: Option<Linear>,
     norm2: GroupNorm,
-    conv2: Conv2d,
-    shortcut: Option<Conv2d>,
+    conv2: Conv,
+    shortcut: Option<Conv>,
 }
 
 impl ResnetBlock {
@@ -83,7 +84,7 @@ impl ResnetBlock {
 /// 2× downsampling by a strided 3×3 conv; the VAE pads right/bottom by one instead of all sides.
 #[derive(Debug)]
 pub struct Downsample {
-    conv: Conv2d,
+    conv: Conv,
     asymmetric: bool,
 }
 
@@ -113,7 +114,7 @@ impl Downsample {
 /// 2× nearest-neighbour upsampling followed by a 3×3 conv.
 #[derive(Debug)]
 pub struct Upsample {
-    conv: Conv2d,
+    conv: Conv,
 }
 
 impl Upsample {

@@ -181,6 +181,69 @@ pub struct VaeConfig {
     pub sample_size: Option<PerBlock>,
 }
 
+fn d_taesd_channels() -> Vec<usize> {
+    vec![64; 4]
+}
+fn d_taesd_enc_blocks() -> Vec<usize> {
+    vec![1, 3, 3, 3]
+}
+fn d_taesd_dec_blocks() -> Vec<usize> {
+    vec![3, 3, 3, 1]
+}
+fn d_relu() -> String {
+    "relu".into()
+}
+fn d_nearest() -> String {
+    "nearest".into()
+}
+fn d_one_scale() -> f64 {
+    1.0
+}
+
+/// `config.json` of a tiny autoencoder (diffusers' `AutoencoderTiny`, the TAESD architecture).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TinyVaeConfig {
+    /// The class the folder was saved as (`AutoencoderTiny`).
+    #[serde(rename = "_class_name", default)]
+    pub class_name: Option<String>,
+    /// Image channels in.
+    #[serde(default = "d_3")]
+    pub in_channels: usize,
+    /// Image channels out.
+    #[serde(default = "d_3")]
+    pub out_channels: usize,
+    /// Latent channels.
+    #[serde(default = "d_4")]
+    pub latent_channels: usize,
+    /// Channels of each encoder level.
+    #[serde(default = "d_taesd_channels")]
+    pub encoder_block_out_channels: Vec<usize>,
+    /// Channels of each decoder level.
+    #[serde(default = "d_taesd_channels")]
+    pub decoder_block_out_channels: Vec<usize>,
+    /// Residual blocks per encoder level.
+    #[serde(default = "d_taesd_enc_blocks")]
+    pub num_encoder_blocks: Vec<usize>,
+    /// Residual blocks per decoder level.
+    #[serde(default = "d_taesd_dec_blocks")]
+    pub num_decoder_blocks: Vec<usize>,
+    /// Activation (only `relu`, TAESD's, is supported).
+    #[serde(default = "d_relu")]
+    pub act_fn: String,
+    /// Decoder upsampling (only `nearest` is supported).
+    #[serde(default = "d_nearest")]
+    pub upsample_fn: String,
+    /// Decoder upsampling factor per level.
+    #[serde(default = "d_2")]
+    pub upsampling_scaling_factor: usize,
+    /// Latents are multiplied by this after encoding (1 for TAESD: its latents are already scaled).
+    #[serde(default = "d_one_scale")]
+    pub scaling_factor: f64,
+    /// Subtracted before scaling (absent for TAESD).
+    #[serde(default)]
+    pub shift_factor: Option<f64>,
+}
+
 fn d_act() -> String {
     "quick_gelu".into()
 }

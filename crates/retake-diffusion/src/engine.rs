@@ -1,18 +1,20 @@
 //! Loading a model folder and running img2img on latents.
 
 use crate::clip::ClipTextModel;
-use crate::config::{read_json, ClipConfig, SchedulerConfig, UNetConfig, VaeConfig};
+use crate::config::{read_json, ClipConfig, SchedulerConfig, TinyVaeConfig, UNetConfig, VaeConfig};
 use crate::error::{DiffusionError, Result};
 use crate::layout::{
-    detect_architecture, Architecture, ModelFiles, VariantPreference, WeightDType, WeightFiles,
+    detect_architecture, find_tiny_vae, Architecture, ModelFiles, VaeFiles, VariantPreference,
+    WeightDType, WeightFiles,
 };
 use crate::scheduler::{Sampler, SchedulerKind};
 use crate::tokenizer::ClipTokenizer;
 use crate::unet::{AttentionSlicing, FrameHook, UNet, UNetShape};
-use crate::vae::Vae;
+use crate::vae::{Autoencoder, TinyVae, Vae, VaeKind};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use std::path::Path;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where the model runs.
@@ -69,6 +71,66 @@ impl std::str::FromStr for ComputeDType {
     }
 }
 
+/// Which autoencoder encodes and decodes keyframes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum VaeChoice {
+    /// The tiny autoencoder when the model folder has one, else the full VAE.
+    #[default]
+    Auto,
+    /// The model's full VAE (`vae/`).
+    Full,
+    /// The model folder's tiny autoencoder; an error when it has none.
+    Tiny,
+    /// The autoencoder in this folder (tiny or full, as its `config.json` says).
+    Folder(PathBuf),
+}
+
+impl std::str::FromStr for VaeChoice {
+    type Err = String;
+    /// `auto`, `full`, `tiny`, or a folder.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim() {
+            "" => Err("expected auto, full, tiny or an autoencoder folder, got nothing".into()),
+            t if t.eq_ignore_ascii_case("auto") => Ok(VaeChoice::Auto),
+            t if t.eq_ignore_ascii_case("full") => Ok(VaeChoice::Full),
+            t if t.eq_ignore_ascii_case("tiny") => Ok(VaeChoice::Tiny),
+            _ => Ok(VaeChoice::Folder(PathBuf::from(s))),
+        }
+    }
+}
+
+impl std::fmt::Display for VaeChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VaeChoice::Auto => f.write_str("auto"),
+            VaeChoice::Full => f.write_str("full"),
+            VaeChoice::Tiny => f.write_str("tiny"),
+            VaeChoice::Folder(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// What a loaded engine is, for reports (`retake modify --json`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EngineSummary {
+    /// The model folder.
+    pub model: PathBuf,
+    /// The detected family.
+    pub architecture: Architecture,
+    /// The autoencoder used: full or tiny.
+    pub vae: VaeKind,
+    /// Its folder.
+    pub vae_dir: PathBuf,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    /// Compute dtype: `f32`, `f16` or `bf16`.
+    pub dtype: String,
+    /// Denoising steps run per keyframe.
+    pub steps: usize,
+    /// Longer side of the working resolution, pixels.
+    pub resolution: u32,
+}
+
 /// How to load and run a model.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -86,8 +148,12 @@ pub struct EngineOptions {
     pub resolution: Option<u32>,
     /// Cap on one attention score block, in bytes.
     pub attention_slice_bytes: usize,
-    /// VAE tile size in pixels (0: never tile).
+    /// VAE tile size in pixels (0: never tile). 768 keeps every native working size (512 and
+    /// 768 px) in one tile: tiles cost overlap work and, for the full VAE, change its group
+    /// norms' statistics.
     pub vae_tile: usize,
+    /// Full or tiny autoencoder.
+    pub vae: VaeChoice,
 }
 
 impl Default for EngineOptions {
@@ -100,17 +166,25 @@ impl Default for EngineOptions {
             guidance_scale: None,
             resolution: None,
             attention_slice_bytes: AttentionSlicing::default().max_bytes,
-            vae_tile: 512,
+            vae_tile: 768,
+            vae: VaeChoice::Auto,
         }
     }
 }
+
+/// How many prompts' text embeddings an engine keeps.
+pub const PROMPT_CACHE: usize = 8;
 
 /// A loaded diffusion model: tokenizer, text encoder, UNet, VAE and noise schedule.
 pub struct DiffusionEngine {
     pub(crate) tokenizer: ClipTokenizer,
     pub(crate) text: ClipTextModel,
     pub(crate) unet: UNet,
-    pub(crate) vae: Vae,
+    pub(crate) vae: Autoencoder,
+    pub(crate) vae_dir: PathBuf,
+    /// Text embeddings of the last few prompts (a server sees the same prompt again).
+    pub(crate) prompt_cache: std::sync::Mutex<Vec<(String, Tensor)>>,
+    pub(crate) model_dir: PathBuf,
     pub(crate) scheduler_cfg: SchedulerConfig,
     pub(crate) options: EngineOptions,
     pub(crate) architecture: Architecture,
@@ -160,6 +234,77 @@ fn bad_weights(w: &WeightFiles) -> impl Fn(candle_core::Error) -> DiffusionError
         path: w.files.first().cloned().unwrap_or_default(),
         reason: crate::error::first_line(&e),
     }
+}
+
+/// The config of the autoencoder to load.
+enum PlannedVae {
+    Full(VaeConfig),
+    Tiny(TinyVaeConfig),
+}
+
+/// The autoencoder the options ask for: located and its config checked, no weights read.
+struct VaePlan {
+    dir: PathBuf,
+    weights: WeightFiles,
+    config: PlannedVae,
+}
+
+fn plan_vae(
+    files: &ModelFiles,
+    own: &VaeConfig,
+    choice: &VaeChoice,
+    prefer: VariantPreference,
+) -> Result<VaePlan> {
+    let located = match choice {
+        VaeChoice::Full => None,
+        VaeChoice::Auto => find_tiny_vae(&files.dir)
+            .map(|d| VaeFiles::locate(&d, prefer))
+            .transpose()?,
+        VaeChoice::Tiny => {
+            let d = find_tiny_vae(&files.dir)
+                .ok_or_else(|| DiffusionError::NoTinyVae(files.dir.clone()))?;
+            Some(VaeFiles::locate(&d, prefer)?)
+        }
+        VaeChoice::Folder(d) => Some(VaeFiles::locate(d, prefer)?),
+    };
+    let Some(v) = located else {
+        return Ok(VaePlan {
+            dir: files.dir.join("vae"),
+            weights: files.vae_weights.clone(),
+            config: PlannedVae::Full(own.clone()),
+        });
+    };
+    let bad = |reason: String| DiffusionError::BadConfig {
+        path: v.config.clone(),
+        reason,
+    };
+    let (config, latent, levels) = match v.kind {
+        VaeKind::Full => {
+            let c: VaeConfig = read_json(&v.config)?;
+            let (l, n) = (c.latent_channels, c.block_out_channels.len());
+            (PlannedVae::Full(c), l, n)
+        }
+        VaeKind::Tiny => {
+            let c: TinyVaeConfig = read_json(&v.config)?;
+            crate::vae::tiny::check_config(&c).map_err(bad)?;
+            let (l, n) = (c.latent_channels, c.encoder_block_out_channels.len());
+            (PlannedVae::Tiny(c), l, n)
+        }
+    };
+    let own_levels = own.block_out_channels.len();
+    if latent != own.latent_channels || levels != own_levels {
+        return Err(bad(format!(
+            "this autoencoder has {latent} latent channels at 1/{} scale, the model's own VAE {} at 1/{} — it belongs to another model family (SD 1.x, 2.x and SD-Turbo use TAESD, not TAESDXL or TAESD3)",
+            1usize << levels.saturating_sub(1),
+            own.latent_channels,
+            1usize << own_levels.saturating_sub(1)
+        )));
+    }
+    Ok(VaePlan {
+        dir: v.dir,
+        weights: v.weights,
+        config,
+    })
 }
 
 impl DiffusionEngine {
@@ -226,6 +371,7 @@ impl DiffusionEngine {
                 reason: e.to_string(),
             }
         })?;
+        let vae_plan = plan_vae(&files, &vae_cfg, &options.vae, prefer)?;
         let mut tokenizer = ClipTokenizer::load(
             &files.vocab,
             &files.merges,
@@ -240,8 +386,20 @@ impl DiffusionEngine {
         unet.set_slicing(AttentionSlicing {
             max_bytes: options.attention_slice_bytes.max(1 << 20),
         });
-        let vb = var_builder(&files.vae_weights, dtype, &dev)?;
-        let mut vae = Vae::new(&vae_cfg, vb).map_err(bad_weights(&files.vae_weights))?;
+        let vb = var_builder(&vae_plan.weights, dtype, &dev)?;
+        let bad = bad_weights(&vae_plan.weights);
+        let mut vae = match &vae_plan.config {
+            PlannedVae::Full(c) => Autoencoder::full(
+                Vae::new(c, vb).map_err(bad)?,
+                c.scaling_factor,
+                c.shift_factor.unwrap_or(0.0),
+            ),
+            PlannedVae::Tiny(c) => Autoencoder::tiny(
+                TinyVae::new(c, vb).map_err(bad)?,
+                c.scaling_factor,
+                c.shift_factor.unwrap_or(0.0),
+            ),
+        };
         // Tiles below 4 latent cells per side (×8 for overlap maths) make no sense; round up.
         let unit = vae.factor() * 8;
         vae.tile = match options.vae_tile {
@@ -257,6 +415,9 @@ impl DiffusionEngine {
             text,
             unet,
             vae,
+            vae_dir: vae_plan.dir,
+            prompt_cache: std::sync::Mutex::new(Vec::new()),
+            model_dir: model_dir.to_path_buf(),
             scheduler_cfg: sched_cfg,
             options,
             architecture,
@@ -272,9 +433,42 @@ impl DiffusionEngine {
         &self.unet
     }
 
-    /// The VAE.
-    pub fn vae(&self) -> &Vae {
+    /// The autoencoder in use (full or tiny).
+    pub fn vae(&self) -> &Autoencoder {
         &self.vae
+    }
+
+    /// The folder the autoencoder was loaded from.
+    pub fn vae_dir(&self) -> &Path {
+        &self.vae_dir
+    }
+
+    /// The model folder.
+    pub fn model_dir(&self) -> &Path {
+        &self.model_dir
+    }
+
+    /// What this engine is, for reports.
+    pub fn summary(&self) -> EngineSummary {
+        let device = match self.options.device {
+            DeviceChoice::Cpu => "cpu".to_string(),
+            DeviceChoice::Cuda(i) => format!("cuda:{i}"),
+        };
+        let dtype = match self.dtype {
+            DType::F16 => "f16",
+            DType::BF16 => "bf16",
+            _ => "f32",
+        };
+        EngineSummary {
+            model: self.model_dir.clone(),
+            architecture: self.architecture,
+            vae: self.vae.kind(),
+            vae_dir: self.vae_dir.clone(),
+            device,
+            dtype: dtype.to_string(),
+            steps: self.steps(),
+            resolution: self.options.resolution.unwrap_or(self.native),
+        }
     }
 
     /// The detected model family.
@@ -345,12 +539,25 @@ impl DiffusionEngine {
         self.tokenizer.encode(prompt)
     }
 
-    /// Text embeddings `(1, 77, dim)` of a prompt.
+    /// Text embeddings `(1, 77, dim)` of a prompt; the last [`PROMPT_CACHE`] prompts' are
+    /// kept, so a repeated prompt costs nothing.
     pub fn encode_prompt(&self, prompt: &str) -> Result<Tensor> {
+        let cached =
+            |c: &Vec<(String, Tensor)>| c.iter().find(|(p, _)| p == prompt).map(|(_, t)| t.clone());
+        if let Some(t) = self.prompt_cache.lock().ok().and_then(|c| cached(&c)) {
+            return Ok(t);
+        }
         let ids = self.tokenize(prompt);
         let n = ids.len();
         let ids = Tensor::from_vec(ids, (1, n), &self.device)?;
-        Ok(self.text.forward(&ids)?)
+        let emb = self.text.forward(&ids)?;
+        if let Ok(mut c) = self.prompt_cache.lock() {
+            if c.len() >= PROMPT_CACHE {
+                c.remove(0);
+            }
+            c.push((prompt.to_string(), emb.clone()));
+        }
+        Ok(emb)
     }
 
     /// The conditioning batch: `[uncond, cond]` when guidance is on, else `cond`.

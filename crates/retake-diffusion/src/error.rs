@@ -16,6 +16,20 @@ pub enum DiffusionError {
         /// The missing file, relative to the folder.
         file: String,
     },
+    /// An autoencoder folder (given with `--vae DIR` / `diffusion_vae`) does not exist.
+    #[error("autoencoder folder {0} does not exist — give --vae (diffusion_vae) auto, full, tiny, or the folder of a diffusers autoencoder (config.json and diffusion_pytorch_model.safetensors)")]
+    NoVaeDir(PathBuf),
+    /// An autoencoder folder lacks a file.
+    #[error("autoencoder folder {dir} is incomplete: {file} is missing — a diffusers autoencoder folder holds config.json and diffusion_pytorch_model.safetensors (for the tiny autoencoder, copy TAESD's diffusers folder whole)")]
+    MissingVaeFile {
+        /// The autoencoder folder.
+        dir: PathBuf,
+        /// The missing file, relative to the folder.
+        file: String,
+    },
+    /// The tiny autoencoder was asked for and the model folder has none.
+    #[error("model folder {0} has no tiny autoencoder — copy TAESD's diffusers folder (config.json naming AutoencoderTiny, and its weights) into it as vae_tiny/, pass that folder with --vae DIR, or use --vae full")]
+    NoTinyVae(PathBuf),
     /// A JSON config could not be read or does not describe a supported model.
     #[error("bad config {path}: {reason}")]
     BadConfig {

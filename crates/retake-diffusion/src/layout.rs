@@ -3,6 +3,7 @@
 
 use crate::config::{read_json, SchedulerConfig, UNetConfig};
 use crate::error::{DiffusionError, Result};
+use crate::vae::VaeKind;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -174,6 +175,24 @@ fn weights(
     prefer: VariantPreference,
 ) -> Result<WeightFiles> {
     let folder = dir.join(component);
+    find_weights(&folder, base, prefer)?.map_or_else(
+        || {
+            Err(DiffusionError::MissingFile {
+                dir: dir.to_path_buf(),
+                file: missing_weights(&folder, &format!("{component}/"), base),
+            })
+        },
+        Ok,
+    )
+}
+
+/// The weights named `base` in `folder`, in the preferred variant first; `None` when there
+/// are none.
+fn find_weights(
+    folder: &Path,
+    base: &str,
+    prefer: VariantPreference,
+) -> Result<Option<WeightFiles>> {
     let full = format!("{base}.safetensors");
     let half = format!("{base}.fp16.safetensors");
     let order = match prefer {
@@ -184,27 +203,101 @@ fn weights(
         let p = folder.join(name);
         if p.is_file() {
             let dtype = safetensors_dtype(&p)?;
-            return Ok(WeightFiles {
+            return Ok(Some(WeightFiles {
                 files: vec![p],
                 dtype,
-            });
+            }));
         }
         let index = folder.join(format!("{name}.index.json"));
         if index.is_file() {
-            return sharded(&folder, &index);
+            return sharded(folder, &index).map(Some);
         }
     }
-    let rel = format!("{component}/{full}");
+    Ok(None)
+}
+
+/// How to name missing weights `base` in `folder` (shown as `{prefix}{base}.safetensors`),
+/// with a conversion hint when only PyTorch `.bin` weights are there.
+fn missing_weights(folder: &Path, prefix: &str, base: &str) -> String {
+    let rel = format!("{prefix}{base}.safetensors");
     if folder.join(format!("{base}.bin")).is_file() {
-        return Err(DiffusionError::MissingFile {
-            dir: dir.to_path_buf(),
-            file: format!("{rel} (only PyTorch .bin weights found; convert them to safetensors)"),
-        });
+        format!("{rel} (only PyTorch .bin weights found; convert them to safetensors)")
+    } else {
+        rel
     }
-    Err(DiffusionError::MissingFile {
-        dir: dir.to_path_buf(),
-        file: rel,
+}
+
+const TINY_VAE_CLASS: &str = "AutoencoderTiny";
+const FULL_VAE_CLASS: &str = "AutoencoderKL";
+
+/// The tiny autoencoder's folder inside a model folder: the first subfolder, by name, whose
+/// `config.json` names `AutoencoderTiny` (`vae_tiny/` or `taesd/`, say).
+pub fn find_tiny_vae(model_dir: &Path) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(model_dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter().find(|d| {
+        read_json::<serde_json::Value>(&d.join("config.json"))
+            .ok()
+            .is_some_and(|v| v.get("_class_name").and_then(|c| c.as_str()) == Some(TINY_VAE_CLASS))
     })
+}
+
+/// An autoencoder folder on its own: `config.json` and `diffusion_pytorch_model` weights.
+#[derive(Clone, Debug)]
+pub struct VaeFiles {
+    /// Full (`AutoencoderKL`) or tiny (`AutoencoderTiny`), from the config's `_class_name`.
+    pub kind: VaeKind,
+    /// The folder.
+    pub dir: PathBuf,
+    /// `config.json`.
+    pub config: PathBuf,
+    /// The weights.
+    pub weights: WeightFiles,
+}
+
+impl VaeFiles {
+    /// Finds the config and weights in `dir`; errors name the folder and the missing file.
+    pub fn locate(dir: &Path, prefer: VariantPreference) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(DiffusionError::NoVaeDir(dir.to_path_buf()));
+        }
+        let missing = |file: String| DiffusionError::MissingVaeFile {
+            dir: dir.to_path_buf(),
+            file,
+        };
+        let config = dir.join("config.json");
+        if !config.is_file() {
+            return Err(missing("config.json".into()));
+        }
+        let v: serde_json::Value = read_json(&config)?;
+        let kind = match v.get("_class_name").and_then(|c| c.as_str()) {
+            Some(TINY_VAE_CLASS) => VaeKind::Tiny,
+            Some(FULL_VAE_CLASS) => VaeKind::Full,
+            other => {
+                return Err(DiffusionError::BadConfig {
+                    path: config,
+                    reason: format!(
+                        "_class_name is {} — expected AutoencoderTiny (a tiny autoencoder such as TAESD) or AutoencoderKL",
+                        other.map_or("missing".to_string(), |c| format!("{c:?}"))
+                    ),
+                })
+            }
+        };
+        let base = "diffusion_pytorch_model";
+        let weights = find_weights(dir, base, prefer)?
+            .ok_or_else(|| missing(missing_weights(dir, "", base)))?;
+        Ok(Self {
+            kind,
+            dir: dir.to_path_buf(),
+            config,
+            weights,
+        })
+    }
 }
 
 fn sharded(folder: &Path, index: &Path) -> Result<WeightFiles> {
@@ -323,6 +416,8 @@ pub struct ModelInfo {
     pub missing: Vec<String>,
     /// Another reason the model cannot be loaded (bad config, unsupported family).
     pub problem: Option<String>,
+    /// The subfolder holding a tiny autoencoder (TAESD), used instead of `vae/` by default.
+    pub tiny_vae: Option<String>,
 }
 
 impl ModelInfo {
@@ -364,6 +459,7 @@ pub fn inspect(dir: &Path) -> ModelInfo {
         dtype: None,
         missing: Vec::new(),
         problem: None,
+        tiny_vae: None,
     };
     // Collect every missing file, not just the first, so one listing says all to copy.
     for rel in [
@@ -390,6 +486,16 @@ pub fn inspect(dir: &Path) -> ModelInfo {
             Err(DiffusionError::MissingFile { file, .. }) => info.missing.push(file),
             Err(e) => info.problem = Some(e.to_string()),
         }
+    }
+    if let Some(tiny) = find_tiny_vae(dir) {
+        let name = tiny
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Err(e) = VaeFiles::locate(&tiny, VariantPreference::Full) {
+            info.problem.get_or_insert(e.to_string());
+        }
+        info.tiny_vae = Some(name);
     }
     let unet: Option<UNetConfig> = read_json(&dir.join("unet/config.json"))
         .map_err(|e| {

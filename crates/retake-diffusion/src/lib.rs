@@ -9,6 +9,7 @@ pub mod clip;
 pub mod color;
 pub mod compare;
 pub mod config;
+pub mod conv;
 pub mod engine;
 mod error;
 pub mod image;
@@ -21,8 +22,11 @@ pub mod tokenizer;
 pub mod unet;
 pub mod vae;
 
-pub use engine::{ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions};
+pub use engine::{
+    ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions, EngineSummary, VaeChoice,
+};
 pub use error::{DiffusionError, Result};
 pub use keyframes::{motion_magnitudes, pick_keyframes, KeyframeParams, KeyframeRequest, Progress};
 pub use layout::{list_models, Architecture, ModelInfo, WeightDType};
 pub use scheduler::SchedulerKind;
+pub use vae::VaeKind;

@@ -2,10 +2,10 @@
 //! that use this one (the CLI and server tests). Same architecture as SD, tiny channel counts.
 
 use crate::clip::ClipTextModel;
-use crate::config::{ClipConfig, UNetConfig, VaeConfig};
+use crate::config::{ClipConfig, TinyVaeConfig, UNetConfig, VaeConfig};
 use crate::error::{DiffusionError, Result};
 use crate::unet::{UNet, UNetShape};
-use crate::vae::Vae;
+use crate::vae::{TinyVae, Vae};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use std::collections::HashMap;
@@ -34,6 +34,8 @@ pub struct TinySpec {
     pub fp16_variant: bool,
     /// Seed of the random weights.
     pub seed: u64,
+    /// Also write a tiny autoencoder (TAESD shape) in `vae_tiny/`.
+    pub tiny_vae: bool,
 }
 
 impl Default for TinySpec {
@@ -44,6 +46,7 @@ impl Default for TinySpec {
             dtype: DType::F32,
             fp16_variant: false,
             seed: 0,
+            tiny_vae: false,
         }
     }
 }
@@ -258,5 +261,40 @@ pub fn write_tiny_model(dir: &Path, spec: TinySpec) -> Result<()> {
         spec.dtype,
         &dir.join(format!("text_encoder/model.{ext}")),
     )?;
+    if spec.tiny_vae {
+        write_tiny_vae(&dir.join("vae_tiny"), spec)?;
+    }
     Ok(())
+}
+
+/// Writes a tiny autoencoder folder (diffusers' `AutoencoderTiny` layout) at `dir`: TAESD's
+/// own shape for [`Preset::SdTurbo`], 2 levels of 8 channels (matching the tiny VAE's 2×
+/// scale) otherwise.
+pub fn write_tiny_vae(dir: &Path, spec: TinySpec) -> Result<()> {
+    let json = if spec.preset == Preset::SdTurbo {
+        serde_json::json!({"_class_name": "AutoencoderTiny", "latent_channels": 4})
+    } else {
+        serde_json::json!({
+            "_class_name": "AutoencoderTiny", "latent_channels": 4,
+            "encoder_block_out_channels": [8, 8], "decoder_block_out_channels": [8, 8],
+            "num_encoder_blocks": [1, 1], "num_decoder_blocks": [1, 1]
+        })
+    };
+    write(&dir.join("config.json"), &json.to_string())?;
+    let cfg: TinyVaeConfig =
+        serde_json::from_value(json).map_err(|e| DiffusionError::Backend(e.to_string()))?;
+    let jiggle = spec.preset != Preset::SdTurbo;
+    let w = random_weights(spec.seed + 3, jiggle, |vb| {
+        TinyVae::new(&cfg, vb).map(|_| ())
+    })?;
+    let ext = if spec.fp16_variant {
+        "fp16.safetensors"
+    } else {
+        "safetensors"
+    };
+    save(
+        w,
+        spec.dtype,
+        &dir.join(format!("diffusion_pytorch_model.{ext}")),
+    )
 }

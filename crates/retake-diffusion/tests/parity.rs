@@ -1,12 +1,14 @@
 //! Numerical parity with diffusers/transformers on the tiny committed models.
 //!
 //! The fixtures come from `tests/parity/make_fixtures.py` (torch CPU, fp32). Tolerance: max
-//! absolute error ≤ 1e-3 in fp32 for every output; token ids must match exactly.
+//! absolute error ≤ 1e-3 in fp32 for every output (≤ 1e-4 for the tiny autoencoder); token
+//! ids must match exactly.
 
 use candle_core::{Device, Tensor};
 use retake_diffusion::compare::{max_abs, max_abs_diff};
-use retake_diffusion::engine::{ComputeDType, DiffusionEngine, EngineOptions};
+use retake_diffusion::engine::{ComputeDType, DiffusionEngine, EngineOptions, VaeChoice};
 use retake_diffusion::scheduler::{Sampler, SchedulerKind};
+use retake_diffusion::VaeKind;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -205,4 +207,64 @@ fn half_precision_stays_close() {
         e.contains("bf16 compute is not supported on the CPU"),
         "{e}"
     );
+}
+
+/// diffusers' `AutoencoderTiny` (TAESD's architecture) on the committed tiny random one,
+/// loaded as tiny-sd15's autoencoder through `--vae DIR` as a user would.
+#[test]
+fn tiny_autoencoder_matches_diffusers() {
+    const TINY_TOL: f32 = 1e-4;
+    let fx = fixtures("tiny-taesd");
+    let opts = EngineOptions {
+        vae: VaeChoice::Folder(data("tiny-taesd")),
+        ..Default::default()
+    };
+    let eng = DiffusionEngine::load(&data("tiny-sd15"), opts).unwrap();
+    assert_eq!(eng.vae().kind(), VaeKind::Tiny);
+    assert_eq!(eng.vae_dir(), data("tiny-taesd"));
+    let vae = eng.vae();
+    check(
+        "taesd encode",
+        &vae.encode_mean(&fx["image"]).unwrap(),
+        &fx["latents"],
+        TINY_TOL,
+    );
+    check(
+        "taesd decode",
+        &vae.decode_raw(&fx["latents"]).unwrap(),
+        &fx["decoded"],
+        TINY_TOL,
+    );
+    check(
+        "taesd decode past the soft clamp",
+        &vae.decode_raw(&fx["wide_latents"]).unwrap(),
+        &fx["wide_decoded"],
+        TINY_TOL,
+    );
+    // The engine's scaled path: TAESD's scaling factor is 1, so the same latents.
+    check(
+        "engine encode (tiny)",
+        &eng.encode_image(&fx["image"]).unwrap(),
+        &fx["latents"],
+        TINY_TOL,
+    );
+    check(
+        "engine decode (tiny)",
+        &eng.decode_latents(&fx["latents"]).unwrap(),
+        &fx["decoded"],
+        TINY_TOL,
+    );
+    // Half precision takes the same path, within half's error.
+    let opts = EngineOptions {
+        vae: VaeChoice::Folder(data("tiny-taesd")),
+        dtype: ComputeDType::F16,
+        ..Default::default()
+    };
+    let half = DiffusionEngine::load(&data("tiny-sd15"), opts).unwrap();
+    let e = error(
+        &half.decode_latents(&fx["latents"]).unwrap(),
+        &fx["decoded"],
+    );
+    eprintln!("f16 taesd decode max abs error {e:.2e}");
+    assert!(e < 2e-2, "f16: {e}");
 }

@@ -12,8 +12,10 @@ mod prompt;
 pub use check::{check_first_frame_shape, check_motion, fit_first_frame, ASPECT_TOLERANCE};
 pub use error::{ErrorKind, PipelineError};
 pub use modify::{
-    modify, place_keyframes, KeyframeAt, ModifyReport, ModifyRequest, Progress, Stage,
-    MAX_KEYFRAMES, PROMPT_NEEDS_MODEL,
+    modify, place_keyframes, DiffusionReport, KeyframeAt, ModifyReport, ModifyRequest, Progress,
+    Stage, MAX_KEYFRAMES, PROMPT_NEEDS_MODEL,
 };
 pub use prompt::resolve_model;
-pub use retake_diffusion::{ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions};
+pub use retake_diffusion::{
+    ComputeDType, DeviceChoice, DiffusionEngine, EngineOptions, EngineSummary, VaeChoice, VaeKind,
+};

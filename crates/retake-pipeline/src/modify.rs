@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::check::{check_motion, fit_first_frame};
 use crate::prompt::{choose_keyframes, collect_frames, restyle, Restyle};
 use crate::PipelineError;
-use retake_diffusion::DiffusionEngine;
+use retake_diffusion::{DiffusionEngine, EngineSummary};
 
 /// What to tell someone who sent a prompt and no first frame to a build without a model.
 pub const PROMPT_NEEDS_MODEL: &str = "modifying from a prompt alone needs a diffusion model, \
@@ -151,6 +151,21 @@ pub struct ModifyReport {
     pub scene_cuts: Vec<usize>,
     /// Things the user should know (an unused prompt, say).
     pub notes: Vec<String>,
+    /// The diffusion engine that restyled keyframes from the prompt, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diffusion: Option<DiffusionReport>,
+}
+
+/// What restyled the keyframes: the engine (model, autoencoder, device, …) and its time.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffusionReport {
+    /// The model, the autoencoder used (`vae`: `full` or `tiny`), device, dtype, steps.
+    #[serde(flatten)]
+    pub engine: EngineSummary,
+    /// Keyframes restyled from the prompt.
+    pub keyframes_restyled: usize,
+    /// Seconds spent restyling them.
+    pub seconds: f64,
 }
 
 /// The keyframe sequencer as the transcoder's processing stage.
@@ -326,6 +341,7 @@ pub fn modify(
         }
     }
     let params = req.mode.params().with_controls(&req.controls);
+    let mut diffusion = None;
     match restyler {
         Some((prompt, engine)) => {
             let mut picked =
@@ -333,6 +349,7 @@ pub fn modify(
             // Frames the user edited are not restyled.
             picked.retain(|i| *i == 0 || !keyframes.iter().any(|(k, _)| k == i));
             let sources = collect_frames(&req.clip, &req.limits, &picked, cancel)?;
+            let started = std::time::Instant::now();
             let styled = restyle(
                 &Restyle {
                     engine,
@@ -352,6 +369,11 @@ pub fn modify(
                 },
                 cancel,
             )?;
+            diffusion = Some(DiffusionReport {
+                engine: engine.summary(),
+                keyframes_restyled: styled.len(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
             keyframes.extend(picked.into_iter().zip(styled));
         }
         None => {
@@ -419,5 +441,6 @@ pub fn modify(
         keyframes: keyframe_indices,
         scene_cuts: stage.0.cuts().to_vec(),
         notes,
+        diffusion,
     })
 }

@@ -84,6 +84,9 @@ pub(crate) fn diffusion_error(e: DiffusionError) -> PipelineError {
         DiffusionError::Cancelled => PipelineError::Media(MediaError::Cancelled),
         e @ (DiffusionError::NoModelDir(_)
         | DiffusionError::MissingFile { .. }
+        | DiffusionError::NoVaeDir(_)
+        | DiffusionError::MissingVaeFile { .. }
+        | DiffusionError::NoTinyVae(_)
         | DiffusionError::BadConfig { .. }
         | DiffusionError::BadWeights { .. }
         | DiffusionError::Unsupported(_)) => PipelineError::Unavailable(e.to_string()),

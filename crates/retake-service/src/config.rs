@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use retake_media::{Limits, Resolution, SizeCap};
-use retake_pipeline::{ComputeDType, DeviceChoice, EngineOptions};
+use retake_pipeline::{ComputeDType, DeviceChoice, EngineOptions, VaeChoice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -150,6 +150,9 @@ pub struct ServiceConfig {
     pub diffusion_device: String,
     /// Weight and compute precision: `auto` (f32 on a CPU, f16 on a GPU), `f32`, `f16`, `bf16`.
     pub diffusion_dtype: String,
+    /// Autoencoder for keyframes: `auto` (the model's tiny one when it has one), `full`,
+    /// `tiny`, or an autoencoder folder.
+    pub diffusion_vae: String,
     /// Every model's longest clip and price (a table; it must stay the last setting, as TOML
     /// writes tables after plain values).
     pub catalogue: Catalogue,
@@ -216,6 +219,7 @@ impl Default for ServiceConfig {
             diffusion_size: None,
             diffusion_device: "cpu".into(),
             diffusion_dtype: "auto".into(),
+            diffusion_vae: "auto".into(),
             catalogue: Catalogue::default(),
         }
     }
@@ -312,6 +316,10 @@ impl ServiceConfig {
                 .diffusion_dtype
                 .parse::<ComputeDType>()
                 .map_err(bad("diffusion_dtype"))?,
+            vae: self
+                .diffusion_vae
+                .parse::<VaeChoice>()
+                .map_err(bad("diffusion_vae"))?,
             steps: self.diffusion_steps,
             resolution: self.diffusion_size,
             ..EngineOptions::default()
@@ -762,6 +770,7 @@ mod tests {
                 ("RETAKE_DIFFUSION_SIZE", "384"),
                 ("RETAKE_DIFFUSION_DEVICE", "cuda:1"),
                 ("RETAKE_DIFFUSION_DTYPE", "f16"),
+                ("RETAKE_DIFFUSION_VAE", "tiny"),
             ]),
         )
         .unwrap();
@@ -772,8 +781,10 @@ mod tests {
             (DeviceChoice::Cuda(1), ComputeDType::F16)
         );
         assert_eq!((o.steps, o.resolution), (Some(4), Some(384)));
+        assert_eq!(o.vae, VaeChoice::Tiny);
         let d = ServiceConfig::default().diffusion_options().unwrap();
         assert_eq!((d.device, d.dtype), (DeviceChoice::Cpu, ComputeDType::Auto));
+        assert_eq!(d.vae, VaeChoice::Auto);
         assert_eq!(c.model_dir.as_deref(), Some(Path::new("/models")));
         assert_eq!(c.diffusion_model.as_deref(), Some("sd-turbo"));
         assert_eq!((c.diffusion_steps, c.diffusion_size), (Some(4), Some(384)));
@@ -787,6 +798,7 @@ mod tests {
             (&[("RETAKE_DIFFUSION_SIZE", "9000")][..], "64 to 2048"),
             (&[("RETAKE_DIFFUSION_DEVICE", "tpu")][..], "cuda:N"),
             (&[("RETAKE_DIFFUSION_DTYPE", "f64")][..], "diffusion_dtype"),
+            (&[("RETAKE_DIFFUSION_VAE", " ")][..], "diffusion_vae"),
         ] {
             let e = ServiceConfig::load(None, env(vars))
                 .unwrap_err()

@@ -103,3 +103,97 @@ fn modify_from_a_prompt_alone() {
     ]);
     assert_clean_failure(&o, 2, "--diffusion-model");
 }
+
+#[test]
+fn modify_uses_the_tiny_autoencoder_when_asked_and_says_which_it_used() {
+    let root = tempfile::tempdir().unwrap();
+    let spec = TinySpec {
+        tiny_vae: true,
+        ..TinySpec::default()
+    };
+    write_tiny_model(&root.path().join("tiny-sd"), spec).unwrap();
+    let model = s(root.path());
+    let o = retake(&["models", "--model-dir", &model, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["tiny_vae"], "vae_tiny");
+    let o = retake(&["models", "--model-dir", &model]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("tiny VAE vae_tiny/"), "{text}");
+
+    let clip = clip_from(
+        "cli-prompt-vae.mp4",
+        &[
+            pattern("96x64", "24", 1.0),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let run = |vae: &str, name: &str, json: bool| {
+        let out = scratch(name);
+        let (clip, out_s) = (s(&clip), s(&out));
+        let mut a = vec![
+            "modify",
+            &clip,
+            "--prompt",
+            "yarn doll",
+            "--model-dir",
+            &model,
+            "--steps",
+            "1",
+            "--diffusion-size",
+            "64",
+            "--vae",
+            vae,
+            "-o",
+            &out_s,
+        ];
+        if json {
+            a.push("--json");
+        }
+        let o = retake(&a);
+        assert!(o.status.success(), "{vae}: {}", stderr(&o));
+        assert!(out.exists(), "{vae}");
+        o
+    };
+    for (vae, want, dir) in [("tiny", "tiny", "vae_tiny"), ("full", "full", "vae")] {
+        let o = run(vae, &format!("cli-prompt-vae-{vae}.mp4"), true);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let d = &v["diffusion"];
+        assert_eq!(d["vae"], want, "{v:#}");
+        assert!(
+            d["vae_dir"].as_str().unwrap().ends_with(dir),
+            "{vae}: {d:#}"
+        );
+        assert_eq!(d["device"], "cpu");
+        assert_eq!(d["steps"], 1);
+        assert_eq!(
+            d["keyframes_restyled"],
+            v["keyframes"].as_array().unwrap().len()
+        );
+        assert!(d["seconds"].as_f64().unwrap() > 0.0);
+    }
+    // Without --json the summary line names the autoencoder too (auto: the tiny one).
+    let o = run("auto", "cli-prompt-vae-auto.mp4", false);
+    let err = stderr(&o);
+    assert!(err.contains("tiny VAE"), "{err}");
+
+    // Asking for a tiny autoencoder a model lacks says where to put one.
+    write_tiny_model(&root.path().join("plain"), TinySpec::default()).unwrap();
+    let out = scratch("cli-prompt-vae-none.mp4");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--prompt",
+        "x",
+        "--model-dir",
+        &model,
+        "--diffusion-model",
+        "plain",
+        "--vae",
+        "tiny",
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 2, "vae_tiny/");
+    assert!(!out.exists());
+}

@@ -1,10 +1,10 @@
 //! The UNet's spatial transformer, with sliced attention and the cross-frame hook.
 
 use crate::blocks::conv1;
+use crate::conv::Conv;
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{
-    group_norm, layer_norm, linear, linear_no_bias, Conv2d, GroupNorm, LayerNorm, Linear,
-    VarBuilder,
+    group_norm, layer_norm, linear, linear_no_bias, GroupNorm, LayerNorm, Linear, VarBuilder,
 };
 use std::cell::{Cell, RefCell};
 
@@ -289,7 +289,7 @@ pub struct SpatialTransformer {
 
 #[derive(Debug)]
 enum Proj {
-    Conv(Conv2d),
+    Conv(Conv),
     Linear(Linear),
 }
 

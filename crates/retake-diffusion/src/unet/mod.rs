@@ -4,10 +4,11 @@ pub mod attention;
 
 use crate::blocks::{conv3, Downsample, ResnetBlock, Upsample};
 use crate::config::UNetConfig;
+use crate::conv::Conv;
 use attention::SpatialTransformer;
 pub use attention::{AttentionSlicing, FrameHook, HookMode};
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{group_norm, linear, Conv2d, GroupNorm, Linear, VarBuilder};
+use candle_nn::{group_norm, linear, GroupNorm, Linear, VarBuilder};
 
 /// The resolved shape of a UNet, checked against what this implementation supports.
 #[derive(Clone, Debug)]
@@ -142,7 +143,7 @@ struct Level {
 /// The denoising UNet.
 #[derive(Debug)]
 pub struct UNet {
-    conv_in: Conv2d,
+    conv_in: Conv,
     time_1: Linear,
     time_2: Linear,
     down: Vec<Level>,
@@ -150,7 +151,7 @@ pub struct UNet {
     mid_attn: SpatialTransformer,
     up: Vec<Level>,
     norm_out: GroupNorm,
-    conv_out: Conv2d,
+    conv_out: Conv,
     shape: UNetShape,
     flip_sin_to_cos: bool,
     freq_shift: f32,

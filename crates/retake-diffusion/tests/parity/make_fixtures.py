@@ -6,9 +6,14 @@ Usage (from the repository root, in a venv with torch, diffusers, transformers, 
 
     python crates/retake-diffusion/tests/parity/make_fixtures.py
 
-Writes crates/retake-diffusion/tests/data/{tiny-sd15,tiny-sd21}/ (the model folders) and
-crates/retake-diffusion/tests/data/{tiny-sd15,tiny-sd21}.fixtures.safetensors (the references).
-Everything is seeded, so a rerun with the same library versions gives the same files.
+Writes crates/retake-diffusion/tests/data/{tiny-sd15,tiny-sd21}/ (the model folders),
+crates/retake-diffusion/tests/data/tiny-taesd/ (a tiny AutoencoderTiny, TAESD's architecture)
+and crates/retake-diffusion/tests/data/*.fixtures.safetensors (the references). Everything is
+seeded, so a rerun with the same library versions gives the same files.
+
+    python crates/retake-diffusion/tests/parity/make_fixtures.py [--only tiny-taesd]
+
+`--only NAME` rebuilds one of tiny-sd15, tiny-sd21, tiny-taesd and leaves the others alone.
 """
 
 import json
@@ -23,6 +28,7 @@ import diffusers
 import transformers
 from diffusers import (
     AutoencoderKL,
+    AutoencoderTiny,
     DDIMScheduler,
     EulerDiscreteScheduler,
     LCMScheduler,
@@ -255,10 +261,49 @@ def build(name, sd2):
                         "diffusers": diffusers.__version__, "transformers": transformers.__version__})
 
 
+def build_taesd(name):
+    """A tiny AutoencoderTiny: 2 levels of 8 channels (2x scale, like the tiny models' VAE, so
+    it can stand in for tiny-sd15's), with references for encode and decode."""
+    folder = os.path.join(DATA, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    torch.manual_seed(3)
+    vae = AutoencoderTiny(
+        in_channels=3,
+        out_channels=3,
+        encoder_block_out_channels=(8, 8),
+        decoder_block_out_channels=(8, 8),
+        num_encoder_blocks=(1, 2),
+        num_decoder_blocks=(2, 1),
+        latent_channels=4,
+    ).eval()
+    perturb(vae, 13)
+    vae.save_pretrained(folder, safe_serialization=True)
+    fx = {}
+    g = torch.Generator().manual_seed(43)
+    with torch.no_grad():
+        # A smooth random image, not square (so height and width cannot be swapped unnoticed).
+        img = torch.nn.functional.interpolate(torch.rand((1, 3, 6, 8), generator=g) * 2 - 1, size=(24, 32), mode="bilinear")
+        fx["image"] = img
+        lat = vae.encode(img).latents
+        fx["latents"] = lat
+        fx["decoded"] = vae.decode(lat).sample
+        # Latents beyond TAESD's soft clamp (|z| > 3) exercise the decoder's tanh.
+        wide = torch.randn((1, 4, 12, 16), generator=g) * 4
+        fx["wide_latents"] = wide
+        fx["wide_decoded"] = vae.decode(wide).sample
+    save_file({k: v.contiguous() for k, v in fx.items()}, os.path.join(DATA, f"{name}.fixtures.safetensors"),
+              metadata={"torch": torch.__version__, "diffusers": diffusers.__version__})
+
+
 def main():
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    build("tiny-sd15", sd2=False)
-    build("tiny-sd21", sd2=True)
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if only in (None, "tiny-sd15"):
+        build("tiny-sd15", sd2=False)
+    if only in (None, "tiny-sd21"):
+        build("tiny-sd21", sd2=True)
+    if only in (None, "tiny-taesd"):
+        build_taesd("tiny-taesd")
     total = 0
     for root, _, files in os.walk(DATA):
         for f in files:

@@ -33,6 +33,7 @@ pub fn run(dir: Option<&Path>, json: bool) -> Result<(), CliError> {
                     "usable": m.is_usable(),
                     "missing": m.missing,
                     "problem": m.problem,
+                    "tiny_vae": m.tiny_vae,
                 })
             })
             .collect();
@@ -57,7 +58,11 @@ pub fn run(dir: Option<&Path>, json: bool) -> Result<(), CliError> {
         } else {
             m.problem.clone().unwrap_or_default()
         };
-        println!("{:<24} {arch:<10} {dtype:<6} {state}", m.name);
+        let vae = match &m.tiny_vae {
+            Some(t) => format!("tiny VAE {t}/"),
+            None => "full VAE".to_string(),
+        };
+        println!("{:<24} {arch:<10} {dtype:<6} {vae:<18} {state}", m.name);
     }
     Ok(())
 }

@@ -43,6 +43,7 @@ fn load_engine(
         resolution: args.diffusion_size,
         device: args.device,
         dtype: args.dtype,
+        vae: args.vae.clone(),
         ..EngineOptions::default()
     };
     let engine = DiffusionEngine::load(&folder, options);
@@ -127,6 +128,20 @@ pub fn run(
         crate::exit::print_notes(&report.media);
         for n in &report.notes {
             eprintln!("note: {n}");
+        }
+        if let Some(d) = &report.diffusion {
+            let e = &d.engine;
+            eprintln!(
+                "restyled {} keyframe(s) from the prompt in {:.1} s ({}, {} VAE, {} {}, {} step(s) at {} px)",
+                d.keyframes_restyled,
+                d.seconds,
+                e.model.file_name().map_or_else(|| e.model.display().to_string(), |n| n.to_string_lossy().into_owned()),
+                e.vae,
+                e.device,
+                e.dtype,
+                e.steps,
+                e.resolution
+            );
         }
         for c in &report.scene_cuts {
             eprintln!(
