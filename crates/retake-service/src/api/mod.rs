@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod body;
 mod error;
+mod files;
 mod luma;
 mod openapi;
 mod runapi;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use utoipa::OpenApi as _;
 
@@ -135,7 +136,20 @@ pub fn router(svc: Arc<Service>) -> Router {
                 .get(agents::list),
         )
         .route("/generations/{id}", get(agents::get).delete(agents::delete))
-        .route("/generations/{id}/cancel", post(agents::cancel));
+        .route("/generations/{id}/cancel", post(agents::cancel))
+        .route(
+            "/files",
+            // A multipart create streams its file to disk with its own cap.
+            post(files::create)
+                .layer(DefaultBodyLimit::disable())
+                .get(files::list),
+        )
+        .route("/files/{id}", get(files::get).delete(files::delete))
+        .route("/files/{id}/complete", post(files::complete))
+        .route(
+            "/files/{id}/content",
+            put(files::put_content).layer(DefaultBodyLimit::disable()),
+        );
     Router::new()
         .nest("/dream-machine/v1", luma)
         .nest("/agents/v1", agents)

@@ -4,12 +4,13 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{agents, luma, runapi, segmind, uploads};
+use super::{agents, files, luma, runapi, segmind, uploads};
 use crate::domain::{
-    Assets, DepthControl, EditControls, EditFailureCode, EditGeneration, EditGenerationList,
-    EditModelName, EditOptions, EditOutput, EditRequest, EditState, EditTypeName, EditVideo,
-    FaceControl, Generation, GenerationTypeName, MediaRef, MediaSource, ModeName, ModelName,
-    ModifyVideoRequest, NormalsControl, PoseControl, PoseStrength, ResolutionName, State, Task,
+    Assets, CreateFileRequest, CreateFileResponse, DepthControl, EditControls, EditFailureCode,
+    EditGeneration, EditGenerationList, EditModelName, EditOptions, EditOutput, EditRequest,
+    EditState, EditTypeName, EditVideo, FaceControl, FileList, FileObject, FilePurpose, FileState,
+    Generation, GenerationTypeName, MediaRef, MediaSource, ModeName, ModelName, ModifyVideoRequest,
+    NormalsControl, PoseControl, PoseStrength, PresignedUpload, ResolutionName, State, Task,
     TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest, TaskStatus, TrajectoryControl,
     UrlOrRef, VideoOptions,
 };
@@ -76,6 +77,12 @@ impl Modify for Security {
         agents::list,
         agents::delete,
         agents::cancel,
+        files::create,
+        files::put_content,
+        files::complete,
+        files::get,
+        files::list,
+        files::delete,
         uploads::upload,
         super::healthz,
         super::metrics,
@@ -126,6 +133,13 @@ impl Modify for Security {
         EditFailureCode,
         EditOutput,
         EditVideo,
+        CreateFileRequest,
+        CreateFileResponse,
+        FileObject,
+        FileList,
+        FilePurpose,
+        FileState,
+        PresignedUpload,
         super::Health,
     )),
     modifiers(&Security),

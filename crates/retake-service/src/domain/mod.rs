@@ -4,6 +4,7 @@
 mod edit;
 mod edit_view;
 mod failure;
+mod file;
 mod generation;
 mod request;
 mod task;
@@ -18,6 +19,10 @@ pub use edit_view::{
     EditVideo, StoredRequest,
 };
 pub use failure::FailureCode;
+pub use file::{
+    CreateFileRequest, CreateFileResponse, FileList, FileObject, FilePurpose, FileState,
+    PresignedUpload,
+};
 pub use generation::{rfc3339_ms, Assets, Generation, State, GENERATION_TYPE};
 pub use request::{
     GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest, ValidRequest,
