@@ -294,7 +294,7 @@ mod tests {
     #[test]
     fn the_tier_table_is_set_in_the_configuration() {
         let c: Catalogue = toml::from_str::<toml::Table>(
-            "[ray-3.2]\nmax_duration_s = 12\n\
+            "[\"ray-3.2\"]\nmax_duration_s = 12\n\
              price = { per_second = { 360p = 0.1, 540p = 0.2, 720p = 0.4, 1080p = 1.0 } }\n",
         )
         .unwrap()
