@@ -437,3 +437,41 @@ fn keyframes_at_source_frames_and_a_resolution_tier() {
     assert!(stderr(&o).contains("fN=IMAGE"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+#[test]
+fn a_portrait_clip_is_made_at_1080p_when_asked() {
+    // 360×640 portrait, 6 frames: 1080p scaled up is 1080×1920, aspect and duration kept.
+    let clip = clip_from(
+        "portrait-360.mp4",
+        &[
+            pattern("360x640", "24", 0.25),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let (first, _) = edited_first_frame(&clip, "portrait");
+    let out = scratch("portrait-1080.mp4");
+    let o = modify_clip(
+        &clip,
+        &first,
+        &out,
+        &["--resolution", "1080p", "--upscale", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v["width"].as_u64(),
+            v["height"].as_u64(),
+            v["frames"].as_u64()
+        ),
+        (Some(1080), Some(1920), Some(6)),
+        "{v}"
+    );
+    let probe = ffprobe_json(&out, &["-show_streams"]);
+    let video = &probe["streams"][0];
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(1080), Some(1920))
+    );
+    assert_eq!(video["r_frame_rate"], "24/1");
+}
