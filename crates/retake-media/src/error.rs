@@ -2,6 +2,19 @@
 
 use std::path::PathBuf;
 
+/// The limits an input can break ([`crate::Limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// `Limits::max_duration_s`.
+    Duration,
+    /// `Limits::max_file_bytes`.
+    FileSize,
+    /// `Limits::max_input_side`.
+    InputSide,
+    /// The fixed smallest side, 16 px; nothing lowers it.
+    MinSide,
+}
+
 /// Everything that can go wrong while probing, decoding, converting or writing media.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -31,9 +44,15 @@ pub enum MediaError {
     /// The video uses a codec or profile the decoder lacks.
     #[error("unsupported video codec: {0}")]
     UnsupportedCodec(String),
-    /// The video breaks a configured limit (duration, size, dimensions).
-    #[error("{0}")]
-    LimitExceeded(String),
+    /// The video breaks a configured limit (duration, size, dimensions). The message says
+    /// what to change about the input; `limit` lets each front end add how to raise it.
+    #[error("{message}")]
+    LimitExceeded {
+        /// Which limit.
+        limit: Limit,
+        /// What is over it, and by how much.
+        message: String,
+    },
     /// The H.264 decoder could not decode the stream.
     #[error("H.264 decode failed: {0}")]
     Decode(String),

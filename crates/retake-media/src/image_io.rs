@@ -19,18 +19,21 @@ fn image_error(path: &Path, reason: impl Into<String>) -> MediaError {
 
 /// Loads an image as RGB, whatever its extension says, turned upright per its EXIF tag.
 pub fn load_image(path: &Path) -> Result<RgbFrame> {
-    let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
-    if meta.len() == 0 {
+    let bytes = std::fs::read(path).map_err(|e| MediaError::io(path, e))?;
+    decode(&bytes, path)
+}
+
+/// Decodes an image held in memory, like [`load_image`] (errors name it `image`).
+pub fn decode_image(bytes: &[u8]) -> Result<RgbFrame> {
+    decode(bytes, Path::new("image"))
+}
+
+fn decode(bytes: &[u8], path: &Path) -> Result<RgbFrame> {
+    if bytes.is_empty() {
         return Err(image_error(path, "the file is empty (0 bytes)"));
     }
     // Decide the format from the bytes alone: the extension may lie.
-    let mut head = [0u8; 64];
-    let n = {
-        use std::io::Read;
-        let mut f = std::fs::File::open(path).map_err(|e| MediaError::io(path, e))?;
-        f.read(&mut head).map_err(|e| MediaError::io(path, e))?
-    };
-    let format = match image::guess_format(&head[..n]) {
+    let format = match image::guess_format(&bytes[..bytes.len().min(64)]) {
         Ok(f @ (image::ImageFormat::Png | image::ImageFormat::Jpeg | image::ImageFormat::WebP)) => {
             f
         }
@@ -47,8 +50,16 @@ pub fn load_image(path: &Path) -> Result<RgbFrame> {
             ))
         }
     };
-    let mut reader = ImageReader::open(path).map_err(|e| MediaError::io(path, e))?;
-    reader.set_format(format);
+    // The JPEG decoder fills a cut-off image with grey and reports nothing: check that the
+    // file reaches its end-of-image marker first.
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(image_error(
+            path,
+            "the JPEG ends early (it was cut off while being copied or uploaded); send the \
+             whole file",
+        ));
+    }
+    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
@@ -65,6 +76,61 @@ pub fn load_image(path: &Path) -> Result<RgbFrame> {
     let rgb = img.into_rgb8();
     let (w, h) = rgb.dimensions();
     RgbFrame::from_raw(w, h, rgb.into_raw())
+}
+
+/// Whether a JPEG's markers run from its start-of-image to an end-of-image marker, i.e. the
+/// file was not cut short. Bytes after the end marker (some cameras add some) are allowed.
+fn jpeg_is_complete(b: &[u8]) -> bool {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let mut i = 2;
+    loop {
+        // Skip to the next marker: stray bytes are tolerated (as decoders do), fill bytes
+        // (repeated 0xFF) too.
+        match b[i.min(b.len())..].iter().position(|&x| x == 0xFF) {
+            Some(p) => i += p,
+            None => return false,
+        }
+        while b.get(i) == Some(&0xFF) {
+            i += 1;
+        }
+        let Some(&marker) = b.get(i) else {
+            return false;
+        };
+        i += 1;
+        match marker {
+            0xD9 => return true,
+            // Markers without a length: restart, TEM, and a stuffed zero (not a marker).
+            0xD0..=0xD7 | 0x01 | 0x00 => continue,
+            _ => {
+                let Some(len) = b.get(i..i + 2) else {
+                    return false;
+                };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                if len < 2 || i + len > b.len() {
+                    return false;
+                }
+                i += len;
+                if marker == 0xDA {
+                    // Entropy-coded data runs to the first marker that is neither a
+                    // stuffed zero nor a restart.
+                    loop {
+                        match b[i..].iter().position(|&x| x == 0xFF) {
+                            Some(p) => i += p,
+                            None => return false,
+                        }
+                        match b.get(i + 1) {
+                            None => return false,
+                            Some(0x00 | 0xD0..=0xD7) => i += 2,
+                            Some(0xFF) => i += 1,
+                            Some(_) => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A temporary path beside `path`, on the same filesystem so a rename is atomic.
@@ -123,5 +189,25 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("empty"));
+    }
+
+    #[test]
+    fn a_jpeg_must_reach_its_end_marker() {
+        // SOI, a comment segment, SOS with two bytes of scan data (one stuffed 0xFF), EOI.
+        let whole = [
+            0xFF, 0xD8, 0xFF, 0xFE, 0x00, 0x04, b'h', b'i', 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF,
+            0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9,
+        ];
+        assert!(jpeg_is_complete(&whole));
+        let mut trailing = whole.to_vec();
+        trailing.extend_from_slice(b"camera data");
+        assert!(jpeg_is_complete(&trailing), "bytes after EOI are allowed");
+        for cut in 0..whole.len() - 1 {
+            assert!(!jpeg_is_complete(&whole[..cut]), "cut at {cut}");
+        }
+        assert!(
+            !jpeg_is_complete(b"\xFF\xD8\xFF\xC0\xFF\xFF"),
+            "a length past the end"
+        );
     }
 }

@@ -8,6 +8,8 @@ pub mod color;
 pub mod demux;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h264;
 mod image_io;
 mod limits;
@@ -20,10 +22,10 @@ mod transcode;
 pub mod transform;
 mod writer;
 
-pub use error::{MediaError, Result};
+pub use error::{Limit, MediaError, Result};
 pub use frame::RgbFrame;
 pub use h264::encode::EncodeSettings;
-pub use image_io::{load_image, save_png};
+pub use image_io::{decode_image, load_image, save_png};
 pub use limits::Limits;
 pub use probe::{probe, AudioInfo, OutputInfo, ProbeInfo, VideoInfo};
 pub use reader::{extract_frame, AudioSource, VideoReader};

@@ -1,5 +1,6 @@
 //! Limits on what retake accepts, with errors that say how to get past them.
 
+use crate::error::Limit;
 use crate::transform::SizeCap;
 use crate::{MediaError, Result};
 
@@ -34,12 +35,14 @@ impl Limits {
     /// Checks a file size before anything is parsed.
     pub fn check_file_size(&self, bytes: u64) -> Result<()> {
         if bytes > self.max_file_bytes {
-            return Err(MediaError::LimitExceeded(format!(
-                "the file is {:.1} MB; the limit is {:.1} MB — compress or trim it, or raise \
-                 max_file_bytes (--max-bytes)",
-                bytes as f64 / 1e6,
-                self.max_file_bytes as f64 / 1e6
-            )));
+            return Err(MediaError::LimitExceeded {
+                limit: Limit::FileSize,
+                message: format!(
+                    "the file is {:.1} MB; the limit is {:.1} MB — compress or trim it",
+                    bytes as f64 / 1e6,
+                    self.max_file_bytes as f64 / 1e6
+                ),
+            });
         }
         Ok(())
     }
@@ -47,11 +50,13 @@ impl Limits {
     /// Checks a clip's duration.
     pub fn check_duration(&self, seconds: f64) -> Result<()> {
         if seconds > self.max_duration_s + 1e-6 {
-            return Err(MediaError::LimitExceeded(format!(
-                "the video is {seconds:.1} s; the limit is {} s — trim it or raise \
-                 max_duration_s (--max-duration)",
-                self.max_duration_s
-            )));
+            return Err(MediaError::LimitExceeded {
+                limit: Limit::Duration,
+                message: format!(
+                    "the video is {seconds:.1} s; the limit is {} s — trim it",
+                    self.max_duration_s
+                ),
+            });
         }
         Ok(())
     }
@@ -59,17 +64,23 @@ impl Limits {
     /// Checks frame dimensions.
     pub fn check_dimensions(&self, width: u32, height: u32) -> Result<()> {
         if width < MIN_SIDE || height < MIN_SIDE {
-            return Err(MediaError::LimitExceeded(format!(
-                "the video is {width}x{height}; frames must be at least {MIN_SIDE}x{MIN_SIDE} \
-                 pixels"
-            )));
+            return Err(MediaError::LimitExceeded {
+                limit: Limit::MinSide,
+                message: format!(
+                    "the video is {width}x{height}; frames must be at least \
+                     {MIN_SIDE}x{MIN_SIDE} pixels"
+                ),
+            });
         }
         if width > self.max_input_side || height > self.max_input_side {
-            return Err(MediaError::LimitExceeded(format!(
-                "the video is {width}x{height}; the largest accepted side is {} px — scale it \
-                 down or raise max_input_side",
-                self.max_input_side
-            )));
+            return Err(MediaError::LimitExceeded {
+                limit: Limit::InputSide,
+                message: format!(
+                    "the video is {width}x{height}; the largest accepted side is {} px — scale \
+                     it down",
+                    self.max_input_side
+                ),
+            });
         }
         Ok(())
     }
@@ -89,7 +100,22 @@ mod tests {
         assert!(e.contains("at least 16x16"), "{e}");
         let e = l.check_dimensions(65535, 720).unwrap_err().to_string();
         assert!(e.contains("largest accepted side is 4096"), "{e}");
-        let e = l.check_file_size(150_000_000).unwrap_err().to_string();
-        assert!(e.contains("150.0 MB"), "{e}");
+        let e = l.check_file_size(150_000_000).unwrap_err();
+        assert!(matches!(
+            e,
+            MediaError::LimitExceeded {
+                limit: Limit::FileSize,
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("150.0 MB"), "{e}");
+        // The front ends name their own flag or setting; the media crate names none.
+        for e in [
+            l.check_duration(14.2).unwrap_err(),
+            l.check_dimensions(65535, 720).unwrap_err(),
+            l.check_file_size(150_000_000).unwrap_err(),
+        ] {
+            assert!(!e.to_string().contains("raise"), "{e}");
+        }
     }
 }

@@ -152,22 +152,18 @@ pub(crate) fn probe_demuxer(demux: &Demuxer, cap: SizeCap) -> Result<ProbeInfo> 
     let (mut width, mut height) = (v.width, v.height);
     let (codec, profile, level, unsupported) = match &v.codec {
         Codec::H264 { avcc } => {
-            let parsed = parse_avcc(avcc).and_then(|c| parse_sps(&c.sps[0]));
-            match parsed {
-                Ok(sps) => {
-                    if sps.width > 0 && sps.height > 0 {
-                        width = sps.width;
-                        height = sps.height;
-                    }
-                    (
-                        "h264".to_string(),
-                        Some(sps.profile_name()),
-                        Some(sps.level_name()),
-                        sps.unsupported_reason(),
-                    )
-                }
-                Err(e) => ("h264".into(), None, None, Some(e.to_string())),
+            // A configuration that does not parse is damage, not an unsupported codec.
+            let sps = parse_avcc(avcc).and_then(|c| parse_sps(&c.sps[0]))?;
+            if sps.width > 0 && sps.height > 0 {
+                width = sps.width;
+                height = sps.height;
             }
+            (
+                "h264".to_string(),
+                Some(sps.profile_name()),
+                Some(sps.level_name()),
+                sps.unsupported_reason(),
+            )
         }
         Codec::Other(code) => (
             code.clone(),

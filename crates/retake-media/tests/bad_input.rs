@@ -247,8 +247,14 @@ fn forged_tables_and_headers_fail_cleanly() {
         *v = 0xff;
     }
     let p = write("forged-avcc.mp4", &b);
-    let e = open_and_read(&p).to_string();
-    assert!(e.contains("damaged") || e.contains("H.264"), "{e}");
+    let e = open_and_read(&p);
+    assert!(matches!(e, MediaError::Corrupt(_)), "{e:?}");
+    let e = e.to_string();
+    assert!(e.contains("damaged") && e.contains("avcC"), "{e}");
+    assert!(
+        !e.contains("unsupported"),
+        "damage is not an unsupported codec: {e}"
+    );
 }
 
 #[test]
@@ -430,4 +436,81 @@ fn huge_dimensions_in_the_sps_are_refused_before_decoding() {
             "{w}x{h} macroblocks: {e}"
         );
     }
+}
+
+/// The clips the demuxer fuzz target starts from: MP4 and MOV, with and without audio,
+/// B-frames, rotation.
+fn fuzz_seed_clips() -> Vec<PathBuf> {
+    let small = |name: &str, extra: &[&str]| {
+        let mut a = vec!["-c:v", "libx264", "-pix_fmt", "yuv420p"];
+        a.extend_from_slice(extra);
+        clip_from(name, &[pattern("64x48", "24", 0.5), args(&a)])
+    };
+    vec![
+        good_clip(),
+        small("fuzz-bframes.mp4", &["-bf", "2", "-g", "6"]),
+        small("fuzz-rotated.mp4", &["-metadata:s:v", "rotate=90"]),
+        small("fuzz.mov", &["-f", "mov"]),
+        clip_from(
+            "fuzz-audio.mp4",
+            &[
+                pattern("64x48", "24", 0.5),
+                tone(0.5),
+                args(&[
+                    "-c:v",
+                    "libx264",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "aac",
+                    "-shortest",
+                ]),
+            ],
+        ),
+    ]
+}
+
+fn regressions(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
+        .join(target);
+    retake_testkit::mutate::corpus_files(&dir)
+        .into_iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_demuxer_and_parameter_set_fuzz_targets_survive_a_bounded_run() {
+    let clips: Vec<Vec<u8>> = fuzz_seed_clips()
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let mut seeds = clips.clone();
+    seeds.extend(regressions("mp4"));
+    let r = retake_testkit::mutate::run(
+        "mp4",
+        &seeds,
+        retake_testkit::mutate::budget(),
+        retake_media::fuzzing::mp4,
+    );
+    assert!(r.execs > seeds.len() as u64, "{r:?}");
+    // The parameter sets: each clip's avcC record (first byte 0 picks it), and its SPS.
+    let mut params = Vec::new();
+    for c in &clips {
+        let at = find_box(c, b"avcC").unwrap();
+        let size = u32::from_be_bytes(c[at..at + 4].try_into().unwrap()) as usize;
+        let avcc = &c[at + 8..at + size];
+        params.push([&[0u8][..], avcc].concat());
+        let sps_len = u16::from_be_bytes([avcc[6], avcc[7]]) as usize;
+        params.push([&[1u8][..], &avcc[8..8 + sps_len]].concat());
+    }
+    params.extend(regressions("h264_params"));
+    let r = retake_testkit::mutate::run(
+        "h264_params",
+        &params,
+        retake_testkit::mutate::budget(),
+        retake_media::fuzzing::h264_params,
+    );
+    assert!(r.execs > params.len() as u64, "{r:?}");
 }

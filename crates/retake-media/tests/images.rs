@@ -123,3 +123,60 @@ fn exif_orientation_turns_a_phone_photo_upright() {
     assert_eq!((f.width(), f.height()), (64, 48));
     assert!(is_blue(px(&f, 8, 24)) && is_red(px(&f, 56, 24)));
 }
+
+fn png_bytes(img: &RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn images_that_end_early_are_refused() {
+    let img = halves();
+    let mut webp = Vec::new();
+    WebPEncoder::new_lossless(&mut webp)
+        .encode(img.as_raw(), 64, 48, ExtendedColorType::Rgb8)
+        .unwrap();
+    for (name, whole) in [
+        ("cut.jpg", jpeg_bytes(&img)),
+        ("cut.png", png_bytes(&img)),
+        ("cut.webp", webp),
+    ] {
+        // The whole file loads; two thirds of it is refused, never padded and accepted.
+        let p = write(name, &whole);
+        check_halves(&load_image(&p).unwrap(), &p);
+        let p = write(name, &whole[..whole.len() * 2 / 3]);
+        let e = load_image(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("ends early") || e.contains("cannot decode") || e.contains("cannot read"),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn the_image_fuzz_target_survives_a_bounded_run() {
+    let img = halves();
+    let jpeg = jpeg_bytes(&img);
+    let mut webp = Vec::new();
+    WebPEncoder::new_lossless(&mut webp)
+        .encode(img.as_raw(), 64, 48, ExtendedColorType::Rgb8)
+        .unwrap();
+    let mut seeds = vec![
+        png_bytes(&img),
+        jpeg.clone(),
+        with_exif_orientation(&jpeg, 6),
+        webp,
+    ];
+    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/image");
+    for f in retake_testkit::mutate::corpus_files(&regressions) {
+        seeds.push(std::fs::read(f).unwrap());
+    }
+    let r = retake_testkit::mutate::run(
+        "image",
+        &seeds,
+        retake_testkit::mutate::budget(),
+        retake_media::fuzzing::image,
+    );
+    assert!(r.execs > seeds.len() as u64, "{r:?}");
+}

@@ -102,6 +102,22 @@ pub struct ServiceConfig {
     pub fetch_connect_timeout: Duration,
     /// Redirects followed at most.
     pub fetch_max_redirects: usize,
+    /// Time a client has to send a request's line and headers (also how long an idle
+    /// keep-alive connection stays open).
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    /// Longest pause while a request body arrives or a response is written; a connection
+    /// quiet for longer is closed.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// Longest time from the end of the headers to the end of the request body.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long uploads are kept before they are deleted.
+    #[serde(with = "duration")]
+    pub upload_ttl: Duration,
     /// How long the synchronous Segmind endpoint waits for a result before answering 504.
     #[serde(with = "duration")]
     pub sync_timeout: Duration,
@@ -201,6 +217,11 @@ impl Default for ServiceConfig {
             fetch_timeout: Duration::from_secs(120),
             fetch_connect_timeout: Duration::from_secs(10),
             fetch_max_redirects: 5,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(600),
+            max_connections: 512,
+            upload_ttl: Duration::from_secs(24 * 3600),
             sync_timeout: Duration::from_secs(600),
             rate_limit_per_s: 50.0,
             rate_limit_burst: 100.0,
@@ -554,6 +575,10 @@ impl ServiceConfig {
             ("sync_timeout", self.sync_timeout),
             ("link_ttl", self.link_ttl),
             ("webhook_timeout", self.webhook_timeout),
+            ("header_timeout", self.header_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("request_timeout", self.request_timeout),
+            ("upload_ttl", self.upload_ttl),
         ] {
             if d < Duration::from_millis(10) {
                 return bad(key, "must be at least 10ms".into());
@@ -572,6 +597,16 @@ impl ServiceConfig {
             return bad("diffusion_size", "use 64 to 2048 pixels".into());
         }
         self.diffusion_options()?;
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return bad(
+                "max_connections",
+                format!(
+                    "{} is out of range; use 1 to 1000000 (and keep it under the open-file \
+                     limit, `ulimit -n`)",
+                    self.max_connections
+                ),
+            );
+        }
         if self.max_attempts == 0 {
             return bad("max_attempts", "must be at least 1".into());
         }

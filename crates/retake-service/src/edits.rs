@@ -348,7 +348,7 @@ impl Service {
                 return Err(ServiceError::BadRequest(why.into()));
             }
         }
-        self.check_submit_rate(caller)?;
+        let mut token = self.take_create_token(caller)?;
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
         let inputs = match self.edit_inputs(caller, &id, &valid, &model).await {
             Ok(v) => v,
@@ -414,6 +414,7 @@ impl Service {
             }),
             credit_state: CreditState::Reserved,
             callback_url: valid.callback_url.clone(),
+            webhooks: Vec::new(),
         };
         match self.store.submit(record.clone(), idempotency).await {
             Ok(Submitted::Created) => {}
@@ -435,6 +436,7 @@ impl Service {
                 });
             }
         }
+        token.kept = true;
         self.wake.notify_one();
         tracing::info!(generation = %id, key = %caller.id, cost = %record.cost, "edit queued");
         Ok(Submission {

@@ -57,6 +57,9 @@ pub enum ServiceError {
     /// A media URL's server was too slow (504).
     #[error("{0}")]
     UpstreamTimeout(String),
+    /// The client took too long sending its request (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// Waiting for a result took longer than allowed (504).
     #[error("{0}")]
     Timeout(String),
@@ -88,6 +91,7 @@ impl ServiceError {
             ServiceError::Upstream(_) => "upstream_failed",
             ServiceError::UpstreamTimeout(_) => "upstream_timeout",
             ServiceError::Timeout(_) => "timeout",
+            ServiceError::RequestTimeout(_) => "request_timeout",
             ServiceError::ProcessingFailed(_) => "processing_failed",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",

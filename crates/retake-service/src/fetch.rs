@@ -272,6 +272,37 @@ impl Fetcher {
         Ok(parsed)
     }
 
+    /// Checks a URL as [`Fetcher::check`] does, and resolves its host name now with the
+    /// same guard the connection will use, so a name that points inside the network is
+    /// refused when the URL is given rather than when it is first called (callbacks).
+    pub async fn check_resolved(&self, field: &str, url: &str) -> Result<Url, ServiceError> {
+        let parsed = self
+            .check(url)
+            .map_err(|e| ServiceError::BadRequest(format!("{field}: {e}")))?;
+        let Some(url::Host::Domain(host)) = parsed.host() else {
+            return Ok(parsed);
+        };
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| {
+                ServiceError::BadRequest(format!(
+                    "{field}: the host `{host}` could not be resolved ({e}); check the URL"
+                ))
+            })?
+            .collect();
+        if addrs.is_empty() {
+            return Err(ServiceError::BadRequest(format!(
+                "{field}: the host `{host}` has no address; check the URL"
+            )));
+        }
+        for a in addrs {
+            check_ip(host, a.ip(), &self.allow)
+                .map_err(|b| ServiceError::BadRequest(format!("{field}: {b}")))?;
+        }
+        Ok(parsed)
+    }
+
     /// The guarded client, for webhook POSTs (check the URL with [`Fetcher::check`] first).
     pub fn client(&self) -> &reqwest::Client {
         &self.client
@@ -429,5 +460,29 @@ mod tests {
             assert!(matches!(e, ServiceError::BadRequest(_)), "{u}: {e}");
         }
         assert!(f.check("https://example.com/a.mp4").is_ok());
+    }
+
+    #[tokio::test]
+    async fn callback_hosts_are_resolved_and_checked_up_front() {
+        let f = Fetcher::new(&FetchConfig::default()).unwrap();
+        for u in [
+            "http://localhost/cb",
+            "http://169.254.169.254/",
+            "http://[::ffff:10.0.0.1]/x",
+            "ftp://example.com/x",
+        ] {
+            let e = f.check_resolved("callback_url", u).await.unwrap_err();
+            assert!(matches!(e, ServiceError::BadRequest(_)), "{u}: {e}");
+            assert!(e.to_string().starts_with("callback_url: "), "{u}: {e}");
+        }
+        let allowed = Fetcher::new(&FetchConfig {
+            allow: vec![AllowNet::parse("127.0.0.0/8").unwrap()],
+            ..FetchConfig::default()
+        })
+        .unwrap();
+        assert!(allowed
+            .check_resolved("callback_url", "http://127.0.0.1:9/cb")
+            .await
+            .is_ok());
     }
 }

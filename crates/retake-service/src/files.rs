@@ -72,22 +72,9 @@ fn file_id(id: &str) -> Option<String> {
         .map(|u| u.hyphenated().to_string())
 }
 
-/// What the first bytes of a file say it is.
+/// What the first bytes of a file say it is, if one of the types retake reads.
 fn sniff(head: &[u8]) -> Option<&'static str> {
-    let at = |i: usize, s: &[u8]| head.get(i..i + s.len()) == Some(s);
-    if at(0, b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if at(0, b"\xff\xd8\xff") {
-        Some("image/jpeg")
-    } else if at(0, b"RIFF") && at(8, b"WEBP") {
-        Some("image/webp")
-    } else if at(4, b"ftypqt") {
-        Some("video/quicktime")
-    } else if at(4, b"ftyp") || at(4, b"moov") || at(4, b"mdat") || at(4, b"free") {
-        Some("video/mp4")
-    } else {
-        None
-    }
+    Some(crate::uploads::sniff(head)).filter(|t| kind_of(t).is_some())
 }
 
 /// Checks a file's bytes against its declared type: the type the bytes really are, or why
@@ -309,7 +296,7 @@ impl Service {
     }
 
     /// A multipart create: the fields and the bytes, checked at once (ready or a 4xx).
-    pub async fn create_file_inline(
+    pub(crate) async fn create_file_inline(
         &self,
         caller: &KeyRecord,
         fields: CreateFileRequest,

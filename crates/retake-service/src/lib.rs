@@ -15,6 +15,8 @@ pub mod edits;
 pub mod error;
 pub mod fetch;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 pub mod links;
 pub mod metrics;
@@ -27,6 +29,7 @@ mod server;
 pub mod service;
 pub mod store;
 pub mod tasks;
+pub mod transport;
 pub mod uploads;
 pub mod webhook;
 mod worker;

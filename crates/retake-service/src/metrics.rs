@@ -58,6 +58,9 @@ pub struct Metrics {
     durations: Histogram,
     fps: Histogram,
     http: Vec<AtomicU64>,
+    webhooks_delivered: AtomicU64,
+    webhooks_given_up: AtomicU64,
+    webhook_attempts_failed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -69,6 +72,9 @@ impl Default for Metrics {
             durations: Histogram::new(DURATION_BUCKETS),
             fps: Histogram::new(FPS_BUCKETS),
             http: (0..600).map(|_| AtomicU64::new(0)).collect(),
+            webhooks_delivered: AtomicU64::new(0),
+            webhooks_given_up: AtomicU64::new(0),
+            webhook_attempts_failed: AtomicU64::new(0),
         }
     }
 }
@@ -91,6 +97,21 @@ impl Metrics {
         if let Some(t) = took {
             self.durations.observe(t.as_secs_f64());
         }
+    }
+
+    /// A webhook event reached its receiver.
+    pub fn webhook_delivered(&self) {
+        self.webhooks_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A webhook event was given up after its last attempt (or its URL was refused).
+    pub fn webhook_given_up(&self) {
+        self.webhooks_given_up.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One webhook delivery attempt failed (it may be retried).
+    pub fn webhook_attempt_failed(&self) {
+        self.webhook_attempts_failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An HTTP response went out with `status`.
@@ -141,6 +162,20 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP retake_webhooks_total Webhook events this process sent, by outcome.\n\
+             # TYPE retake_webhooks_total counter\n\
+             retake_webhooks_total{{outcome=\"delivered\"}} {}\n\
+             retake_webhooks_total{{outcome=\"failed\"}} {}\n\
+             # HELP retake_webhook_attempts_failed_total Webhook delivery attempts that failed \
+             (retried or not).\n\
+             # TYPE retake_webhook_attempts_failed_total counter\n\
+             retake_webhook_attempts_failed_total {}",
+            self.webhooks_delivered.load(Ordering::Relaxed),
+            self.webhooks_given_up.load(Ordering::Relaxed),
+            self.webhook_attempts_failed.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
             "# HELP retake_http_responses_total HTTP responses, by status code.\n\
              # TYPE retake_http_responses_total counter"
         );
@@ -166,6 +201,10 @@ mod tests {
         m.http_response(200);
         m.http_response(200);
         m.http_response(429);
+        m.webhook_delivered();
+        m.webhook_attempt_failed();
+        m.webhook_attempt_failed();
+        m.webhook_given_up();
         let t = m.render(7, 1);
         for want in [
             "retake_queue_depth 7\n",
@@ -182,6 +221,9 @@ mod tests {
             "retake_job_frames_per_second_bucket{le=\"50\"} 1\n",
             "retake_http_responses_total{code=\"200\"} 2\n",
             "retake_http_responses_total{code=\"429\"} 1\n",
+            "retake_webhooks_total{outcome=\"delivered\"} 1\n",
+            "retake_webhooks_total{outcome=\"failed\"} 1\n",
+            "retake_webhook_attempts_failed_total 2\n",
         ] {
             assert!(t.contains(want), "missing {want:?} in\n{t}");
         }

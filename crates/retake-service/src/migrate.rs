@@ -88,6 +88,29 @@ pub async fn migrate(
     report.keys = keys.len();
     progress(&format!("keys: {} copied", keys.len()));
 
+    // Upload records, page by page per key (their files follow below); one already in the
+    // target (a second run) is left as it is.
+    let mut uploads = 0usize;
+    for k in &keys {
+        let mut offset = 0u32;
+        loop {
+            let (page, more) = from_store
+                .list_uploads(&k.id, &crate::store::UploadFilter::default(), 500, offset)
+                .await?;
+            for u in page {
+                if target.store.upload(&u.key_id, &u.id).await?.is_none() {
+                    target.store.insert_upload(u).await?;
+                    uploads += 1;
+                }
+            }
+            if !more {
+                break;
+            }
+            offset += 500;
+        }
+    }
+    progress(&format!("upload records: {uploads} copied"));
+
     if let Some(to_blobs) = &target.blobs {
         for (key, _) in from_blobs.list("uploads").await? {
             copy_blob(

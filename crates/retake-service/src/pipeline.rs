@@ -10,9 +10,25 @@ use retake_engine::{Controls, Mode, Profile};
 use retake_media::{Limits, SizeCap, TranscodeOptions};
 use retake_pipeline::{modify, DiffusionEngine, ErrorKind, KeyframeAt, ModifyRequest};
 
-/// What to tell a client who sent a prompt and no first frame to a build without a model.
-pub const PROMPT_ONLY_NEEDS_MODEL: &str = "prompt-only modification needs a diffusion model \
-    (--model-dir); send first_frame.url with an edited first frame";
+/// What to tell a client who sent a prompt and no first frame to a server without a model.
+pub fn prompt_needs_model() -> String {
+    "this server has no diffusion model, so a prompt alone cannot restyle the clip; send \
+     first_frame.url with an edited copy of the clip's first frame, or ask the operator to \
+     set `model_dir`"
+        .into()
+}
+
+/// What to tell a client who sent neither a prompt nor a first frame.
+pub fn nothing_to_change(has_model: bool) -> String {
+    if has_model {
+        "nothing to change: send first_frame.url with an edited copy of the clip's first \
+         frame, or a prompt saying what to change"
+            .into()
+    } else {
+        "nothing to change: send first_frame.url with an edited copy of the clip's first frame"
+            .into()
+    }
+}
 
 /// One clip to process, with every input already on local disk.
 #[derive(Clone, Debug)]

@@ -32,6 +32,18 @@ impl RateLimiter {
         self.check_at(key, Instant::now())
     }
 
+    /// Gives back a token taken by [`RateLimiter::check`] for work that was not done.
+    pub fn refund(&self, key: &str) {
+        if self.per_s <= 0.0 {
+            return;
+        }
+        if let Ok(mut buckets) = self.buckets.lock() {
+            if let Some(b) = buckets.get_mut(key) {
+                b.tokens = (b.tokens + 1.0).min(self.burst);
+            }
+        }
+    }
+
     fn check_at(&self, key: &str, now: Instant) -> Result<(), u64> {
         if self.per_s <= 0.0 {
             return Ok(());
@@ -82,6 +94,23 @@ mod tests {
         let slow = RateLimiter::new(0.1, 1.0);
         assert!(slow.check_at("a", t0).is_ok());
         assert_eq!(slow.check_at("a", t0), Err(10));
+    }
+
+    #[test]
+    fn a_refund_gives_the_token_back_up_to_the_burst() {
+        let l = RateLimiter::new(0.001, 2.0);
+        assert!(l.check("a").is_ok());
+        assert!(l.check("a").is_ok());
+        assert!(l.check("a").is_err());
+        l.refund("a");
+        assert!(l.check("a").is_ok(), "the refunded token");
+        assert!(l.check("a").is_err());
+        l.refund("a");
+        l.refund("a");
+        l.refund("a");
+        assert!(l.check("a").is_ok());
+        assert!(l.check("a").is_ok());
+        assert!(l.check("a").is_err(), "never more than the burst");
     }
 
     #[test]

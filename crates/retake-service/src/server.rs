@@ -167,7 +167,7 @@ impl RunningServer {
 }
 
 /// Opens the store and blobs and builds the shared service (no tasks started yet).
-async fn build(
+pub(crate) async fn build(
     config: ServiceConfig,
     pipeline: Arc<dyn ClipPipeline>,
     bound: SocketAddr,
@@ -189,12 +189,17 @@ async fn build(
         )
     })?;
     let fetcher = Fetcher::new(&config.fetch())?;
+    let metrics = Arc::new(Metrics::default());
     let (webhooks, webhook_task) = webhook::start(
         fetcher.clone(),
         WebhookPolicy {
             attempts: config.webhook_attempts,
             backoff: config.webhook_backoff,
             timeout: config.webhook_timeout,
+        },
+        webhook::WebhookLog {
+            store: store.clone(),
+            metrics: metrics.clone(),
         },
     );
     let svc = Arc::new(Service {
@@ -213,11 +218,14 @@ async fn build(
             config.submit_limit_per_min / 60.0,
             config.submit_limit_burst,
         ),
-        metrics: Metrics::default(),
+        metrics,
+        retry_turns: Default::default(),
         running: Mutex::new(HashMap::new()),
         config,
     });
-    // Jobs whose worker died with the last process come back before anyone leases.
+    // Jobs whose worker died with an earlier process on this machine come back at once;
+    // expired leases of any machine too, before anyone leases.
+    crate::worker::reclaim_dead_leases(&svc).await;
     crate::worker::requeue_once(&svc).await;
     let mut tasks = vec![webhook_task];
     tasks.extend(svc.store.listen(svc.wake.clone(), svc.settled.clone()));
@@ -231,14 +239,9 @@ fn spawn_workers(svc: &Arc<Service>, stop: &watch::Receiver<bool>) -> Vec<JoinHa
     }
     let mut tasks = Vec::new();
     for i in 0..svc.config.workers {
-        // Unique per process start, so a restarted server never mistakes an old lease for its
-        // own; host and process id say where a lease is held.
-        let id = format!(
-            "{}-{}-w{i}-{}",
-            host_name(),
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
+        // Unique per process start, so a restarted server never mistakes an old lease for
+        // its own; the host and pid let the next start on this machine see it is dead.
+        let id = crate::worker::worker_id(i);
         tasks.push(tokio::spawn(crate::worker::run(
             svc.clone(),
             id,
@@ -265,14 +268,8 @@ pub async fn start(
     let (stop, stop_rx) = watch::channel(false);
     tasks.extend(spawn_workers(&svc, &stop_rx));
     let app = crate::api::router(svc.clone());
-    let mut http_stop = stop_rx;
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let limits = crate::transport::ConnLimits::from_config(&svc.config);
+    let http = tokio::spawn(crate::transport::serve(listener, app, limits, stop_rx));
     tracing::info!(%addr, "retake service listening");
     Ok(RunningServer {
         svc,
@@ -369,14 +366,4 @@ pub async fn serve(config: ServiceConfig, pipeline: Arc<dyn ClipPipeline>) -> Re
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
-}
-
-/// This machine's name, for worker ids.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".into())
 }

@@ -38,41 +38,144 @@ pub(crate) async fn run(svc: Arc<Service>, worker_id: String, mut shutdown: watc
     }
 }
 
-/// Requeues expired leases now and then for as long as the server runs.
+/// Requeues expired leases now and then for as long as the server runs, and deletes
+/// expired uploads.
 pub(crate) async fn sweep(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let every = (svc.config.lease_ttl / 2).max(Duration::from_millis(100));
+    let mut uploads_swept = Instant::now();
+    svc.sweep_uploads().await;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
         requeue_once(&svc).await;
+        if uploads_swept.elapsed() >= UPLOAD_SWEEP_EVERY.min(svc.config.upload_ttl) {
+            uploads_swept = Instant::now();
+            svc.sweep_uploads().await;
+        }
+    }
+}
+
+/// How often expired uploads are looked for (at most; a shorter `upload_ttl` sweeps
+/// more often).
+const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// This process's start, told apart from an earlier process that had the same pid (a
+/// container's server is pid 1 on every start).
+fn start_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().replace(':', "_"))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A worker's lease-owner name: `host:pid:start:worker-N`.
+pub(crate) fn worker_id(n: usize) -> String {
+    format!(
+        "{}:{}:{}:worker-{n}",
+        host_name(),
+        std::process::id(),
+        start_id()
+    )
+}
+
+/// Whether a lease owner named by [`worker_id`] was a process on this machine that is gone.
+/// Owners it cannot judge (another host, another naming) are left to their lease expiry.
+fn owner_is_dead(owner: &str, host: &str) -> bool {
+    let mut parts = owner.splitn(4, ':');
+    let (Some(h), Some(pid), Some(start), Some(_)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if h != host {
+        return false;
+    }
+    if pid == std::process::id() {
+        // Our pid: either this very process, or an earlier one that had the same pid.
+        return start != start_id();
+    }
+    cfg!(target_os = "linux") && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// At start: jobs leased by an earlier process on this machine that is no longer running
+/// go back to the queue at once, instead of waiting for their leases to run out.
+pub(crate) async fn reclaim_dead_leases(svc: &Service) {
+    let owners = match svc.store.lease_owners().await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!("listing leases failed: {e}");
+            return;
+        }
+    };
+    let host = host_name();
+    let dead: Vec<String> = owners
+        .into_iter()
+        .filter(|o| owner_is_dead(o, &host))
+        .collect();
+    if dead.is_empty() {
+        return;
+    }
+    match svc
+        .store
+        .requeue_leases_of(&dead, svc.config.max_attempts)
+        .await
+    {
+        Ok(r) => {
+            tracing::info!(
+                requeued = r.requeued.len(),
+                failed = r.failed.len(),
+                "took back the jobs of a stopped process on this machine"
+            );
+            settle_requeued(svc, r).await;
+        }
+        Err(e) => tracing::error!("taking back leases failed: {e}"),
     }
 }
 
 /// One requeue pass: expired leases go back to the queue, or fail when out of attempts.
 pub(crate) async fn requeue_once(svc: &Service) {
     match svc.store.requeue_expired(svc.config.max_attempts).await {
-        Ok(r) => {
-            for g in &r.failed {
-                tracing::warn!(generation = %g.id, "failed after too many attempts");
-                svc.metrics.job_failed(FailureCode::Crashed, None);
-                blobs::remove_inputs(svc.blobs.as_ref(), &g.id).await;
-                svc.emit_webhook(g).await;
-            }
-            if !r.failed.is_empty() {
-                svc.settled.notify_waiters();
-            }
-            if !r.requeued.is_empty() {
-                tracing::info!(
-                    count = r.requeued.len(),
-                    "requeued jobs whose lease expired"
-                );
-                svc.wake.notify_waiters();
-            }
-        }
+        Ok(r) => settle_requeued(svc, r).await,
         Err(e) => tracing::error!("requeue sweep failed: {e}"),
     }
+}
+
+async fn settle_requeued(svc: &Service, r: crate::store::Requeued) {
+    for g in &r.failed {
+        tracing::warn!(generation = %g.id, "failed after too many attempts");
+        svc.metrics.job_failed(FailureCode::Crashed, None);
+        blobs::remove_inputs(svc.blobs.as_ref(), &g.id).await;
+        svc.emit_webhook(g).await;
+    }
+    if !r.failed.is_empty() {
+        svc.settled.notify_waiters();
+    }
+    if !r.requeued.is_empty() {
+        tracing::info!(count = r.requeued.len(), "requeued jobs");
+        svc.wake.notify_waiters();
+    }
+}
+
+/// A failure reason fit for the client: the job's input files are named by the request
+/// field they came from, and no other server path shows.
+fn client_reason(svc: &Service, folder: &JobFolder, reason: &str) -> String {
+    let mut out = reason.replace(&*folder.media.to_string_lossy(), "media.url");
+    if let Some(ff) = &folder.first_frame {
+        out = out.replace(&*ff.to_string_lossy(), "first_frame.url");
+    }
+    crate::service::redact_paths(&out, &svc.config.data_dir, "an input")
 }
 
 fn seed_of(id: &str) -> u64 {
@@ -236,7 +339,8 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
             cleanup_if_not_ours(svc, &g.id).await;
         }
         Err(e) => {
-            settle_failure(svc, worker_id, &g, started, e.to_string(), failure_code(&e)).await;
+            let reason = client_reason(svc, &folder, &e.to_string());
+            settle_failure(svc, worker_id, &g, started, reason, failure_code(&e)).await;
         }
     }
 }
@@ -342,5 +446,30 @@ where
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dead_processes_of_this_host_lose_their_leases() {
+        let host = host_name();
+        let me = worker_id(0);
+        assert!(!owner_is_dead(&me, &host), "this process is alive");
+        let earlier_self = format!("{host}:{}:000000000000:worker-0", std::process::id());
+        assert!(
+            owner_is_dead(&earlier_self, &host),
+            "same pid, earlier start"
+        );
+        // pid 4194304 is above Linux's pid limit, so no process has it.
+        let gone = format!("{host}:4194304:abc:worker-1");
+        assert_eq!(owner_is_dead(&gone, &host), cfg!(target_os = "linux"));
+        assert!(!owner_is_dead("otherhost:4194304:abc:worker-1", &host));
+        assert!(
+            !owner_is_dead("worker-0-0123abcd", &host),
+            "old names are left alone"
+        );
     }
 }

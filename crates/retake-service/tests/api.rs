@@ -85,6 +85,16 @@ async fn bad_requests_are_refused_with_what_to_fix() {
     let clip = files.put("c.mp4", std::fs::read(small_clip()).unwrap());
     let garbage = files.put("g.mp4", b"this is not a video at all".to_vec());
     let blocked = files.redirect("r.mp4", "http://169.254.169.254/latest/meta-data");
+    let jpeg = retake_testkit::scratch("svc-first.jpg");
+    retake_testkit::ffmpeg(&[
+        "-i",
+        &small_clip().to_string_lossy(),
+        "-frames:v",
+        "1",
+        &jpeg.to_string_lossy(),
+    ]);
+    let jpeg = std::fs::read(&jpeg).unwrap();
+    let cut_jpeg = files.put("cut.jpg", jpeg[..jpeg.len() * 2 / 3].to_vec());
     let resp = t
         .http
         .post(t.url("/generations/video/modify"))
@@ -113,10 +123,19 @@ async fn bad_requests_are_refused_with_what_to_fix() {
             400,
             "model `ray-9`",
         ),
+        (modify_body(&clip, None), 400, "no diffusion model"),
+        (json!({"media": {"url": clip}}), 400, "nothing to change"),
         (
-            modify_body(&clip, None),
+            json!({"media": {"url": clip}, "first_frame": {"url": clip},
+                   "callback_url": "http://169.254.169.254/latest"}),
             400,
-            "prompt-only modification needs a diffusion model",
+            "callback_url: 169.254.169.254",
+        ),
+        (
+            json!({"media": {"url": clip}, "first_frame": {"url": clip},
+                   "callback_url": "http://[::1]:9/cb"}),
+            400,
+            "loopback",
         ),
         (
             modify_body("file:///etc/passwd", Some(&clip)),
@@ -136,7 +155,10 @@ async fn bad_requests_are_refused_with_what_to_fix() {
             "404",
         ),
         (modify_body(&clip, Some(&clip)), 422, "first_frame.url"),
+        (modify_body(&clip, Some(&garbage)), 422, "first_frame.url"),
+        (modify_body(&clip, Some(&cut_jpeg)), 422, "ends early"),
     ];
+    let data_dir = t.dir.path().to_string_lossy().into_owned();
     for (body, status, want) in cases {
         let (s, d) = detail(
             t.post_json(&k.token, "/generations/video/modify", body.clone())
@@ -145,6 +167,10 @@ async fn bad_requests_are_refused_with_what_to_fix() {
         .await;
         assert_eq!(s, status, "{body}: {d}");
         assert!(d.contains(want), "{body}: {d}");
+        assert!(
+            !d.contains(&data_dir) && !d.contains("blobs/"),
+            "a server path leaked: {d}"
+        );
     }
     let (s, d) = detail(t.get(&k.token, "/generations?limit=abc").await).await;
     assert_eq!(s, 400);
@@ -355,12 +381,62 @@ async fn create_poll_download_list_delete_with_credits_and_webhooks() {
     let tampered = video_url.replace("sig=", "sig=AAAA");
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403);
     let by_key = t.get(&k.token, &format!("/generations/{id}/video")).await;
+    assert_eq!(by_key.headers()["accept-ranges"], "bytes");
     assert_eq!(by_key.bytes().await.unwrap(), bytes);
     // An `expires` that is not a Unix time is a bad request, key or not.
     let odd = format!("/generations/{id}/video?expires=9223372036854775808");
     let (s, d) = detail_of(t.get(&k.token, &odd).await).await;
     assert_eq!(s, 400);
     assert!(d.contains("expires"), "{d}");
+
+    // Ranges, so players can seek: a slice, the tail, one past the end, a stale If-Range.
+    let ranged = |range: &str| {
+        t.http
+            .get(&video_url)
+            .header("range", range.to_string())
+            .send()
+    };
+    let n = bytes.len();
+    let part = ranged("bytes=100-199").await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{n}")
+    );
+    assert_eq!(part.headers()["content-length"], "100");
+    let etag = part.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(part.bytes().await.unwrap(), bytes[100..200]);
+    let tail = ranged("bytes=-10").await.unwrap();
+    assert_eq!(tail.status(), 206);
+    assert_eq!(tail.bytes().await.unwrap(), bytes[n - 10..]);
+    let open = ranged(&format!("bytes={}-", n - 5)).await.unwrap();
+    assert_eq!(open.bytes().await.unwrap(), bytes[n - 5..]);
+    let past = ranged(&format!("bytes={n}-")).await.unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(past.headers()["content-range"], format!("bytes */{n}"));
+    assert_eq!(
+        past.json::<Value>().await.unwrap()["code"],
+        "range_not_satisfiable"
+    );
+    let same = t
+        .http
+        .get(&video_url)
+        .header("range", "bytes=0-9")
+        .header("if-range", etag.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 206);
+    let stale = t
+        .http
+        .get(&video_url)
+        .header("range", "bytes=0-9")
+        .header("if-range", "\"something-else\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200, "a stale If-Range gets the whole file");
+    assert_eq!(stale.bytes().await.unwrap().len(), n);
 
     // Charged exactly once: 5.00 − 0.01.
     let credits = t.get(&k.token, "/credits").await;
@@ -425,6 +501,20 @@ async fn create_poll_download_list_delete_with_credits_and_webhooks() {
         seen[0].0["webhook-id"], seen[1].0["webhook-id"],
         "a retry keeps its message id"
     );
+    assert_eq!(
+        seen[0].0["webhook-id"],
+        format!("msg_{}_dreaming", id.replace('-', "")).as_str(),
+        "one id per event, from the generation and the event"
+    );
+    // How delivery went is on the generation: the refused first try, then delivered.
+    let g = wait_for(&t, &k.token, &id, 10, |g| {
+        g["webhooks"][1]["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(g["webhooks"][0]["event"], "dreaming", "{g}");
+    assert_eq!(g["webhooks"][0]["status"], "delivered", "{g}");
+    assert_eq!(g["webhooks"][0]["attempts"], 2, "{g}");
+    assert_eq!(g["webhooks"][1]["event"], "completed", "{g}");
     for (headers, body) in &seen {
         verify_signature(&k.webhook_secret, headers, body);
     }
@@ -461,14 +551,20 @@ struct Failing;
 impl ClipPipeline for Failing {
     fn run(
         &self,
-        _: &PipelineJob,
+        job: &PipelineJob,
         progress: &dyn Fn(u8),
         _: &AtomicBool,
     ) -> Result<PipelineOutput, PipelineError> {
         progress(30);
-        Err(PipelineError::Input(
-            "frame 7 could not be decoded; re-encode the clip".into(),
-        ))
+        // Messages from deep inside the pipeline name files by their path on the server.
+        let first = job.first_frame.as_ref().unwrap();
+        Err(PipelineError::Input(format!(
+            "{}: frame 7 could not be decoded; re-encode the clip (the first frame {} is fine; \
+             scratch space {})",
+            job.input.display(),
+            first.display(),
+            job.output.display()
+        )))
     }
 }
 
@@ -491,12 +587,19 @@ async fn a_failed_generation_says_why_and_releases_its_credits() {
         .unwrap();
     let done = t.wait_done(&k.token, g["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "failed");
+    let reason = done["failure_reason"].as_str().unwrap();
     assert!(
-        done["failure_reason"]
-            .as_str()
-            .unwrap()
-            .contains("re-encode"),
+        reason.starts_with("media.url: frame 7") && reason.contains("re-encode"),
         "{done}"
+    );
+    assert!(
+        reason.contains("the first frame first_frame.url is fine")
+            && reason.contains("scratch space <data>"),
+        "the fields are named, other paths hidden: {reason}"
+    );
+    assert!(
+        !reason.contains(&*t.dir.path().to_string_lossy()),
+        "{reason}"
     );
     assert!(done["assets"]["video"].is_null());
     assert_eq!(
@@ -617,7 +720,7 @@ async fn uploads_can_be_used_by_their_key_only() {
             .await,
     )
     .await;
-    assert_eq!(s, 400);
+    assert_eq!(s, 404, "another key's upload is not there for it: {d}");
     assert!(d.contains("no upload"), "{d}");
     let g: Value = t
         .post_json(&k.token, "/generations/video/modify", body)
@@ -627,6 +730,18 @@ async fn uploads_can_be_used_by_their_key_only() {
         .unwrap();
     let done = t.wait_done(&k.token, g["id"].as_str().unwrap()).await;
     assert_eq!(done["state"], "completed", "{done}");
+    // Revoking the key stops its links too.
+    let link = done["assets"]["video"].as_str().unwrap();
+    assert_eq!(reqwest::get(link).await.unwrap().status(), 200);
+    retake_service::Admin::open(&t.config)
+        .await
+        .unwrap()
+        .revoke_key(&k.id)
+        .await
+        .unwrap();
+    let (s, d) = detail(reqwest::get(link).await.unwrap()).await;
+    assert_eq!(s, 403, "{d}");
+    assert!(d.contains("revoked"), "{d}");
 }
 
 #[tokio::test]

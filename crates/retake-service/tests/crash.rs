@@ -1,6 +1,7 @@
 //! Crash safety with a real SIGKILL: a server process is killed while a job is dreaming; a
-//! new server on the same data folder runs the job again to completion, charges it once and
-//! duplicates nothing.
+//! new server on the same data folder takes the job back at once (its lease, ten minutes
+//! long here, is not waited out), runs it again to completion, charges it once, duplicates
+//! nothing, and announces `dreaming` again under the same webhook id.
 //!
 //! The server process is this test binary run again with `crash_child` selected and
 //! `RETAKE_CRASH_CHILD_DIR` set; without that variable `crash_child` does nothing.
@@ -45,12 +46,45 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Leases long enough that only taking back a dead process's leases can finish the test.
+fn crash_config(dir: &std::path::Path) -> retake_service::ServiceConfig {
+    retake_service::ServiceConfig {
+        lease_ttl: Duration::from_secs(600),
+        ..test_config(dir)
+    }
+}
+
+/// A webhook receiver recording each delivery's id and state.
+async fn hook_server() -> (Arc<std::sync::Mutex<Vec<(String, String)>>>, String) {
+    let seen: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let s = s.clone();
+            async move {
+                let id = headers["webhook-id"].to_str().unwrap().to_string();
+                let state = serde_json::from_str::<Value>(&body).unwrap()["state"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                s.lock().unwrap().push((id, state));
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (seen, url)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_child() {
     let Ok(dir) = std::env::var("RETAKE_CRASH_CHILD_DIR") else {
         return;
     };
-    let config = test_config(std::path::Path::new(&dir));
+    let config = crash_config(std::path::Path::new(&dir));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = retake_service::start(config, Arc::new(Hang), listener)
         .await
@@ -62,8 +96,9 @@ async fn crash_child() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_while_dreaming_then_restart_completes_once() {
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path());
+    let config = crash_config(dir.path());
     let files = Files::start().await;
+    let (hooks, hook_url) = hook_server().await;
     let clip_path = small_clip();
     let media = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
     let first = files.put("f.png", edited_first_frame(&clip_path));
@@ -105,6 +140,7 @@ async fn sigkill_while_dreaming_then_restart_completes_once() {
         "first_frame": {"url": first},
         "mode": "flex_2",
         "model": "ray-2",
+        "callback_url": hook_url,
     });
     let g: Value = http
         .post(api("/generations/video/modify"))
@@ -118,7 +154,7 @@ async fn sigkill_while_dreaming_then_restart_completes_once() {
         .unwrap();
     let id = g["id"].as_str().unwrap().to_string();
     let mut dreaming = false;
-    for _ in 0..200 {
+    for _ in 0..400 {
         let s: Value = http
             .get(api(&format!("/generations/{id}")))
             .bearer_auth(&key.token)
@@ -128,7 +164,8 @@ async fn sigkill_while_dreaming_then_restart_completes_once() {
             .json()
             .await
             .unwrap();
-        if s["state"] == "dreaming" && s["progress"] == 42 {
+        let announced = s["webhooks"][0]["status"] == "delivered";
+        if s["state"] == "dreaming" && announced {
             dreaming = true;
             break;
         }
@@ -161,6 +198,20 @@ async fn sigkill_while_dreaming_then_restart_completes_once() {
         .unwrap();
     assert_eq!(list["count"], 1, "nothing duplicated");
     assert_mp4_at(done["assets"]["video"].as_str().unwrap()).await;
+    // The delivered `dreaming` is not sent again by the second run; `completed` follows.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while hooks.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = hooks.lock().unwrap().clone();
+    let compact = id.replace('-', "");
+    assert_eq!(
+        seen,
+        [
+            (format!("msg_{compact}_dreaming"), "dreaming".to_string()),
+            (format!("msg_{compact}_completed"), "completed".to_string()),
+        ]
+    );
     assert_eq!(
         files_under(&t.dir.path().join("blobs/tmp")),
         Vec::<std::path::PathBuf>::new(),

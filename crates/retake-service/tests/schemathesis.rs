@@ -91,7 +91,7 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "schemathesis found problems:\n{text}");
-    // 15 Luma, Segmind and operations routes, and RunAPI's 7.
-    assert!(text.contains("22 selected / 22 total"), "{text}");
+    // 18 Luma, Segmind, uploads and operations routes, and RunAPI's 7.
+    assert!(text.contains("25 selected / 25 total"), "{text}");
     assert!(!text.contains("FAILURES"), "{text}");
 }

@@ -41,6 +41,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
             c.submit_limit_per_min = 1.0;
             c.submit_limit_burst = 1.0;
             c.fetch_timeout = Duration::from_secs(1);
+            c.idle_timeout = Duration::from_secs(1);
         },
         std::sync::Arc::new(retake_service::MediaPipeline::default()),
     )
@@ -173,6 +174,41 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     assert!(d.contains("limit"), "{d}");
     seen.push(s);
 
+    // 405: a method the route does not have, in the same JSON shape.
+    let (s, d) = detail_of(
+        t.http
+            .delete(t.url("/credits"))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 405);
+    assert!(d.contains("GET"), "{d}");
+    seen.push(s);
+
+    // 408: an upload whose body stops arriving (idle_timeout is 1 s here).
+    let mut sock = tokio::net::TcpStream::connect(t.server.as_ref().unwrap().addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: 100\r\n\r\nabc",
+        a.token
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), sock.read_to_end(&mut answer))
+        .await
+        .expect("a stalled body is answered and closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    seen.push(408);
+
     // 415: a create that is not JSON.
     let (s, d) = detail_of(
         t.http
@@ -232,9 +268,13 @@ async fn every_documented_error_status_comes_from_a_real_request() {
             .await,
     )
     .await;
-    assert_eq!(s, 422, "the first create spends the one token");
+    assert_eq!(s, 422, "a refused create spends no token…");
     let resp = t
-        .post_json(&e.token, create, luma_body(&garbage, Some(&first)))
+        .post_json(&e.token, create, luma_body(&clip, Some(&first)))
+        .await;
+    assert_eq!(resp.status(), 201, "…so the first accepted one has it");
+    let resp = t
+        .post_json(&e.token, create, luma_body(&clip, Some(&first)))
         .await;
     assert_eq!(resp.status(), 429);
     let retry: u64 = resp.headers()["retry-after"]
@@ -300,7 +340,7 @@ async fn every_documented_error_status_comes_from_a_real_request() {
     seen.sort_unstable();
     assert_eq!(
         seen,
-        [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 500, 502, 504]
+        [400, 401, 402, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 504]
     );
     // Every body had a machine-readable code too (checked on one).
     let body: serde_json::Value = t

@@ -3,6 +3,7 @@
 //! nothing binary is committed. `.ci/run` installs ffmpeg; without it these helpers fail
 //! with a message saying so.
 
+pub mod mutate;
 pub mod services;
 
 use std::path::{Path, PathBuf};

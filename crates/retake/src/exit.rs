@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use retake_media::{MediaError, TranscodeReport};
+use retake_media::{Limit, MediaError, TranscodeReport};
 
 /// Exit code: failure inside retake or the system.
 pub const INTERNAL: i32 = 1;
@@ -62,8 +62,28 @@ impl CliError {
         };
         Self {
             code,
-            error: e.into(),
+            error: with_flag(e),
         }
+    }
+}
+
+/// The flag that raises a limit on the command line, if one does.
+pub fn limit_flag(limit: Limit) -> Option<&'static str> {
+    match limit {
+        Limit::Duration => Some("--max-duration"),
+        Limit::FileSize => Some("--max-bytes"),
+        Limit::InputSide | Limit::MinSide => None,
+    }
+}
+
+/// A media error as the CLI says it: a limit names the flag that raises it.
+pub fn with_flag(e: MediaError) -> anyhow::Error {
+    match &e {
+        MediaError::LimitExceeded { limit, message } => match limit_flag(*limit) {
+            Some(flag) => anyhow::anyhow!("{message}, or raise the limit with {flag}"),
+            None => e.into(),
+        },
+        _ => e.into(),
     }
 }
 
@@ -71,7 +91,7 @@ impl CliError {
 pub fn input_error(e: MediaError) -> CliError {
     match e {
         MediaError::Cancelled => CliError::from_media(e),
-        other => CliError::input(other.into()),
+        other => CliError::input(with_flag(other)),
     }
 }
 

@@ -165,7 +165,7 @@ fn bad_inputs_fail_cleanly_with_exit_code_3() {
     assert_clean_failure(
         &retake(&["convert", &s(&long), "-o", &s(&out), "--max-duration", "2"]),
         3,
-        "trim it or raise",
+        "trim it, or raise the limit with --max-duration",
     );
     assert!(!out.exists());
 }

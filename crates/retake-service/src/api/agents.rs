@@ -21,9 +21,9 @@ type ApiResult<T> = Result<T, ApiError>;
 
 /// The largest create body: the source clip inline as base64 (`max_bytes`, a third larger
 /// in base64) and a megabyte for the rest.
-pub fn max_create_body(svc: &Service) -> usize {
+pub fn max_create_body(svc: &Service) -> u64 {
     let inline = svc.config.max_bytes.saturating_mul(4) / 3;
-    usize::try_from(inline.saturating_add(1 << 20)).unwrap_or(usize::MAX)
+    inline.saturating_add(1 << 20)
 }
 
 /// Create a video edit (`type: "video_edit"`, model `ray-3.2`).

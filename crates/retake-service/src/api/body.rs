@@ -1,16 +1,108 @@
-//! Reading request bodies with a byte cap that answers 413 in the JSON error shape, and the
-//! rewriting of error bodies into a surface's own field names.
+//! Request bodies: a per-route byte cap checked against `Content-Length` before anything is
+//! read (so an over-limit upload gets its 413 without a `100 Continue`), the same cap
+//! enforced while a chunked body streams in, and body errors turned into the statuses a
+//! client can act on (413, 408, 400); and the rewriting of error bodies into a surface's own
+//! field names.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
-use axum::response::Response;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
 use futures_util::StreamExt;
 
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
 use crate::error::ServiceError;
+use crate::transport::{find_body_error, BodyError, CappedBody};
 
-/// Largest JSON body the create endpoints read (media travel as URLs or uploads).
-pub(crate) const MAX_JSON_BYTES: usize = 256 * 1024;
+/// Largest JSON body a create reads.
+pub const MAX_JSON_BYTES: u64 = 256 * 1024;
+
+/// A route's body limit and what to call the body in errors.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyCap {
+    /// Bytes.
+    pub limit: u64,
+    /// What the body is (`the upload`, `the request`) and the setting that sets the limit.
+    pub what: &'static str,
+    /// The setting an operator raises, if one does.
+    pub setting: Option<&'static str>,
+}
+
+impl BodyCap {
+    fn too_large(&self, got: Option<u64>) -> ServiceError {
+        let mb = |b: u64| b as f64 / 1e6;
+        let size = match got {
+            Some(n) => format!(" is {:.1} MB;", mb(n)),
+            None => " is over the limit;".into(),
+        };
+        let raise = match self.setting {
+            Some(s) => format!(", or ask the operator to raise `{s}`"),
+            None => String::new(),
+        };
+        ServiceError::TooLarge(format!(
+            "{}{size} the limit is {:.1} MB — send a smaller file{raise}",
+            self.what,
+            mb(self.limit)
+        ))
+    }
+}
+
+/// Middleware: refuses a body whose `Content-Length` is over the cap before reading it,
+/// and caps a body of unknown length while it streams.
+pub async fn cap_body(State(cap): State<BodyCap>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared {
+        if len > cap.limit {
+            return ApiError(cap.too_large(Some(len))).into_response();
+        }
+    }
+    let has_body = declared.is_some_and(|len| len > 0)
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let body = Body::new(CappedBody::new(body, cap.limit).on_finish(finished.clone()));
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    let unread = has_body && !finished.load(std::sync::atomic::Ordering::Relaxed);
+    if unread && !resp.status().is_success() {
+        // A refused request's body is not all read; close rather than read the rest.
+        resp.headers_mut()
+            .entry(header::CONNECTION)
+            .or_insert(header::HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// The error a client should see for a body that failed while being read.
+pub fn read_error(what: &str, e: &axum::Error, cap: Option<BodyCap>) -> ServiceError {
+    match find_body_error(e) {
+        Some(BodyError::TooLarge { .. }) => match cap {
+            Some(c) => c.too_large(None),
+            None => ServiceError::TooLarge(format!("{what} is over the size limit")),
+        },
+        Some(t @ (BodyError::Idle(_) | BodyError::Deadline(_))) => ServiceError::RequestTimeout(
+            format!("{t}; send {what} without pauses, or over a faster connection"),
+        ),
+        None => ServiceError::BadRequest(format!("{what} was cut off: {e}")),
+    }
+}
+
+/// Reads a whole (small) body, mapping failures with [`read_error`].
+pub async fn read_all(body: Body, what: &str, limit: u64) -> Result<Bytes, ServiceError> {
+    let cap = BodyCap {
+        limit,
+        what: "the request body",
+        setting: None,
+    };
+    axum::body::to_bytes(Body::new(CappedBody::new(body, limit)), usize::MAX)
+        .await
+        .map_err(|e| read_error(what, &e, Some(cap)))
+}
 
 /// How much of an over-long body is still read (and dropped) so that the client, which is
 /// usually still sending, receives the 413 instead of a reset connection.
@@ -20,7 +112,7 @@ const DRAIN_MAX: u64 = 8 * 1024 * 1024;
 pub(crate) async fn read_capped(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    limit: u64,
     hint: &str,
 ) -> Result<Vec<u8>, ServiceError> {
     let too_large =
@@ -40,7 +132,7 @@ pub(crate) async fn read_capped(
             ServiceError::BadRequest(format!("the body could not be read: {e}; send it again"))
         })?;
         seen += chunk.len() as u64;
-        if seen > limit as u64 {
+        if seen > limit {
             buf = Vec::new();
             if seen > DRAIN_MAX {
                 break;
@@ -49,7 +141,7 @@ pub(crate) async fn read_capped(
         }
         buf.extend_from_slice(&chunk);
     }
-    if seen > limit as u64 {
+    if seen > limit {
         return Err(too_large());
     }
     Ok(buf)
@@ -80,7 +172,7 @@ pub(crate) async fn rename_fields(
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_JSON_BYTES).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_JSON_BYTES as usize).await else {
         return Response::from_parts(parts, Body::empty());
     };
     let out = match serde_json::from_slice::<ErrorBody>(&bytes) {

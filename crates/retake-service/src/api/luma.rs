@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::auth::{Caller, MaybeCaller};
+use super::body::{read_all, MAX_JSON_BYTES};
 use super::error::{ApiError, ErrorBody};
+use super::extract::IdPath;
+use super::video::{ranged_response, BlobSource};
 use crate::catalogue::Surface;
 use crate::domain::{Generation, ModifyVideoRequest};
 use crate::error::ServiceError;
@@ -87,8 +90,10 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Servi
         (status = 400, description = "A parameter is missing or wrong, or a URL may not be fetched", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 402, description = "Not enough credits", body = ErrorBody),
+        (status = 404, description = "An upload URL names no upload of this key", body = ErrorBody),
+        (status = 408, description = "The body stalled or took too long", body = ErrorBody),
         (status = 409, description = "Idempotency-Key reused for a different request", body = ErrorBody),
-        (status = 413, description = "An input is over a size, duration or resolution limit", body = ErrorBody),
+        (status = 413, description = "The body is over 256 KB, or an input is over a size, duration or resolution limit", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
         (status = 422, description = "An input is not a video or image retake can read", body = ErrorBody),
         (status = 429, description = "Rate limit; see Retry-After", body = ErrorBody),
@@ -102,9 +107,10 @@ pub async fn modify(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
     require_json(&headers)?;
+    let body = read_all(body, "the request body", MAX_JSON_BYTES).await?;
     let request = ModifyVideoRequest::from_json(&body)?;
     let s = svc
         .submit(&key, Surface::Luma, request, idempotency_key(&headers)?)
@@ -140,7 +146,7 @@ pub async fn modify(
 pub async fn get(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Json<Generation>> {
     Ok(Json(svc.get(&key, &id).await?))
 }
@@ -192,7 +198,8 @@ pub async fn list(
     Ok(Json(svc.list(&key, limit, offset).await?))
 }
 
-/// Delete a generation and its files (a running one is stopped; a charge is not refunded).
+/// Delete a generation and its files. A queued or dreaming one is stopped and its credits
+/// released (nothing is charged); a completed one's charge stays.
 #[utoipa::path(
     delete,
     path = "/dream-machine/v1/generations/{id}",
@@ -210,7 +217,7 @@ pub async fn list(
 pub async fn delete(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<StatusCode> {
     svc.delete(&key, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -238,7 +245,7 @@ pub async fn delete(
 pub async fn cancel(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Json<Generation>> {
     Ok(Json(svc.cancel(&key, &id).await?))
 }
@@ -282,7 +289,8 @@ pub async fn ping() -> Json<Pong> {
 /// Download a completed generation's MP4, with the owner's key or a signed link.
 ///
 /// `assets.video` of a completed generation is such a signed link (`expires`, `sig`); it
-/// works without a key until it expires.
+/// works without a key until it expires (or the key that made it is revoked). A single
+/// `Range` is served as 206, so players can seek.
 #[utoipa::path(
     get,
     path = "/dream-machine/v1/generations/{id}/video",
@@ -291,10 +299,13 @@ pub async fn ping() -> Json<Pong> {
         ("id" = String, Path, description = "Generation id (a UUID)"),
         ("expires" = Option<i64>, Query, description = "Signed link: expiry, Unix seconds"),
         ("sig" = Option<String>, Query, description = "Signed link: signature"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`, `bytes=1024-` or `bytes=-1024`"),
     ),
     responses(
         (status = 200, description = "The MP4", content_type = "video/mp4", body = Vec<u8>),
         (status = 400, description = "`expires` is not a Unix time", body = ErrorBody),
+        (status = 206, description = "The range asked for (Content-Range says which)", content_type = "video/mp4", body = Vec<u8>),
+        (status = 416, description = "The range lies outside the file", body = ErrorBody),
         (status = 401, description = "No key and no signed link, or an invalid key", body = ErrorBody),
         (status = 403, description = "The signed link expired or is not valid", body = ErrorBody),
         (status = 404, description = "No such generation, or no video yet", body = ErrorBody),
@@ -306,8 +317,9 @@ pub async fn ping() -> Json<Pong> {
 pub async fn video(
     State(svc): State<Arc<Service>>,
     MaybeCaller(key): MaybeCaller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let params: Vec<(String, String)> = query
         .as_deref()
@@ -332,21 +344,29 @@ pub async fn video(
         _ => None,
     };
     let blob = svc.video_blob(&id, key.as_ref(), signed).await?;
-    mp4_response(&svc, &blob, &id).await
+    video_response(&svc, &blob, &id, &headers).await
 }
 
-/// Streams an MP4 from blob storage as the response body.
-pub(crate) async fn mp4_response(svc: &Service, blob: &str, id: &str) -> ApiResult<Response> {
+/// An MP4 from blob storage as the response, whole or the range `request` asks for.
+pub(crate) async fn video_response(
+    svc: &Service,
+    blob: &str,
+    id: &str,
+    request: &HeaderMap,
+) -> ApiResult<Response> {
     let gone = || ServiceError::NotFound(format!("the video of `{id}` is gone from storage"));
-    let len = svc.blobs.head(blob).await.map_err(ServiceError::from)?;
-    let len = len.ok_or_else(gone)?;
-    let stream = svc.blobs.read(blob, None).await.map_err(|e| match e {
-        crate::blobs::BlobError::NotFound(_) => gone(),
-        other => other.into(),
-    })?;
-    let mut resp = Body::from_stream(stream).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    Ok(resp)
+    let source = BlobSource::open(svc.blobs.clone(), blob)
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(gone)?;
+    ranged_response(&source, request, "video/mp4", id)
+        .await
+        .map_err(|e| {
+            ServiceError::NotFound(format!("the video of `{id}` could not be read ({e})")).into()
+        })
+}
+
+/// Streams a whole MP4 from blob storage as the response body.
+pub(crate) async fn mp4_response(svc: &Service, blob: &str, id: &str) -> ApiResult<Response> {
+    video_response(svc, blob, id, &HeaderMap::new()).await
 }

@@ -3,22 +3,25 @@
 
 mod agents;
 mod auth;
-mod body;
+pub mod body;
 mod error;
+mod extract;
 mod files;
 mod luma;
 mod openapi;
 mod runapi;
 mod segmind;
 mod uploads;
+pub mod video;
 
-pub use error::{status, ApiError, ErrorBody};
+pub use error::{json_errors, status, ApiError, ErrorBody};
 pub use openapi::ApiDoc;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -93,10 +96,29 @@ async fn fallback() -> ApiError {
     ))
 }
 
-/// All routes, with the credits header layer.
+/// All routes, with the credits header layer; every error, the framework's own included,
+/// leaves as `{"detail", "code"}`.
 pub fn router(svc: Arc<Service>) -> Router {
+    let json_cap = body::BodyCap {
+        limit: body::MAX_JSON_BYTES,
+        what: "the request body",
+        setting: None,
+    };
+    // A form may carry the clip, the first frame and the text fields.
+    let form_cap = body::BodyCap {
+        limit: svc
+            .config
+            .max_bytes
+            .saturating_add(svc.config.max_image_bytes)
+            .saturating_add(1 << 20),
+        what: "the request",
+        setting: Some("max_bytes"),
+    };
     let luma = Router::new()
-        .route("/generations/video/modify", post(luma::modify))
+        .route(
+            "/generations/video/modify",
+            post(luma::modify).layer(from_fn_with_state(json_cap, body::cap_body)),
+        )
         .route("/generations", get(luma::list))
         .route("/generations/{id}", get(luma::get).delete(luma::delete))
         .route("/generations/{id}/cancel", post(luma::cancel))
@@ -110,9 +132,15 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/v2/requests/{id}", get(segmind::request_result))
         // Files are streamed to disk with their own byte cap.
         .layer(DefaultBodyLimit::disable())
-        .route_layer(axum::middleware::from_fn(segmind::segmind_errors));
+        .route_layer(from_fn_with_state(form_cap, body::cap_body))
+        // Inside segmind_errors, so the framework's rejections get its `error` field too.
+        .route_layer(from_fn(json_errors))
+        .route_layer(from_fn(segmind::segmind_errors));
     let runapi_routes = Router::new()
-        .route("/api/v1/luma/modify_video", post(runapi::modify))
+        .route(
+            "/api/v1/luma/modify_video",
+            post(runapi::modify).layer(from_fn_with_state(json_cap, body::cap_body)),
+        )
         .route(
             "/api/v1/luma/modify_video/{task_id}",
             get(runapi::get_modify_task).delete(runapi::delete_modify_task),
@@ -126,7 +154,9 @@ pub fn router(svc: Arc<Service>) -> Router {
             get(runapi::get_task).delete(runapi::delete_task),
         )
         .route("/api/v1/tasks/{task_id}/cancel", post(runapi::cancel_task))
-        .route_layer(axum::middleware::from_fn(runapi::runapi_errors));
+        // Inside runapi_errors, so the framework's rejections get RunAPI's shape too.
+        .route_layer(from_fn(json_errors))
+        .route_layer(from_fn(runapi::runapi_errors));
     let agents = Router::new()
         .route(
             "/generations",
@@ -150,22 +180,31 @@ pub fn router(svc: Arc<Service>) -> Router {
             "/files/{id}/content",
             put(files::put_content).layer(DefaultBodyLimit::disable()),
         );
-    Router::new()
+    let app = Router::new()
         .nest("/dream-machine/v1", luma)
         .nest("/agents/v1", agents)
         .merge(segmind_routes)
         .merge(runapi_routes)
         .route(
             "/v1/uploads",
-            post(uploads::upload).layer(DefaultBodyLimit::disable()),
+            post(uploads::upload)
+                .layer(DefaultBodyLimit::disable())
+                .layer(from_fn_with_state(uploads::cap(&svc), body::cap_body))
+                .get(uploads::list),
+        )
+        .route(
+            "/v1/uploads/{id}",
+            get(uploads::get).delete(uploads::delete),
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
         .fallback(fallback)
-        .layer(axum::middleware::from_fn_with_state(
-            svc.clone(),
-            auth::remaining_credits,
-        ))
-        .with_state(svc)
+        .layer(from_fn_with_state(svc.clone(), auth::remaining_credits))
+        .with_state(svc);
+    // Around the whole router rather than each route, so it sees responses as they leave
+    // (a 405 with its `Allow` header, which the router adds last).
+    Router::new()
+        .fallback_service(app)
+        .layer(from_fn(json_errors))
 }

@@ -6,16 +6,16 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::{agents, files, luma, runapi, segmind, uploads};
 use crate::domain::{
-    Assets, CreateFileRequest, CreateFileResponse, DepthControl, EditControls, EditFailureCode,
-    EditGeneration, EditGenerationList, EditModelName, EditOptions, EditOutput, EditRequest,
-    EditState, EditTypeName, EditVideo, FaceControl, FileList, FileObject, FilePurpose, FileState,
-    Generation, GenerationTypeName, MediaRef, MediaSource, ModeName, ModelName, ModifyVideoRequest,
-    NormalsControl, PoseControl, PoseStrength, PresignedUpload, ResolutionName, State, Task,
-    TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest, TaskStatus, TrajectoryControl,
-    UrlOrRef, VideoOptions,
+    Assets, CreateFileRequest, CreateFileResponse, DeliveryState, DepthControl, EditControls,
+    EditFailureCode, EditGeneration, EditGenerationList, EditModelName, EditOptions, EditOutput,
+    EditRequest, EditState, EditTypeName, EditVideo, FaceControl, FileList, FileObject,
+    FilePurpose, FileState, Generation, GenerationTypeName, MediaRef, MediaSource, ModeName,
+    ModelName, ModifyVideoRequest, NormalsControl, PoseControl, PoseStrength, PresignedUpload,
+    ResolutionName, State, Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest,
+    TaskStatus, TrajectoryControl, UrlOrRef, VideoOptions, WebhookStatus,
 };
 use crate::service::GenerationList;
-use crate::uploads::Upload;
+use crate::uploads::{Upload, UploadList};
 
 struct Security;
 
@@ -84,6 +84,9 @@ impl Modify for Security {
         files::list,
         files::delete,
         uploads::upload,
+        uploads::list,
+        uploads::get,
+        uploads::delete,
         super::healthz,
         super::metrics,
     ),
@@ -98,6 +101,9 @@ impl Modify for Security {
         GenerationTypeName,
         GenerationList,
         Upload,
+        UploadList,
+        WebhookStatus,
+        DeliveryState,
         ErrorBody,
         luma::CreditBalance,
         luma::Pong,

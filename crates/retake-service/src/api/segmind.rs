@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::body::{content_type, read_capped, rename_fields, MAX_JSON_BYTES};
 use super::error::{ApiError, ErrorBody};
+use super::extract::IdPath;
 use super::luma::{idempotency_key, mp4_response};
 use crate::catalogue::Surface;
 use crate::domain::{
@@ -33,7 +34,7 @@ use crate::uploads::Upload;
 type ApiResult<T> = Result<T, ApiError>;
 
 /// Largest JSON body, or text fields of a form, read.
-const MAX_FIELDS_BYTES: usize = MAX_JSON_BYTES;
+const MAX_FIELDS_BYTES: usize = MAX_JSON_BYTES as usize;
 
 /// The Segmind modify-video request (JSON).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -162,7 +163,7 @@ async fn read_request<'a>(
         let body = read_capped(
             &parts.headers,
             body,
-            MAX_FIELDS_BYTES,
+            MAX_JSON_BYTES,
             "send the clip as a URL (video_url), or the file itself in a multipart form",
         )
         .await?;
@@ -255,7 +256,7 @@ async fn read_form(
             while let Some(chunk) = field.chunk().await.map_err(form_error)? {
                 w.write(&chunk).await?;
             }
-            let upload = w.finish(svc.blobs.as_ref()).await.map_err(|e| match e {
+            let upload = w.finish(svc).await.map_err(|e| match e {
                 ServiceError::BadRequest(_) => bad(format!("the `{name}` file is empty")),
                 other => other,
             })?;
@@ -535,7 +536,7 @@ async fn v2_status(svc: &Service, key: &KeyRecord, id: &str) -> ApiResult<Respon
 pub async fn request_status(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Response> {
     v2_status(&svc, &key, &id).await
 }
@@ -559,7 +560,7 @@ pub async fn request_status(
 pub async fn request_result(
     State(svc): State<Arc<Service>>,
     Caller(key): Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> ApiResult<Response> {
     v2_status(&svc, &key, &id).await
 }

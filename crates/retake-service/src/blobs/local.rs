@@ -177,6 +177,16 @@ impl BlobStore for LocalBlobs {
         Ok(out)
     }
 
+    async fn list_dated(&self, prefix: &str) -> BlobResult<Vec<(String, std::time::SystemTime)>> {
+        let mut out = Vec::new();
+        for (key, _) in self.list(prefix).await? {
+            if let Ok(meta) = tokio::fs::metadata(self.path(&key)).await {
+                out.push((key, meta.modified()?));
+            }
+        }
+        Ok(out)
+    }
+
     async fn check(&self) -> BlobResult<()> {
         let probe = self
             .root

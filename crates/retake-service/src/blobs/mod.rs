@@ -64,6 +64,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete_prefix(&self, prefix: &str) -> BlobResult<u64>;
     /// Every object under the folder `prefix` (however deep), as key and size.
     async fn list(&self, prefix: &str) -> BlobResult<Vec<(String, u64)>>;
+    /// Every key under `prefix` with when it was last written (the sweepers' age test).
+    async fn list_dated(&self, prefix: &str) -> BlobResult<Vec<(String, std::time::SystemTime)>>;
     /// Writes, reads back and removes a small object: at start, so a wrong endpoint, bucket,
     /// credentials or permissions stop the start with a clear message instead of failing
     /// the first job.

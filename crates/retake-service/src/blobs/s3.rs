@@ -305,6 +305,29 @@ impl BlobStore for S3Blobs {
         Ok(out)
     }
 
+    async fn list_dated(&self, prefix: &str) -> BlobResult<Vec<(String, std::time::SystemTime)>> {
+        let folder = self.path(prefix.trim_end_matches('/'));
+        let skip = if self.settings.prefix.is_empty() {
+            0
+        } else {
+            self.settings.prefix.len() + 1
+        };
+        let mut out: Vec<(String, std::time::SystemTime)> = self
+            .store
+            .list(Some(&folder))
+            .map_ok(|m| {
+                (
+                    m.location.as_ref()[skip..].to_string(),
+                    m.last_modified.into(),
+                )
+            })
+            .try_collect()
+            .await
+            .map_err(|e| self.err("listing", e))?;
+        out.sort();
+        Ok(out)
+    }
+
     async fn check(&self) -> BlobResult<()> {
         let probe = format!(".retake-check/{}", uuid::Uuid::new_v4().simple());
         let path = self.path(&probe);

@@ -60,6 +60,34 @@ pub struct Assets {
     pub progress_video: Option<String>,
 }
 
+/// Where one webhook event of a generation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Being tried, or waiting for a retry.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed; the event was given up.
+    Failed,
+}
+
+/// How the webhook of one event went (a retake extension of the Generation).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookStatus {
+    /// The state the event announced: `dreaming`, `completed` or `failed`.
+    pub event: String,
+    /// `pending`, `delivered` or `failed` (given up after `webhook_attempts`).
+    pub status: DeliveryState,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    /// Why the last attempt failed (the receiver's status, or the connection error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When this last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
 /// A generation as the API returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Generation {
@@ -82,6 +110,10 @@ pub struct Generation {
     /// How far along it is, 0–100 (an extra field the SDKs ignore).
     #[schema(minimum = 0, maximum = 100)]
     pub progress: u8,
+    /// With a `callback_url`: how delivery of each webhook event went, so a receiver that
+    /// missed one can tell (an extra field the SDKs ignore).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookStatus>,
 }
 
 /// Formats a Unix time in milliseconds as RFC 3339 UTC with milliseconds.

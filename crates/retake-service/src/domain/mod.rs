@@ -23,9 +23,12 @@ pub use file::{
     CreateFileRequest, CreateFileResponse, FileList, FileObject, FilePurpose, FileState,
     PresignedUpload,
 };
-pub use generation::{rfc3339_ms, Assets, Generation, State, GENERATION_TYPE};
+pub use generation::{
+    rfc3339_ms, Assets, DeliveryState, Generation, State, WebhookStatus, GENERATION_TYPE,
+};
 pub use request::{
     GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest, ValidRequest,
+    DEFAULT_MODE, DEFAULT_MODEL,
 };
 pub use task::{
     Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest, TaskStatus, UrlOrRef,

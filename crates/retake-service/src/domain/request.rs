@@ -81,13 +81,13 @@ pub struct ModifyVideoRequest {
     /// The edited first frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_frame: Option<MediaRef>,
-    /// `adhere_1` … `reimagine_3`.
+    /// `adhere_1` … `reimagine_3`; default `adhere_1` (the same on every surface).
     #[serde(default)]
-    #[schema(required = true, value_type = ModeName)]
+    #[schema(value_type = Option<ModeName>)]
     pub mode: Option<String>,
-    /// `ray-2` or `ray-flash-2` (`luma-modify-video` in the echo of a RunAPI task).
+    /// `ray-2` (default) or `ray-flash-2` (`luma-modify-video` in the echo of a RunAPI task).
     #[serde(default)]
-    #[schema(required = true, value_type = ModelName)]
+    #[schema(value_type = Option<ModelName>)]
     pub model: Option<String>,
     /// What to change (at most `max_prompt_chars`, 2000 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +114,13 @@ pub struct ValidRequest {
     /// Webhook target.
     pub callback_url: Option<String>,
 }
+
+/// The mode of a request that names none, on every API surface (Segmind's documented
+/// default; the CLI's own default is `flex_1`).
+pub const DEFAULT_MODE: &str = "adhere_1";
+
+/// The model of a request that names none.
+pub const DEFAULT_MODEL: &str = "ray-2";
 
 const MODES: &str =
     "adhere_1, adhere_2, adhere_3, flex_1, flex_2, flex_3, reimagine_1, reimagine_2, reimagine_3";
@@ -193,23 +200,27 @@ impl ModifyVideoRequest {
                 }
             },
         };
-        let mode_name = self
-            .mode
-            .as_deref()
-            .ok_or_else(|| bad(format!("mode is required; one of {MODES}")))?;
-        let mode = mode_name
-            .parse::<Mode>()
-            .map_err(|_| bad(format!("mode `{mode_name}` is unknown; use one of {MODES}")))?;
+        let mode_name = self.mode.as_deref().unwrap_or(DEFAULT_MODE);
+        let mode = mode_name.parse::<Mode>().map_err(|_| {
+            bad(format!(
+                "mode `{}` is unknown; use one of {MODES}",
+                truncate(mode_name, 40)
+            ))
+        })?;
         let models = id_list(catalogue.ids_on(surface));
-        let model = match self.model.as_deref().map(str::trim) {
-            Some(m) if catalogue.get_on(surface, m).is_some() => m.to_string(),
-            Some(other) => {
+        let model = match self
+            .model
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(DEFAULT_MODEL)
+        {
+            m if catalogue.get_on(surface, m).is_some() => m.to_string(),
+            other => {
                 return Err(bad(format!(
                     "model `{}` is unknown here; use {models}",
                     truncate(other, 40)
                 )))
             }
-            None => return Err(bad(format!("model is required: {models}"))),
         };
         let prompt = self
             .prompt
@@ -267,6 +278,15 @@ mod tests {
     }
 
     #[test]
+    fn mode_and_model_default_the_same_everywhere() {
+        let v =
+            req(r#"{"media":{"url":"https://x/a.mp4"},"first_frame":{"url":"https://x/f.png"}}"#)
+                .unwrap();
+        assert_eq!(v.mode, Mode::Adhere1);
+        assert_eq!(v.model, "ray-2");
+    }
+
+    #[test]
     fn every_mistake_says_what_to_fix() {
         let base = r#""media":{"url":"https://x/a.mp4"},"mode":"flex_1","model":"ray-2""#;
         let cases = [
@@ -284,10 +304,6 @@ mod tests {
             (
                 r#"{"media":{"url":"https://x"},"mode":"wild","model":"ray-2"}"#.to_string(),
                 "mode `wild` is unknown",
-            ),
-            (
-                r#"{"media":{"url":"https://x"},"model":"ray-2"}"#.to_string(),
-                "mode is required",
             ),
             (
                 r#"{"media":{"url":"https://x"},"mode":"flex_1","model":"ray-3"}"#.to_string(),

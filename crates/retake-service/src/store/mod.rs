@@ -10,6 +10,7 @@ mod sqlite;
 mod sqlite_copy;
 #[cfg(test)]
 mod tests;
+mod uploads;
 
 pub use open::{open, StoreLocation};
 pub use postgres::{mask_url, PgStore};
@@ -20,7 +21,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use crate::domain::{FailureCode, State};
+pub use crate::domain::DeliveryState;
+use crate::domain::{FailureCode, FilePurpose, FileState, State};
 use crate::pricing::Credits;
 
 /// What storage can fail with.
@@ -149,6 +151,77 @@ pub struct GenerationRecord {
     pub credit_state: CreditState,
     /// Webhook target.
     pub callback_url: Option<String>,
+    /// Delivery status of each webhook event sent for it, in the order they were first sent.
+    pub webhooks: Vec<WebhookDelivery>,
+}
+
+/// The delivery of one webhook event (`dreaming`, `completed`, `failed`) of a generation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebhookDelivery {
+    /// The generation state the event announced.
+    pub event: String,
+    /// Where delivery stands.
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// What went wrong on the last failed attempt.
+    pub last_error: Option<String>,
+    /// When this changed, Unix ms.
+    pub updated_at: i64,
+}
+
+/// An uploaded file, usable by its key as a media or first-frame URL until it expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRecord {
+    /// UUID (hyphenated).
+    pub id: String,
+    /// Owning key.
+    pub key_id: String,
+    /// Blob key of the file.
+    pub blob: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// What the content looks like (`video/mp4`, `image/png`, … or `application/octet-stream`).
+    pub content_type: String,
+    /// SHA-256 of the content (hex).
+    pub sha256: String,
+    /// Upload time, Unix ms.
+    pub created_at: i64,
+    /// When it is deleted, Unix ms.
+    pub expires_at: i64,
+    /// The Files API's state: `Pending` until a presigned upload's bytes are checked
+    /// (uploads of `/v1/uploads` are `Ready` at once). Only a ready file may be used.
+    pub state: FileState,
+    /// The Files API's purpose (`Input` for `/v1/uploads`).
+    pub purpose: FilePurpose,
+    /// The name it was uploaded under.
+    pub filename: Option<String>,
+    /// The client's opaque end-user tag.
+    pub user_id: Option<String>,
+    /// Why its bytes failed their checks (state `Failed`).
+    pub failure_reason: Option<String>,
+}
+
+/// Which of a key's uploads a listing shows (all, by default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UploadFilter {
+    /// Only uploads of this purpose.
+    pub purpose: Option<FilePurpose>,
+    /// Only uploads in this state.
+    pub state: Option<FileState>,
+}
+
+/// What checking a pending upload's bytes found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// `Ready` or `Failed`.
+    pub state: FileState,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// What the bytes are.
+    pub content_type: String,
+    /// SHA-256 of the bytes (hex; empty when they failed).
+    pub sha256: String,
 }
 
 /// A job a worker holds a lease on.
@@ -335,6 +408,43 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a generation as it is, with its job and idempotency keys; `false` (and nothing
     /// changed) when one with its id is already there.
     async fn import_generation(&self, generation: GenerationExport) -> StoreResult<bool>;
+    /// The workers holding leases now (each owner once).
+    async fn lease_owners(&self) -> StoreResult<Vec<String>>;
+    /// Requeues the jobs leased by `owners` at once, without waiting for their leases to
+    /// expire (the owners are known to be dead); fails those out of attempts.
+    async fn requeue_leases_of(
+        &self,
+        owners: &[String],
+        max_attempts: u32,
+    ) -> StoreResult<Requeued>;
+    /// Records how delivery of a generation's webhook event stands (replacing the earlier
+    /// record of the same event). A generation that is gone is not an error.
+    async fn record_webhook(&self, id: &str, delivery: WebhookDelivery) -> StoreResult<()>;
+    /// Stores an upload record.
+    async fn insert_upload(&self, upload: UploadRecord) -> StoreResult<()>;
+    /// An upload, only if `key_id` owns it.
+    async fn upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>>;
+    /// A key's uploads that pass `filter`, newest first, and whether more follow.
+    async fn list_uploads(
+        &self,
+        key_id: &str,
+        filter: &UploadFilter,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<(Vec<UploadRecord>, bool)>;
+    /// Records what checking a pending upload of `key_id`'s found (its state, type and
+    /// hash), once: an upload no longer pending is left as it is. Returns the record as it
+    /// now stands, `None` if there is none.
+    async fn finish_upload(
+        &self,
+        key_id: &str,
+        id: &str,
+        outcome: FileOutcome,
+    ) -> StoreResult<Option<UploadRecord>>;
+    /// Deletes an upload record of `key_id`; returns it (its blob is the caller's to remove).
+    async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>>;
+    /// Up to `limit` uploads that expired before `now_ms`, oldest first.
+    async fn expired_uploads(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<UploadRecord>>;
 }
 
 /// Current Unix time in milliseconds.

@@ -2,14 +2,17 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::{now_ms, CreditState, GenerationRecord, KeyRecord, StoreError, StoreResult};
+use super::{
+    now_ms, CreditState, GenerationRecord, KeyRecord, Requeued, StoreError, StoreResult,
+    WebhookDelivery,
+};
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
 
 pub(super) const GEN_COLS: &str =
     "id, key_id, state, failure_reason, created_at, request, model, progress, \
     media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
-    callback_url, failure_code, updated_at";
+    callback_url, failure_code, updated_at, webhooks";
 
 pub(super) const KEY_COLS: &str =
     "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
@@ -59,7 +62,54 @@ pub(super) fn gen_from_row(r: &Row<'_>) -> rusqlite::Result<GenerationRecord> {
             .get::<_, Option<String>>(17)?
             .and_then(|c| FailureCode::parse(&c)),
         updated_at: r.get(18)?,
+        webhooks: match r.get::<_, Option<String>>(19)? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| bad(format!("webhook delivery record: {e}")))?,
+        },
     })
+}
+
+pub(super) fn webhooks_json(w: &[WebhookDelivery]) -> StoreResult<Option<String>> {
+    if w.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(w)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Puts an expired or orphaned job back in the queue, or fails it once it has used its
+/// attempts (settling its credits), adding it to `out`.
+pub(super) fn requeue_or_fail(
+    tx: &Transaction<'_>,
+    id: &str,
+    attempts: u32,
+    max_attempts: u32,
+    out: &mut Requeued,
+) -> StoreResult<()> {
+    if attempts >= max_attempts {
+        let reason = format!(
+            "processing stopped {attempts} times without finishing (the worker crashed, was \
+             killed or hung); no credits were charged — try again, or send a shorter clip"
+        );
+        let failed = Some((reason.as_str(), FailureCode::Crashed));
+        if let Some(g) = settle(tx, id, State::Failed, failed, None)? {
+            out.failed.push(g);
+        }
+    } else {
+        tx.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE generation_id = ?1",
+            [id],
+        )?;
+        tx.execute(
+            "UPDATE generations SET state = 'queued', progress = 0, updated_at = ?2 \
+             WHERE id = ?1",
+            params![id, now_ms()],
+        )?;
+        out.requeued.push(id.to_string());
+    }
+    Ok(())
 }
 
 pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
@@ -161,4 +211,45 @@ pub(super) fn find_idempotent(
         return Ok(None);
     };
     Ok(get_gen(c, &id)?.map(|g| (hash, g)))
+}
+
+/// Requeues (or fails) every job leased by one of `owners`.
+pub(super) fn requeue_owned(
+    tx: &Transaction<'_>,
+    owners: &[String],
+    max_attempts: u32,
+) -> StoreResult<Requeued> {
+    let mut out = Requeued::default();
+    for owner in owners {
+        let held: Vec<(String, u32)> = {
+            let mut st =
+                tx.prepare("SELECT generation_id, attempts FROM jobs WHERE lease_owner = ?1")?;
+            let rows = st.query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for (id, attempts) in held {
+            requeue_or_fail(tx, &id, attempts, max_attempts, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the delivery record of `delivery.event` on generation `id` (if it exists).
+pub(super) fn record_delivery(
+    tx: &Transaction<'_>,
+    id: &str,
+    delivery: WebhookDelivery,
+) -> StoreResult<()> {
+    let Some(mut g) = get_gen(tx, id)? else {
+        return Ok(());
+    };
+    match g.webhooks.iter_mut().find(|w| w.event == delivery.event) {
+        Some(w) => *w = delivery,
+        None => g.webhooks.push(delivery),
+    }
+    tx.execute(
+        "UPDATE generations SET webhooks = ?2 WHERE id = ?1",
+        params![id, webhooks_json(&g.webhooks)?],
+    )?;
+    Ok(())
 }

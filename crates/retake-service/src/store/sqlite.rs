@@ -15,12 +15,15 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::rows::{
-    credit_state_str, find_idempotent, gen_from_row, get_gen, get_key, key_from_row, settle,
-    still_ours, GEN_COLS, KEY_COLS,
+    credit_state_str, find_idempotent, gen_from_row, get_gen, get_key, key_from_row,
+    record_delivery, requeue_or_fail, requeue_owned, settle, still_ours, webhooks_json, GEN_COLS,
+    KEY_COLS,
 };
+use super::uploads;
 use super::{
-    now_ms, schema, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey,
-    KeyRecord, Lease, LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
+    now_ms, schema, Cancelled, CreditState, FileOutcome, GenerationExport, GenerationRecord,
+    IdempotencyKey, KeyRecord, Lease, LeasedJob, Requeued, Store, StoreError, StoreResult,
+    Submitted, UploadFilter, UploadRecord, WebhookDelivery,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -263,7 +266,7 @@ impl Store for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO generations ({GEN_COLS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     g.id,
@@ -284,7 +287,8 @@ impl Store for SqliteStore {
                     credit_state_str(CreditState::Reserved),
                     g.callback_url,
                     Option::<&str>::None,
-                    now
+                    now,
+                    webhooks_json(&g.webhooks)?
                 ],
             )?;
             tx.execute(
@@ -516,29 +520,7 @@ impl Store for SqliteStore {
             };
             let mut out = Requeued::default();
             for (id, attempts) in expired {
-                if attempts >= max_attempts {
-                    let reason = format!(
-                        "processing stopped {attempts} times without finishing (the worker \
-                         crashed, was killed or hung); no credits were charged — try again, or \
-                         send a shorter clip"
-                    );
-                    let failed = Some((reason.as_str(), FailureCode::Crashed));
-                    if let Some(g) = settle(&tx, &id, State::Failed, failed, None)? {
-                        out.failed.push(g);
-                    }
-                } else {
-                    tx.execute(
-                        "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
-                         WHERE generation_id = ?1",
-                        [&id],
-                    )?;
-                    tx.execute(
-                        "UPDATE generations SET state = 'queued', progress = 0, updated_at = ?2 \
-                         WHERE id = ?1",
-                        params![id, now],
-                    )?;
-                    out.requeued.push(id);
-                }
+                requeue_or_fail(&tx, &id, attempts, max_attempts, &mut out)?;
             }
             tx.commit()?;
             Ok(out)
@@ -580,5 +562,82 @@ impl Store for SqliteStore {
         tokio::task::spawn_blocking(move || me.import_generation_blocking(&generation))
             .await
             .map_err(|e| StoreError::Database(e.to_string()))?
+    }
+
+    async fn lease_owners(&self) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare("SELECT DISTINCT lease_owner FROM jobs WHERE lease_owner IS NOT NULL")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    async fn requeue_leases_of(
+        &self,
+        owners: &[String],
+        max_attempts: u32,
+    ) -> StoreResult<Requeued> {
+        let owners = owners.to_vec();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let out = requeue_owned(&tx, &owners, max_attempts)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_webhook(&self, id: &str, delivery: WebhookDelivery) -> StoreResult<()> {
+        let id = id.to_string();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            record_delivery(&tx, &id, delivery)?;
+            Ok(tx.commit()?)
+        })
+        .await
+    }
+
+    async fn insert_upload(&self, u: UploadRecord) -> StoreResult<()> {
+        self.call(move |c| uploads::insert(c, &u)).await
+    }
+
+    async fn upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
+        let (key_id, id) = (key_id.to_string(), id.to_string());
+        self.read_point(move |c| uploads::get(c, &key_id, &id))
+            .await
+    }
+
+    async fn list_uploads(
+        &self,
+        key_id: &str,
+        filter: &UploadFilter,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<(Vec<UploadRecord>, bool)> {
+        let (key_id, filter) = (key_id.to_string(), *filter);
+        self.read(move |c| uploads::list(c, &key_id, &filter, limit, offset))
+            .await
+    }
+
+    async fn finish_upload(
+        &self,
+        key_id: &str,
+        id: &str,
+        outcome: FileOutcome,
+    ) -> StoreResult<Option<UploadRecord>> {
+        let (key_id, id) = (key_id.to_string(), id.to_string());
+        self.call(move |c| uploads::finish(c, &key_id, &id, &outcome))
+            .await
+    }
+
+    async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
+        let (key_id, id) = (key_id.to_string(), id.to_string());
+        self.call(move |c| uploads::delete(c, &key_id, &id)).await
+    }
+
+    async fn expired_uploads(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<UploadRecord>> {
+        self.read(move |c| uploads::expired(c, now_ms, limit)).await
     }
 }

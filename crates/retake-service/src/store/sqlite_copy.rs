@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::rows::{credit_state_str, gen_from_row, GEN_COLS};
+use super::rows::{credit_state_str, gen_from_row, webhooks_json, GEN_COLS};
 use super::{
     now_ms, GenerationExport, IdempotencyKey, KeyRecord, QueuedJob, SqliteStore, StoreResult,
 };
@@ -94,7 +94,7 @@ impl SqliteStore {
             let n = tx.execute(
                 &format!(
                     "INSERT OR IGNORE INTO generations ({GEN_COLS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     g.id,
@@ -116,6 +116,7 @@ impl SqliteStore {
                     g.callback_url,
                     g.failure_code.map(FailureCode::as_str),
                     g.updated_at,
+                    webhooks_json(&g.webhooks)?,
                 ],
             )?;
             if n == 0 {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::domain::{FailureCode, State};
+use crate::domain::{FailureCode, FilePurpose, FileState, State};
 use crate::pricing::Credits;
 use retake_testkit::services::Postgres;
 
@@ -70,6 +70,10 @@ on_both!(
     generations_copy_between_stores_as_they_are,
     nodes_racing_lease_each_job_once_and_settle_it_once,
     concurrent_creates_on_two_nodes_reserve_once_and_never_overdraw,
+    leases_of_a_dead_worker_are_taken_back_at_once,
+    webhook_deliveries_are_recorded_per_event,
+    uploads_belong_to_their_key_and_expire,
+    a_files_api_upload_is_pending_until_finished_once_and_lists_by_purpose_and_state,
 );
 
 fn key(id: &str, credits: i64) -> KeyRecord {
@@ -106,6 +110,25 @@ fn gen(id: &str, key_id: &str, cost: i64) -> GenerationRecord {
         cost: Credits(cost),
         credit_state: CreditState::Reserved,
         callback_url: None,
+        webhooks: Vec::new(),
+    }
+}
+
+fn upload(id: &str, key_id: &str, created_at: i64, expires_at: i64) -> UploadRecord {
+    UploadRecord {
+        id: id.into(),
+        key_id: key_id.into(),
+        blob: format!("uploads/{key_id}/{id}"),
+        bytes: 1234,
+        content_type: "video/mp4".into(),
+        sha256: "ab".repeat(32),
+        created_at,
+        expires_at,
+        state: FileState::Ready,
+        purpose: FilePurpose::Input,
+        filename: None,
+        user_id: None,
+        failure_reason: None,
     }
 }
 
@@ -578,4 +601,214 @@ async fn concurrent_creates_on_two_nodes_reserve_once_and_never_overdraw(b: &Bac
     assert_eq!((k.balance.0, k.reserved.0), (100, 100));
     assert!(k.available().0 >= 0);
     assert_eq!(one.list_generations("b", 100, 0).await.unwrap().0.len(), 10);
+}
+
+async fn leases_of_a_dead_worker_are_taken_back_at_once(b: &Backend) {
+    let s = store(b).await;
+    for id in ["g1", "g2", "g3"] {
+        s.submit(gen(id, "a", 100), None).await.unwrap();
+    }
+    s.lease_job("dead", 60_000).await.unwrap().unwrap();
+    s.lease_job("alive", 60_000).await.unwrap().unwrap();
+    let mut owners = s.lease_owners().await.unwrap();
+    owners.sort();
+    assert_eq!(owners, ["alive", "dead"]);
+    let r = s.requeue_leases_of(&["dead".into()], 3).await.unwrap();
+    assert_eq!(r.requeued, ["g1"], "long before its lease would expire");
+    assert_eq!(
+        s.generation_by_id("g1").await.unwrap().unwrap().state,
+        State::Queued
+    );
+    assert_eq!(
+        s.heartbeat("g1", "dead", 60_000, 10).await.unwrap(),
+        Lease::Lost
+    );
+    assert_eq!(
+        s.heartbeat("g2", "alive", 60_000, 10).await.unwrap(),
+        Lease::Held,
+        "other workers keep theirs"
+    );
+    // Out of attempts: failed and released, like an expired lease.
+    let j = s.lease_job("dead2", 60_000).await.unwrap().unwrap();
+    assert_eq!(j.generation.id, "g1");
+    let r = s.requeue_leases_of(&["dead2".into()], 2).await.unwrap();
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].failure_code, Some(FailureCode::Crashed));
+    assert_eq!(available(&s, "a").await, 300, "g2 and g3 still reserved");
+}
+
+async fn webhook_deliveries_are_recorded_per_event(b: &Backend) {
+    let s = store(b).await;
+    s.submit(gen("g1", "a", 1), None).await.unwrap();
+    let d = |event: &str, state, attempts| WebhookDelivery {
+        event: event.into(),
+        state,
+        attempts,
+        last_error: (state != DeliveryState::Delivered).then(|| "HTTP 500".to_string()),
+        updated_at: 7,
+    };
+    s.record_webhook("g1", d("dreaming", DeliveryState::Pending, 1))
+        .await
+        .unwrap();
+    s.record_webhook("g1", d("dreaming", DeliveryState::Delivered, 2))
+        .await
+        .unwrap();
+    s.record_webhook("g1", d("completed", DeliveryState::Failed, 6))
+        .await
+        .unwrap();
+    let g = s.generation_by_id("g1").await.unwrap().unwrap();
+    assert_eq!(
+        g.webhooks,
+        [
+            d("dreaming", DeliveryState::Delivered, 2),
+            d("completed", DeliveryState::Failed, 6)
+        ]
+    );
+    // Listing carries them too, and a generation that is gone is no error.
+    let (page, _) = s.list_generations("a", 10, 0).await.unwrap();
+    assert_eq!(page[0].webhooks.len(), 2);
+    s.record_webhook("nope", d("dreaming", DeliveryState::Delivered, 1))
+        .await
+        .unwrap();
+}
+
+async fn uploads_belong_to_their_key_and_expire(b: &Backend) {
+    let s = store(b).await;
+    s.insert_upload(upload("u1", "a", 100, 1_000))
+        .await
+        .unwrap();
+    s.insert_upload(upload("u2", "a", 200, 5_000))
+        .await
+        .unwrap();
+    s.insert_upload(upload("u3", "b", 300, 500)).await.unwrap();
+    assert_eq!(
+        s.upload("a", "u1").await.unwrap(),
+        Some(upload("u1", "a", 100, 1_000))
+    );
+    assert!(s.upload("b", "u1").await.unwrap().is_none());
+    let (page, more) = s
+        .list_uploads("a", &UploadFilter::default(), 1, 0)
+        .await
+        .unwrap();
+    assert_eq!((page[0].id.as_str(), more), ("u2", true));
+    let (page, more) = s
+        .list_uploads("a", &UploadFilter::default(), 10, 1)
+        .await
+        .unwrap();
+    assert_eq!((page.len(), more), (1, false));
+    assert!(s.delete_upload("b", "u1").await.unwrap().is_none());
+    let expired: Vec<String> = s
+        .expired_uploads(2_000, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(expired, ["u3", "u1"], "oldest expiry first, every key");
+    assert_eq!(
+        s.delete_upload("a", "u1").await.unwrap().map(|u| u.blob),
+        Some("uploads/a/u1".to_string())
+    );
+    assert!(s.delete_upload("a", "u1").await.unwrap().is_none());
+    assert_eq!(
+        s.list_uploads("a", &UploadFilter::default(), 10, 0)
+            .await
+            .unwrap()
+            .0
+            .len(),
+        1
+    );
+}
+
+async fn a_files_api_upload_is_pending_until_finished_once_and_lists_by_purpose_and_state(
+    b: &Backend,
+) {
+    let s = store(b).await;
+    let pending = UploadRecord {
+        state: FileState::Pending,
+        purpose: FilePurpose::Reference,
+        filename: Some("kf.png".into()),
+        user_id: Some("end-user-7".into()),
+        content_type: "image/png".into(),
+        sha256: String::new(),
+        ..upload("f1", "a", 100, 9_000)
+    };
+    s.insert_upload(pending.clone()).await.unwrap();
+    s.insert_upload(upload("f2", "a", 200, 9_000))
+        .await
+        .unwrap();
+    assert_eq!(s.upload("a", "f1").await.unwrap(), Some(pending.clone()));
+    let ids = |page: Vec<UploadRecord>| page.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    let by = |purpose, state| UploadFilter { purpose, state };
+    let list = |f: UploadFilter| {
+        let s = s.clone();
+        async move { ids(s.list_uploads("a", &f, 10, 0).await.unwrap().0) }
+    };
+    assert_eq!(list(by(None, None)).await, ["f2", "f1"]);
+    assert_eq!(list(by(Some(FilePurpose::Reference), None)).await, ["f1"]);
+    assert_eq!(list(by(None, Some(FileState::Pending))).await, ["f1"]);
+    assert_eq!(
+        list(by(Some(FilePurpose::Input), Some(FileState::Ready))).await,
+        ["f2"]
+    );
+    assert!(list(by(Some(FilePurpose::Input), Some(FileState::Pending)))
+        .await
+        .is_empty());
+    // Another key cannot finish it.
+    let ready = FileOutcome {
+        state: FileState::Ready,
+        failure_reason: None,
+        content_type: "image/png".into(),
+        sha256: "cd".repeat(32),
+    };
+    assert!(s
+        .finish_upload("b", "f1", ready.clone())
+        .await
+        .unwrap()
+        .is_none());
+    let done = s.finish_upload("a", "f1", ready).await.unwrap().unwrap();
+    assert_eq!(
+        (done.state, done.sha256.as_str()),
+        (FileState::Ready, "cd".repeat(32).as_str())
+    );
+    assert_eq!(done.filename.as_deref(), Some("kf.png"));
+    // Finished once: a second outcome changes nothing.
+    let failed = FileOutcome {
+        state: FileState::Failed,
+        failure_reason: Some("not an image".into()),
+        content_type: "video/mp4".into(),
+        sha256: String::new(),
+    };
+    let again = s
+        .finish_upload("a", "f1", failed.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, done);
+    // A failed check keeps its reason.
+    s.insert_upload(UploadRecord {
+        state: FileState::Pending,
+        ..upload("f3", "a", 300, 9_000)
+    })
+    .await
+    .unwrap();
+    let f3 = s.finish_upload("a", "f3", failed).await.unwrap().unwrap();
+    assert_eq!(
+        (f3.state, f3.failure_reason.as_deref()),
+        (FileState::Failed, Some("not an image"))
+    );
+    assert!(s
+        .finish_upload("a", "nope", done_outcome())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+fn done_outcome() -> FileOutcome {
+    FileOutcome {
+        state: FileState::Ready,
+        failure_reason: None,
+        content_type: "video/mp4".into(),
+        sha256: String::new(),
+    }
 }

@@ -357,3 +357,92 @@ pub fn python_with(modules: &str) -> String {
         Err(e) => panic!("cannot run {python} ({e}); install Python 3 and `pip install {pkgs}`"),
     }
 }
+
+// --- raw sockets and files, for the hardening tests ---
+
+/// Reads from a socket until the server closes it, or `limit` passes (then `None`).
+pub async fn read_until_closed(
+    sock: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        match tokio::time::timeout(left, tokio::io::AsyncReadExt::read(sock, &mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+pub fn status_line(response: &[u8]) -> String {
+    String::from_utf8_lossy(response)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+pub fn body_json(response: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(response);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn addr(t: &TestServer) -> std::net::SocketAddr {
+    t.server.as_ref().unwrap().addr()
+}
+
+/// Every file under `dir`.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A multipart form in the fuzz harness's framing.
+pub fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let b = retake_service::fuzzing::BOUNDARY;
+    let mut out = Vec::new();
+    for (name, file, value) in parts {
+        out.extend_from_slice(format!("--{b}\r\n").as_bytes());
+        match file {
+            Some(f) => out.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => out.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+    out
+}
+
+pub fn regressions(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
+        .join(target);
+    retake_testkit::mutate::corpus_files(&dir)
+        .into_iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect()
+}

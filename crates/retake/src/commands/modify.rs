@@ -21,10 +21,11 @@ pub fn pipeline_error(e: PipelineError) -> CliError {
         ErrorKind::Cancelled => CANCELLED,
         ErrorKind::Internal => INTERNAL,
     };
-    CliError {
-        code,
-        error: e.into(),
-    }
+    let error = match e {
+        PipelineError::Media(m) => crate::exit::with_flag(m),
+        other => other.into(),
+    };
+    CliError { code, error }
 }
 
 /// Loads the diffusion model when a prompt will use it.

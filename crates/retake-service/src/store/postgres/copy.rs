@@ -5,7 +5,7 @@ use deadpool_postgres::GenericClient;
 use super::rows::{gen_from_row, GEN_COLS};
 use super::{pg_err, PgStore, RETRIES};
 use crate::domain::FailureCode;
-use crate::store::rows::credit_state_str;
+use crate::store::rows::{credit_state_str, webhooks_json};
 use crate::store::{
     now_ms, GenerationExport, IdempotencyKey, KeyRecord, QueuedJob, StoreError, StoreResult,
 };
@@ -100,7 +100,7 @@ impl PgStore {
                     &format!(
                         "INSERT INTO generations ({GEN_COLS}) VALUES \
                          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                         $17, $18, $19) ON CONFLICT (id) DO NOTHING"
+                         $17, $18, $19, $20) ON CONFLICT (id) DO NOTHING"
                     ),
                     &[
                         &g.id,
@@ -122,6 +122,7 @@ impl PgStore {
                         &g.callback_url,
                         &g.failure_code.map(FailureCode::as_str),
                         &g.updated_at,
+                        &webhooks_json(&g.webhooks)?,
                     ],
                 )
                 .await

@@ -6,6 +6,7 @@
 mod listen;
 mod rows;
 pub(crate) mod schema;
+mod uploads;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,13 +18,14 @@ use tokio::sync::Notify;
 use tokio_postgres::error::SqlState;
 
 use self::rows::{
-    find_idempotent, gen_from_row, get_gen, get_key, key_from_row, settle, still_ours, GEN_COLS,
-    KEY_COLS,
+    find_idempotent, gen_from_row, get_gen, get_key, key_from_row, requeue_or_fail, settle,
+    still_ours, GEN_COLS, KEY_COLS,
 };
-use super::rows::credit_state_str;
+use super::rows::{credit_state_str, webhooks_json};
 use super::{
-    now_ms, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey, KeyRecord,
-    Lease, LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted,
+    now_ms, Cancelled, CreditState, FileOutcome, GenerationExport, GenerationRecord,
+    IdempotencyKey, KeyRecord, Lease, LeasedJob, Requeued, Store, StoreError, StoreResult,
+    Submitted, UploadFilter, UploadRecord, WebhookDelivery,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -276,7 +278,7 @@ impl Store for PgStore {
             tx.execute(
                 &format!(
                     "INSERT INTO generations ({GEN_COLS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
                 ),
                 &[
                     &g.id,
@@ -298,6 +300,7 @@ impl Store for PgStore {
                     &g.callback_url,
                     &Option::<&str>::None,
                     &now,
+                    &webhooks_json(&g.webhooks)?,
                 ],
             )
             .await
@@ -556,36 +559,7 @@ impl Store for PgStore {
             for row in expired {
                 let id: String = row.get(0);
                 let attempts = row.get::<_, i32>(1).max(0) as u32;
-                if attempts >= max_attempts {
-                    let reason = format!(
-                        "processing stopped {attempts} times without finishing (the worker \
-                         crashed, was killed or hung); no credits were charged — try again, or \
-                         send a shorter clip"
-                    );
-                    let Some(g) = get_gen(&tx, &id, false).await? else {
-                        continue;
-                    };
-                    let failed = Some((reason.as_str(), FailureCode::Crashed));
-                    if let Some(g) = settle(&tx, &g, State::Failed, failed, None).await? {
-                        out.failed.push(g);
-                    }
-                } else {
-                    tx.execute(
-                        "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
-                         WHERE generation_id = $1",
-                        &[&id],
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                    tx.execute(
-                        "UPDATE generations SET state = 'queued', progress = 0, updated_at = $2 \
-                         WHERE id = $1",
-                        &[&id, &now],
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                    out.requeued.push(id);
-                }
+                requeue_or_fail(&tx, &id, attempts, max_attempts, &mut out).await?;
             }
             if !out.requeued.is_empty() {
                 tx.execute("NOTIFY retake_jobs", &[])
@@ -634,5 +608,106 @@ impl Store for PgStore {
 
     async fn import_generation(&self, e: GenerationExport) -> StoreResult<bool> {
         self.import_generation_rows(e).await
+    }
+
+    async fn lease_owners(&self) -> StoreResult<Vec<String>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT DISTINCT lease_owner FROM jobs WHERE lease_owner IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    }
+
+    async fn requeue_leases_of(
+        &self,
+        owners: &[String],
+        max_attempts: u32,
+    ) -> StoreResult<Requeued> {
+        let owners = owners.to_vec();
+        in_tx!(self, |tx| {
+            // Generations first, the order every other transaction locks in.
+            let held = tx
+                .query(
+                    "SELECT j.generation_id, j.attempts FROM jobs j \
+                     JOIN generations g ON g.id = j.generation_id \
+                     WHERE j.lease_owner = ANY($1) FOR UPDATE OF g, j",
+                    &[&owners],
+                )
+                .await
+                .map_err(pg_err)?;
+            let mut out = Requeued::default();
+            for row in held {
+                let id: String = row.get(0);
+                let attempts = row.get::<_, i32>(1).max(0) as u32;
+                requeue_or_fail(&tx, &id, attempts, max_attempts, &mut out).await?;
+            }
+            if !out.requeued.is_empty() {
+                tx.execute("NOTIFY retake_jobs", &[])
+                    .await
+                    .map_err(pg_err)?;
+            }
+            tx.commit().await.map_err(pg_err)?;
+            Ok(out)
+        })
+    }
+
+    async fn record_webhook(&self, id: &str, delivery: WebhookDelivery) -> StoreResult<()> {
+        in_tx!(self, |tx| {
+            let Some(mut g) = get_gen(&tx, id, true).await? else {
+                return Ok(());
+            };
+            match g.webhooks.iter_mut().find(|w| w.event == delivery.event) {
+                Some(w) => *w = delivery.clone(),
+                None => g.webhooks.push(delivery.clone()),
+            }
+            tx.execute(
+                "UPDATE generations SET webhooks = $2 WHERE id = $1",
+                &[&id, &webhooks_json(&g.webhooks)?],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+            Ok(())
+        })
+    }
+
+    async fn insert_upload(&self, u: UploadRecord) -> StoreResult<()> {
+        uploads::insert(&self.client().await?, &u).await
+    }
+
+    async fn upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
+        uploads::get(&self.client().await?, key_id, id).await
+    }
+
+    async fn list_uploads(
+        &self,
+        key_id: &str,
+        filter: &UploadFilter,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<(Vec<UploadRecord>, bool)> {
+        uploads::list(&self.client().await?, key_id, filter, limit, offset).await
+    }
+
+    async fn finish_upload(
+        &self,
+        key_id: &str,
+        id: &str,
+        outcome: FileOutcome,
+    ) -> StoreResult<Option<UploadRecord>> {
+        uploads::finish(&self.client().await?, key_id, id, &outcome).await
+    }
+
+    async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {
+        uploads::delete(&self.client().await?, key_id, id).await
+    }
+
+    async fn expired_uploads(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<UploadRecord>> {
+        uploads::expired(&self.client().await?, now_ms, limit).await
     }
 }

@@ -8,12 +8,14 @@ use super::pg_err;
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
 use crate::store::rows::credit_state_str;
-use crate::store::{now_ms, CreditState, GenerationRecord, KeyRecord, StoreError, StoreResult};
+use crate::store::{
+    now_ms, CreditState, GenerationRecord, KeyRecord, Requeued, StoreError, StoreResult,
+};
 
 pub(super) const GEN_COLS: &str =
     "id, key_id, state, failure_reason, created_at, request, model, progress, \
     media_blob, first_frame_blob, output_blob, width, height, frames, cost, credit_state, \
-    callback_url, failure_code, updated_at";
+    callback_url, failure_code, updated_at, webhooks";
 
 pub(super) const KEY_COLS: &str =
     "id, name, secret_hash, webhook_secret, balance, reserved, created_at, revoked_at";
@@ -56,6 +58,11 @@ pub(super) fn gen_from_row(r: &Row) -> StoreResult<GenerationRecord> {
         callback_url: col(r, 16)?,
         failure_code: col::<Option<String>>(r, 17)?.and_then(|c| FailureCode::parse(&c)),
         updated_at: col(r, 18)?,
+        webhooks: match col::<Option<String>>(r, 19)? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("webhook delivery record: {e}")))?,
+        },
     })
 }
 
@@ -174,6 +181,47 @@ pub(super) async fn settle<C: GenericClient>(
         .await
         .map_err(pg_err)?;
     get_gen(c, &g.id, false).await
+}
+
+/// Puts an expired or orphaned job back in the queue, or fails it once it has used its
+/// attempts (settling its credits), adding it to `out`. The caller holds the generation's
+/// and the job's row locks.
+pub(super) async fn requeue_or_fail<C: GenericClient>(
+    c: &C,
+    id: &str,
+    attempts: u32,
+    max_attempts: u32,
+    out: &mut Requeued,
+) -> StoreResult<()> {
+    if attempts >= max_attempts {
+        let reason = format!(
+            "processing stopped {attempts} times without finishing (the worker crashed, was \
+             killed or hung); no credits were charged — try again, or send a shorter clip"
+        );
+        let Some(g) = get_gen(c, id, false).await? else {
+            return Ok(());
+        };
+        let failed = Some((reason.as_str(), FailureCode::Crashed));
+        if let Some(g) = settle(c, &g, State::Failed, failed, None).await? {
+            out.failed.push(g);
+        }
+    } else {
+        c.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE generation_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(pg_err)?;
+        c.execute(
+            "UPDATE generations SET state = 'queued', progress = 0, updated_at = $2 \
+             WHERE id = $1",
+            &[&id, &now_ms()],
+        )
+        .await
+        .map_err(pg_err)?;
+        out.requeued.push(id.to_string());
+    }
+    Ok(())
 }
 
 pub(super) async fn find_idempotent<C: GenericClient>(

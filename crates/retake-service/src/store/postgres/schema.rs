@@ -64,6 +64,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (key_id, idem_key)
     );
     CREATE INDEX idempotency_by_generation ON idempotency_keys(generation_id);",
+    // 2: webhook delivery status per generation (JSON list of events); upload records.
+    "ALTER TABLE generations ADD COLUMN webhooks TEXT;
+    CREATE TABLE uploads (
+        seq BIGSERIAL UNIQUE,              -- insertion order, for stable listing
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL REFERENCES api_keys(id),
+        blob TEXT NOT NULL,
+        bytes BIGINT NOT NULL,
+        content_type TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at BIGINT NOT NULL,        -- Unix ms
+        expires_at BIGINT NOT NULL         -- Unix ms
+    );
+    CREATE INDEX uploads_by_key ON uploads(key_id, created_at DESC, seq DESC);
+    CREATE INDEX uploads_by_expiry ON uploads(expires_at);",
+    // 3: the Files API's fields of an upload (`/agents/v1/files`: one record per stored file).
+    "ALTER TABLE uploads ADD COLUMN state TEXT NOT NULL DEFAULT 'ready';
+    ALTER TABLE uploads ADD COLUMN purpose TEXT NOT NULL DEFAULT 'input';
+    ALTER TABLE uploads ADD COLUMN filename TEXT;
+    ALTER TABLE uploads ADD COLUMN user_id TEXT;
+    ALTER TABLE uploads ADD COLUMN failure_reason TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -1,37 +1,39 @@
 //! The service layer: what every API surface calls. Handlers parse and map errors; the
 //! decisions (validation, pricing, ownership, credits) live here.
 
+mod submit;
+
+pub use submit::Submission;
+pub(crate) use submit::{blocking, check_idempotency_key, media_error};
+
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use retake_media::{load_image, Limits, MediaError, VideoReader};
-use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::auth;
-use crate::blobs::{self, BlobError, BlobStore, Scratch};
-use crate::catalogue::{Model, Surface};
+use crate::blobs::{self, BlobStore, Scratch};
+use crate::catalogue::Surface;
 use crate::config::{ServiceConfig, VideoLinks};
 use crate::domain::{
-    rfc3339_ms, Assets, FailureCode, Generation, ModifyVideoRequest, State, GENERATION_TYPE,
+    rfc3339_ms, Assets, FailureCode, Generation, ModifyVideoRequest, State, WebhookStatus,
+    GENERATION_TYPE,
 };
 use crate::error::{Result, ServiceError};
 use crate::fetch::Fetcher;
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
-use crate::pipeline::{ClipPipeline, PROMPT_ONLY_NEEDS_MODEL};
-use crate::pricing::{Credits, OutputSize};
+use crate::pipeline::ClipPipeline;
+use crate::pricing::Credits;
 use crate::ratelimit::RateLimiter;
 use crate::store::{
-    now_ms, Cancelled, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Store, StoreError,
-    Submitted,
+    now_ms, Cancelled, DeliveryState, GenerationRecord, KeyRecord, Store, StoreError,
 };
 use crate::webhook::{WebhookEvent, WebhookSender};
 use futures_util::FutureExt;
-use retake_pipeline::{check_first_frame_shape, check_motion};
 
 /// How a client presented its key: either header, or both with the same key.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,22 +50,6 @@ impl Credentials<'_> {
         self.authorization.is_none() && self.api_key.is_none()
     }
 }
-
-/// What a create did.
-#[derive(Clone, Debug)]
-pub struct Submission {
-    /// The generation.
-    pub generation: Generation,
-    /// Its id.
-    pub id: String,
-    /// True when an idempotency key matched an earlier create: nothing new was made.
-    pub replayed: bool,
-    /// As stored (for the surfaces that show it in their own shape).
-    pub(crate) record: GenerationRecord,
-}
-
-/// Longest accepted `Idempotency-Key`.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// A page of generations (Luma's list response).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -100,7 +86,9 @@ pub struct Service {
     pub(crate) limiter: RateLimiter,
     /// Limits creates per key.
     pub(crate) submit_limiter: RateLimiter,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Retries of one create (same key and Idempotency-Key) run one at a time.
+    pub(crate) retry_turns: submit::RetryTurns,
     /// Cancel flags of the jobs this process's workers are running, by generation id.
     pub(crate) running: Mutex<HashMap<String, Arc<AtomicBool>>>,
 }
@@ -114,56 +102,55 @@ impl Drop for ScratchFile {
     }
 }
 
-pub(crate) fn media_error(field: &str, e: MediaError) -> ServiceError {
-    match e {
-        MediaError::LimitExceeded(m) => ServiceError::TooLarge(format!("{field}: {m}")),
-        MediaError::Io { .. } | MediaError::Stream(_) => ServiceError::Internal(e.to_string()),
-        other => ServiceError::UnreadableMedia(format!("{field}: {other}")),
-    }
-}
-
 /// Parses an id from a path; anything that is not a UUID is simply unknown.
 pub fn parse_id(id: &str) -> Result<String> {
-    uuid::Uuid::parse_str(id)
+    parse_uuid(id).ok_or_else(|| not_found(id))
+}
+
+/// A UUID from a path or URL, hyphenated, or `None` when it is not one.
+pub fn parse_uuid(id: &str) -> Option<String> {
+    uuid::Uuid::parse_str(id.trim())
+        .ok()
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| not_found(id))
+}
+
+/// Takes server paths out of a message meant for a client: the input file's own path
+/// becomes the field it came from, and anything else under the data folder `<data>`.
+pub(crate) fn redact_paths(message: &str, data_dir: &Path, field: &str) -> String {
+    let dir = data_dir.to_string_lossy();
+    if dir.is_empty() || !message.contains(dir.as_ref()) {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(dir.as_ref()) {
+        out.push_str(&rest[..at]);
+        // The path runs to the next whitespace or quote or a `: ` separator.
+        let tail = &rest[at..];
+        let after = &tail[dir.len()..];
+        let end = dir.len()
+            + after
+                .find(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '`')
+                .unwrap_or(after.len());
+        let path = tail[..end].trim_end_matches([':', ',', ';', ')']);
+        out.push_str(
+            if path.contains("/inputs/") || path.contains("/uploads/") || path.contains("/scratch")
+            {
+                field
+            } else {
+                "<data>"
+            },
+        );
+        rest = &tail[path.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn not_found(id: &str) -> ServiceError {
     ServiceError::NotFound(format!(
         "no generation `{id}` for this key; list yours with GET /dream-machine/v1/generations"
     ))
-}
-
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
-}
-
-/// SHA-256 (hex) of a request's normalised JSON, to recognise an idempotent replay.
-fn request_hash(request: &ModifyVideoRequest) -> Result<String> {
-    let json = serde_json::to_vec(request).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    Ok(Sha256::digest(&json)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
-pub(crate) fn check_idempotency_key(key: &str) -> Result<()> {
-    let ok = !key.is_empty()
-        && key.len() <= MAX_IDEMPOTENCY_KEY
-        && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(ServiceError::BadRequest(format!(
-            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters \
-             without spaces, such as a UUID"
-        )))
-    }
 }
 
 impl Service {
@@ -208,20 +195,6 @@ impl Service {
                      retry after {retry_after_s} s, or ask the operator to raise \
                      `rate_limit_per_s`",
                     self.config.rate_limit_per_s, self.config.rate_limit_burst
-                ),
-                retry_after_s,
-            })
-    }
-
-    pub(crate) fn check_submit_rate(&self, key: &KeyRecord) -> Result<()> {
-        self.submit_limiter
-            .check(&key.id)
-            .map_err(|retry_after_s| ServiceError::RateLimited {
-                detail: format!(
-                    "this key is over its limit of {} new generations a minute (bursts of \
-                     {}); retry after {retry_after_s} s, or ask the operator to raise \
-                     `submit_limit_per_min`",
-                    self.config.submit_limit_per_min, self.config.submit_limit_burst
                 ),
                 retry_after_s,
             })
@@ -288,229 +261,18 @@ impl Service {
             } else {
                 g.progress
             },
+            webhooks: g
+                .webhooks
+                .iter()
+                .map(|w| WebhookStatus {
+                    event: w.event.clone(),
+                    status: w.state,
+                    attempts: w.attempts,
+                    last_error: w.last_error.clone(),
+                    updated_at: rfc3339_ms(w.updated_at),
+                })
+                .collect(),
         }
-    }
-
-    /// Fetches one input (URL or own upload) into a scratch file, which the caller checks
-    /// and then stores with [`Service::store_input`] (or drops).
-    pub(crate) async fn fetch_input(
-        &self,
-        caller: &KeyRecord,
-        field: &str,
-        url: &str,
-        max_bytes: u64,
-    ) -> Result<ScratchFile> {
-        let tmp = ScratchFile(self.scratch.file());
-        let upload_prefix = format!("{}/v1/uploads/", self.base_url);
-        if let Some(upload) = url.strip_prefix(&upload_prefix) {
-            let upload = uuid::Uuid::parse_str(upload).map_err(|_| {
-                ServiceError::BadRequest(format!("{field}: `{url}` is not an upload URL"))
-            })?;
-            let from = blobs::upload_key(&caller.id, &upload.simple().to_string());
-            return match self.blobs.get_file(&from, &tmp.0).await {
-                Ok(()) => Ok(tmp),
-                Err(BlobError::NotFound(_)) => Err(ServiceError::BadRequest(format!(
-                    "{field}: no upload `{upload}` for this key; upload the file with POST /v1/uploads"
-                ))),
-                Err(e) => Err(e.into()),
-            };
-        }
-        self.fetcher.download(field, url, &tmp.0, max_bytes).await?;
-        Ok(tmp)
-    }
-
-    /// Moves a checked input into blob storage.
-    pub(crate) async fn store_input(&self, file: ScratchFile, key: &str) -> Result<()> {
-        let path = file.0.clone();
-        std::mem::forget(file);
-        Ok(self.blobs.put_file(&path, key).await?)
-    }
-
-    /// Validates, fetches and probes the inputs, reserves the credits and queues the job.
-    /// With an `idempotency_key` used before by this key for the same request, returns the
-    /// generation made then and makes nothing new.
-    ///
-    /// `surface` is the API the request came in on: it accepts only its own catalogue models.
-    pub async fn submit(
-        &self,
-        caller: &KeyRecord,
-        surface: Surface,
-        mut request: ModifyVideoRequest,
-        idempotency_key: Option<&str>,
-    ) -> Result<Submission> {
-        let idempotency = match idempotency_key {
-            None => None,
-            Some(k) => {
-                check_idempotency_key(k)?;
-                let idem = IdempotencyKey {
-                    key: k.to_string(),
-                    request_hash: request_hash(&request)?,
-                };
-                // Most retries find their earlier create here, before anything is fetched.
-                if let Some((hash, earlier)) = self.store.idempotent(&caller.id, k).await? {
-                    if hash != idem.request_hash {
-                        return Err(StoreError::IdempotencyConflict(idem.key).into());
-                    }
-                    return Ok(self.replayed(&earlier));
-                }
-                Some(idem)
-            }
-        };
-        let catalogue = &self.config.catalogue;
-        let valid = request.validate(self.config.max_prompt_chars, catalogue, surface)?;
-        let model = catalogue
-            .get(&valid.model)
-            .ok_or_else(|| ServiceError::Internal(format!("model {} vanished", valid.model)))?;
-        if valid.first_frame_url.is_none() && !self.pipeline.supports_prompt_only() {
-            return Err(ServiceError::BadRequest(PROMPT_ONLY_NEEDS_MODEL.into()));
-        }
-        self.check_submit_rate(caller)?;
-        let id = uuid::Uuid::new_v4().hyphenated().to_string();
-        let result = self.submit_inner(caller, &id, &valid, &model).await;
-        let (width, height, frames, media_blob, first_frame_blob) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Err(e);
-            }
-        };
-        request.generation_type = Some(GENERATION_TYPE.into());
-        request.mode = Some(valid.mode.name().into());
-        request.prompt = valid.prompt.clone();
-        request.model = Some(valid.model.clone());
-        let now = now_ms();
-        let record = GenerationRecord {
-            id: id.clone(),
-            key_id: caller.id.clone(),
-            state: State::Queued,
-            failure_reason: None,
-            failure_code: None,
-            created_at: now,
-            updated_at: now,
-            request_json: serde_json::to_string(&request)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            model: valid.model.clone(),
-            progress: 0,
-            media_blob,
-            first_frame_blob,
-            output_blob: None,
-            width,
-            height,
-            frames,
-            cost: model.settings.price.cost(OutputSize {
-                width,
-                height,
-                frames,
-            }),
-            credit_state: CreditState::Reserved,
-            callback_url: valid.callback_url.clone(),
-        };
-        match self.store.submit(record.clone(), idempotency).await {
-            Ok(Submitted::Created) => {}
-            Ok(Submitted::Replayed(earlier)) => {
-                // A concurrent retry with the same key won the race; ours is dropped.
-                blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Ok(self.replayed(&earlier));
-            }
-            Err(e) => {
-                blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Err(match e.into() {
-                    ServiceError::InsufficientCredits {
-                        needed, available, ..
-                    } => ServiceError::InsufficientCredits {
-                        needed,
-                        available,
-                        pricing: format!("{}: {}", model.id, model.settings.price.describe()),
-                    },
-                    other => other,
-                });
-            }
-        }
-        self.wake.notify_one();
-        tracing::info!(generation = %id, key = %caller.id, cost = %record.cost, "queued");
-        Ok(Submission {
-            generation: self.view(&record),
-            id,
-            replayed: false,
-            record,
-        })
-    }
-
-    fn replayed(&self, earlier: &GenerationRecord) -> Submission {
-        Submission {
-            generation: self.view(earlier),
-            id: earlier.id.clone(),
-            replayed: true,
-            record: earlier.clone(),
-        }
-    }
-
-    #[allow(clippy::type_complexity)]
-    async fn submit_inner(
-        &self,
-        caller: &KeyRecord,
-        id: &str,
-        valid: &crate::domain::ValidRequest,
-        model: &Model<'_>,
-    ) -> Result<(u32, u32, u32, String, Option<String>)> {
-        let media_blob = blobs::input_key(id, "media");
-        let limits = self.config.limits_for(model);
-        let max_duration_s = limits.max_duration_s;
-        // The clip's length is checked below, against the model's limit, with a message
-        // that names the model.
-        let open_limits = Limits {
-            max_duration_s: f64::MAX,
-            ..limits
-        };
-        let media = self
-            .fetch_input(caller, "media.url", &valid.media_url, limits.max_file_bytes)
-            .await?;
-        let media_path = media.0.clone();
-        let (width, height, source_frames, frames, seconds) = blocking(move || {
-            VideoReader::open(&media_path, &open_limits).map(|r| {
-                let (w, h) = r.output_size();
-                let v = &r.info().video;
-                (w, h, v.frame_count, r.frame_count(), v.duration_s)
-            })
-        })
-        .await?
-        .map_err(|e| media_error("media.url", e))?;
-        if seconds > max_duration_s + 1e-6 {
-            return Err(ServiceError::TooLarge(self.config.too_long(model, seconds)));
-        }
-        check_motion(source_frames, frames)
-            .map_err(|m| ServiceError::UnreadableMedia(format!("media.url: {m}")))?;
-        let frames = frames as u32;
-        let first_frame = match &valid.first_frame_url {
-            None => None,
-            Some(url) => {
-                let file = self
-                    .fetch_input(caller, "first_frame.url", url, self.config.max_image_bytes)
-                    .await?;
-                let path = file.0.clone();
-                let (kw, kh) = blocking(move || load_image(&path).map(|f| (f.width(), f.height())))
-                    .await?
-                    .map_err(|e| {
-                        ServiceError::UnreadableMedia(format!(
-                            "first_frame.url is not a PNG, JPEG or WebP image retake can read: {e}"
-                        ))
-                    })?;
-                check_first_frame_shape(kw, kh, width, height)
-                    .map_err(|m| ServiceError::BadRequest(format!("first_frame.url: {m}")))?;
-                Some(file)
-            }
-        };
-        // Both inputs are good: only now do they go to blob storage.
-        self.store_input(media, &media_blob).await?;
-        let first_frame_blob = match first_frame {
-            None => None,
-            Some(file) => {
-                let key = blobs::input_key(id, "first_frame");
-                self.store_input(file, &key).await?;
-                Some(key)
-            }
-        };
-        Ok((width, height, frames, media_blob, first_frame_blob))
     }
 
     /// One generation of the caller's.
@@ -670,7 +432,19 @@ impl Service {
         let id = parse_id(id)?;
         let g = match (caller, signed) {
             (_, Some((expires, sig))) if self.links.verify(&id, expires, sig, now_ms() / 1000) => {
-                self.store.generation_by_id(&id).await?
+                let g = self.store.generation_by_id(&id).await?;
+                if let Some(g) = &g {
+                    // A revoked key's links stop working with it.
+                    let revoked = self.store.key(&g.key_id).await?.is_none_or(|k| k.revoked);
+                    if revoked {
+                        return Err(ServiceError::Forbidden(
+                            "this video link no longer works: the API key that made it was \
+                             revoked"
+                                .into(),
+                        ));
+                    }
+                }
+                g
             }
             (Some(k), _) => self.store.generation(&k.id, &id).await?,
             (None, Some(_)) => {
@@ -693,9 +467,19 @@ impl Service {
         }
     }
 
-    /// Queues the webhook for a generation's current state, if it has a callback.
+    /// Queues the webhook for a generation's current state, if it has a callback and that
+    /// event was not delivered already (a job run again after a crash announces `dreaming`
+    /// once).
     pub(crate) async fn emit_webhook(&self, g: &GenerationRecord) {
         let Some(url) = &g.callback_url else { return };
+        let event = g.state.as_str();
+        let delivered = g
+            .webhooks
+            .iter()
+            .any(|w| w.event == event && w.state == DeliveryState::Delivered);
+        if delivered {
+            return;
+        }
         let secret = match self.store.key(&g.key_id).await {
             Ok(Some(k)) => k.webhook_secret,
             _ => return,
@@ -712,6 +496,7 @@ impl Service {
         };
         self.webhooks.send(WebhookEvent {
             generation: g.id.clone(),
+            event: event.to_string(),
             url: url.clone(),
             body,
             secret,
