@@ -121,10 +121,14 @@ impl Service {
         max_bytes: u64,
     ) -> Result<ScratchFile> {
         match r {
-            InputRef::Url(url) => {
-                self.fetch_input(caller, &format!("{field}.url"), url, max_bytes)
-                    .await
-            }
+            // An upload URL that is not the caller's is a mistake in the request here.
+            InputRef::Url(url) => self
+                .fetch_input(caller, &format!("{field}.url"), url, max_bytes)
+                .await
+                .map_err(|e| match e {
+                    ServiceError::NotFound(m) => ServiceError::BadRequest(m),
+                    other => other,
+                }),
             InputRef::Data { data, .. } => {
                 let tmp = ScratchFile(self.scratch.file());
                 let (f, d, p) = (format!("{field}.data"), data.clone(), tmp.0.clone());
