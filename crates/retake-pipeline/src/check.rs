@@ -25,6 +25,19 @@ pub fn check_first_frame_shape(kw: u32, kh: u32, width: u32, height: u32) -> Res
     ))
 }
 
+/// Refuses a look's mask whose shape is not the frame's (aspect within
+/// [`ASPECT_TOLERANCE`]); a mask of another scale is resized when used.
+pub fn check_mask_shape(mw: u32, mh: u32, width: u32, height: u32) -> Result<(), String> {
+    let ratio = (mw as f64 / mh.max(1) as f64) / (width as f64 / height.max(1) as f64);
+    if (ratio - 1.0).abs() <= ASPECT_TOLERANCE {
+        return Ok(());
+    }
+    Err(format!(
+        "the mask is {mw}x{mh} but the frame is {width}x{height}; paint the mask over the \
+         frame itself (export it with `retake frame`), at {width}x{height} or a scale of it"
+    ))
+}
+
 /// Refuses a clip with a single frame: there is no motion to carry an edit along.
 pub fn check_motion(source_frames: usize, output_frames: usize) -> Result<(), String> {
     if source_frames < 2 || output_frames < 2 {

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use retake_engine::{Controls, KeyframeSequencer, Mode, Profile};
 use retake_media::{
-    load_image, transcode_with, EncodeSettings, FrameProcessor, FrameSink, Limits, MediaError,
-    RgbFrame, TranscodeOptions, TranscodeReport, VideoReader, OUTPUT_FPS,
+    extract_frame, load_image, transcode_with, EncodeSettings, FrameProcessor, FrameSink, Limits,
+    MediaError, RgbFrame, TranscodeOptions, TranscodeReport, VideoReader, OUTPUT_FPS,
 };
 use serde::Serialize;
 
 use crate::check::{check_motion, fit_first_frame};
+use crate::look::{apply_look, LookRequest, PerFrameLook};
 use crate::prompt::{choose_keyframes, collect_frames, restyle, Restyle};
 use crate::PipelineError;
 use retake_diffusion::{DiffusionEngine, EngineSummary};
@@ -20,8 +21,8 @@ use retake_diffusion::{DiffusionEngine, EngineSummary};
 /// What to tell someone who sent a prompt and no first frame to a build without a model.
 pub const PROMPT_NEEDS_MODEL: &str = "modifying from a prompt alone needs a diffusion model, \
     and none is configured: point --model-dir (RETAKE_MODEL_DIR) at a diffusers model folder, \
-    or export a frame with `retake frame CLIP -o frame.png`, edit it, and send it as the first \
-    frame";
+    or use a built-in look instead (`--look NAME`; `retake looks` lists them), or export a \
+    frame with `retake frame CLIP -o frame.png`, edit it, and send it as the first frame";
 
 /// Where a keyframe sits in the clip.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -58,6 +59,8 @@ pub struct ModifyRequest {
     pub keyframes: Vec<(KeyframeAt, PathBuf)>,
     /// What to change, in words.
     pub prompt: Option<String>,
+    /// A built-in look for the first frame (yours, or the clip's own) and every keyframe.
+    pub look: Option<LookRequest>,
     /// How far the output may move from the source.
     pub mode: Mode,
     /// How much work to spend per frame.
@@ -84,6 +87,7 @@ impl ModifyRequest {
             first_frame: None,
             keyframes: Vec::new(),
             prompt: None,
+            look: None,
             mode: Mode::default(),
             profile: Profile::default(),
             controls: Controls::default(),
@@ -144,8 +148,11 @@ pub struct ModifyReport {
     pub profile: Profile,
     /// The seed used.
     pub seed: u64,
-    /// Output frame indices of the keyframes.
+    /// Output frame indices of the keyframes (none when a colour-grade look was applied to
+    /// every frame directly).
     pub keyframes: Vec<usize>,
+    /// The built-in look applied, if any.
+    pub look: Option<LookRequest>,
     /// Output frame indices where a new shot starts; there the edit was re-matched from the
     /// nearest keyframe by appearance.
     pub scene_cuts: Vec<usize>,
@@ -168,20 +175,30 @@ pub struct DiffusionReport {
     pub seconds: f64,
 }
 
-/// The keyframe sequencer as the transcoder's processing stage.
-struct SequencerStage(KeyframeSequencer);
+/// The transcoder's processing stage: the keyframe sequencer (propagation), or a colour
+/// grade applied to each frame.
+enum Styler {
+    Keyframes(Box<KeyframeSequencer>),
+    EachFrame(PerFrameLook),
+}
 
-impl FrameProcessor for SequencerStage {
+impl FrameProcessor for Styler {
     type Error = PipelineError;
 
     fn push(&mut self, i: usize, f: RgbFrame, emit: &mut FrameSink<'_>) -> Result<(), Self::Error> {
-        self.0
-            .push(i, f, &mut |frame| emit(frame).map_err(PipelineError::from))
+        match self {
+            Styler::Keyframes(s) => {
+                s.push(i, f, &mut |frame| emit(frame).map_err(PipelineError::from))
+            }
+            Styler::EachFrame(l) => l.push(i, f, emit),
+        }
     }
 
     fn finish(&mut self, emit: &mut FrameSink<'_>) -> Result<(), Self::Error> {
-        self.0
-            .finish(&mut |frame| emit(frame).map_err(PipelineError::from))
+        match self {
+            Styler::Keyframes(s) => s.finish(&mut |frame| emit(frame).map_err(PipelineError::from)),
+            Styler::EachFrame(l) => l.finish(emit),
+        }
     }
 }
 
@@ -286,45 +303,69 @@ pub fn modify(
         (Some(p), Some(engine)) => Some((p, engine)),
         _ => None,
     };
+    let look = req.look.as_ref();
     let mut notes = Vec::new();
     let edited = req.first_frame.is_some() || !req.keyframes.is_empty();
-    match (edited, prompt, restyler.is_some()) {
-        (false, None, _) => {
+    match (edited, prompt, restyler.is_some(), look) {
+        (false, None, _, None) => {
             return Err(PipelineError::Input(
-                "nothing to apply: give an edited first frame (export one with `retake frame`) \
-                 or a prompt"
+                "nothing to apply: give an edited first frame (export one with `retake frame`), \
+                 a built-in look (`retake looks` lists them) or a prompt"
                     .into(),
             ))
         }
-        (false, Some(_), false) => {
+        (false, Some(_), false, None) => {
             return Err(PipelineError::Unavailable(PROMPT_NEEDS_MODEL.into()))
         }
-        (true, Some(_), false) => notes.push(
-            "the prompt was not used: prompts need a diffusion model (--model-dir); the edited \
-             frames set the look"
-                .to_string(),
-        ),
+        (edited, Some(_), false, _) => notes.push(format!(
+            "the prompt was not used: prompts need a diffusion model (--model-dir); {} \
+             the look",
+            if edited {
+                "the edited frames set"
+            } else {
+                "the built-in look sets"
+            }
+        )),
         _ => {}
     }
+    // A colour grade alone is applied to every frame: exact, and nothing to propagate.
+    let each_frame = look
+        .filter(|l| {
+            l.per_pixel()
+                && req.first_frame.is_none()
+                && req.keyframes.is_empty()
+                && restyler.is_none()
+        })
+        .map(|l| l.look);
     let reader = VideoReader::open(&req.clip, &req.limits).map_err(|e| input(&req.clip, e))?;
     check_motion(reader.info().video.frame_count, reader.frame_count())
         .map_err(PipelineError::Input)?;
     let (width, height) = reader.output_size();
-    let mut first = match &req.first_frame {
-        Some(path) => {
+    // Where the user's own keyframes fall (refusing places outside the clip or shared).
+    let places: Vec<KeyframeAt> = req.keyframes.iter().map(|(a, _)| *a).collect();
+    let indices = place_keyframes(&reader, &places, req.first_frame.is_some())
+        .map_err(PipelineError::Input)?;
+    let key_at_zero = indices.contains(&0);
+    let first = match (&req.first_frame, look) {
+        (Some(path), _) => {
             let img = load_image(path).map_err(|e| input(path, e))?;
             Some(fit_first_frame(img, width, height)?)
         }
-        None => None,
+        // The look goes on the clip's own first frame, unless a keyframe takes its place.
+        (None, Some(_)) if each_frame.is_none() && !key_at_zero => {
+            Some(extract_frame(&req.clip, 0.0, &req.limits).map_err(|e| input(&req.clip, e))?)
+        }
+        _ => None,
+    };
+    let mut first = match (first, look) {
+        (Some(f), Some(l)) => Some(apply_look(&f, l)?),
+        (f, _) => f,
     };
     // The user's own keyframes.
-    let places: Vec<KeyframeAt> = req.keyframes.iter().map(|(a, _)| *a).collect();
-    let indices =
-        place_keyframes(&reader, &places, first.is_some()).map_err(PipelineError::Input)?;
     let mut keyframes: Vec<(usize, RgbFrame)> = Vec::new();
     for ((at, path), index) in req.keyframes.iter().zip(indices) {
         let img = load_image(path).map_err(|e| input(path, e))?;
-        let fitted = fit_first_frame(img, width, height).map_err(|e| match e {
+        let img = fit_first_frame(img, width, height).map_err(|e| match e {
             PipelineError::Input(m) => PipelineError::Input(format!(
                 "the keyframe at {at} ({}): {}",
                 path.display(),
@@ -332,7 +373,11 @@ pub fn modify(
             )),
             other => other,
         })?;
-        keyframes.push((index, fitted));
+        let img = match look {
+            Some(l) => apply_look(&img, l)?,
+            None => img,
+        };
+        keyframes.push((index, img));
     }
     // A keyframe on frame 0 plays the first frame's part (it anchors a prompt's restyle).
     if first.is_none() {
@@ -385,12 +430,24 @@ pub fn modify(
     keyframes.sort_by_key(|(i, _)| *i);
     let with_keyframes = restyler.is_some();
     let keyframe_indices: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
-    let mut sequencer =
-        KeyframeSequencer::new(keyframes, &params, req.seed, req.profile.settings())?;
-    // The engine checks an owned flag inside long steps; mirror the caller's into it.
     let engine_cancel = Arc::new(AtomicBool::new(false));
-    sequencer.set_cancel_flag(engine_cancel.clone());
-    let mut stage = SequencerStage(sequencer);
+    let mut stage = match each_frame {
+        Some(l) => {
+            notes.push(format!(
+                "{} is a colour grade: it was applied to every frame directly, with nothing \
+                 to propagate",
+                l.name()
+            ));
+            Styler::EachFrame(PerFrameLook(l))
+        }
+        None => {
+            let mut sequencer =
+                KeyframeSequencer::new(keyframes, &params, req.seed, req.profile.settings())?;
+            // The engine checks an owned flag inside long steps; mirror the caller's into it.
+            sequencer.set_cancel_flag(engine_cancel.clone());
+            Styler::Keyframes(Box::new(sequencer))
+        }
+    };
     let options = TranscodeOptions {
         encode: req.encode,
         mute: req.mute,
@@ -438,8 +495,16 @@ pub fn modify(
         mode: req.mode,
         profile: req.profile,
         seed: req.seed,
-        keyframes: keyframe_indices,
-        scene_cuts: stage.0.cuts().to_vec(),
+        keyframes: if each_frame.is_some() {
+            Vec::new()
+        } else {
+            keyframe_indices
+        },
+        look: req.look.clone(),
+        scene_cuts: match &stage {
+            Styler::Keyframes(s) => s.cuts().to_vec(),
+            Styler::EachFrame(_) => Vec::new(),
+        },
         notes,
         diffusion,
     })

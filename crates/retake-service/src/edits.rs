@@ -377,6 +377,7 @@ impl Service {
                     _ => None,
                 },
                 mode: Some(valid.mode.name().into()),
+                look: None,
                 model: Some(valid.model.clone()),
                 prompt: valid.prompt.clone(),
                 callback_url: valid.callback_url.clone(),

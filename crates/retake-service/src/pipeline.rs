@@ -8,26 +8,34 @@ use std::sync::Arc;
 
 use retake_engine::{Controls, Mode, Profile};
 use retake_media::{Limits, SizeCap, TranscodeOptions};
-use retake_pipeline::{modify, DiffusionEngine, ErrorKind, KeyframeAt, ModifyRequest};
+use retake_pipeline::{modify, DiffusionEngine, ErrorKind, KeyframeAt, LookRequest, ModifyRequest};
 
-/// What to tell a client who sent a prompt and no first frame to a server without a model.
+/// The input name (see `blobs::input_key`) of a look's mask.
+pub const LOOK_MASK: &str = "look_mask";
+
+/// What to tell a client who sent a prompt and no first frame (and no look) to a server
+/// without a model. It lists the built-in looks, which need no model.
 pub fn prompt_needs_model() -> String {
-    "this server has no diffusion model, so a prompt alone cannot restyle the clip; send \
-     first_frame.url with an edited copy of the clip's first frame, or ask the operator to \
-     set `model_dir`"
-        .into()
+    format!(
+        "prompt-only modification needs a diffusion model, and this server has no diffusion \
+         model; send first_frame.url with an edited copy of the clip's first frame or a \
+         built-in look, or ask the operator to set `model_dir`. {}",
+        crate::domain::looks_help()
+    )
 }
 
-/// What to tell a client who sent neither a prompt nor a first frame.
+/// What to tell a client who sent neither a prompt nor a first frame nor a look.
 pub fn nothing_to_change(has_model: bool) -> String {
-    if has_model {
+    format!(
         "nothing to change: send first_frame.url with an edited copy of the clip's first \
-         frame, or a prompt saying what to change"
-            .into()
-    } else {
-        "nothing to change: send first_frame.url with an edited copy of the clip's first frame"
-            .into()
-    }
+         frame{}, or a built-in look. {}",
+        if has_model {
+            ", a prompt saying what to change"
+        } else {
+            ""
+        },
+        crate::domain::looks_help()
+    )
 }
 
 /// One clip to process, with every input already on local disk.
@@ -47,6 +55,8 @@ pub struct PipelineJob {
     pub controls: Controls,
     /// The prompt, if any.
     pub prompt: Option<String>,
+    /// A built-in look for the first frame (its mask, if any, on local disk too).
+    pub look: Option<LookRequest>,
     /// Mode name (`adhere_1` … `reimagine_3`).
     pub mode: String,
     /// The engine profile of the generation's model (from the catalogue).
@@ -173,6 +183,7 @@ impl ClipPipeline for MediaPipeline {
                 .map(|(i, p)| (KeyframeAt::SourceFrame(*i), p.clone()))
                 .collect(),
             prompt: job.prompt.clone(),
+            look: job.look.clone(),
             mode: job.mode.parse::<Mode>()?,
             profile: job.profile,
             controls: job.controls,

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::blobs;
-use crate::domain::{FailureCode, State, StoredRequest};
-use crate::pipeline::{PipelineError, PipelineJob};
+use crate::domain::{parse_look, FailureCode, State, StoredRequest};
+use crate::pipeline::{PipelineError, PipelineJob, LOOK_MASK};
 use crate::service::Service;
 use crate::store::{GenerationRecord, Lease, LeasedJob};
+use retake_pipeline::LookRequest;
 
 /// Runs one worker until `shutdown` turns true (checked between jobs).
 pub(crate) async fn run(svc: Arc<Service>, worker_id: String, mut shutdown: watch::Receiver<bool>) {
@@ -232,7 +233,7 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         .await;
     };
     let keyframes = edit.as_ref().map_or(&[][..], |e| &e.keyframes[..]);
-    let folder = match fetch_inputs(svc, &g, keyframes).await {
+    let folder = match fetch_inputs(svc, &g, &request, keyframes).await {
         Ok(f) => f,
         Err(e) => {
             // Storage trouble is not the client's fault and may pass: the lease runs out and
@@ -249,6 +250,15 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         output_cap: edit.as_ref().map(|e| e.resolution.cap(e.upscale)),
         controls: edit.as_ref().map(|e| e.controls).unwrap_or_default(),
         prompt: request.prompt.clone(),
+        // Stored normalised at submit, so it parses; its mask was fetched beside the inputs.
+        look: request
+            .look
+            .as_ref()
+            .and_then(|v| parse_look(v).ok())
+            .map(|l| LookRequest {
+                look: l.look,
+                mask: l.mask_url.and(folder.look_mask.clone()),
+            }),
         mode: request.mode.clone().unwrap_or_else(|| "flex_1".into()),
         profile: model.profile,
         max_duration_s: svc.config.max_duration_for(&model),
@@ -389,6 +399,8 @@ struct JobFolder {
     first_frame: Option<std::path::PathBuf>,
     /// Edited frames at their source frames.
     keyframes: Vec<(usize, std::path::PathBuf)>,
+    /// The look's mask, when the request's look has one.
+    look_mask: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -397,6 +409,7 @@ struct JobFolder {
 async fn fetch_inputs(
     svc: &Service,
     g: &crate::store::GenerationRecord,
+    request: &crate::domain::ModifyVideoRequest,
     keyframes: &[usize],
 ) -> Result<JobFolder, crate::blobs::BlobError> {
     let dir = svc.scratch.folder()?;
@@ -411,6 +424,21 @@ async fn fetch_inputs(
         }
         None => None,
     };
+    // A look's mask was stored beside the inputs at submit.
+    let has_mask = request
+        .look
+        .as_ref()
+        .and_then(|v| parse_look(v).ok())
+        .is_some_and(|l| l.mask_url.is_some());
+    let look_mask = if has_mask {
+        let p = path.join(LOOK_MASK);
+        svc.blobs
+            .get_file(&blobs::input_key(&g.id, LOOK_MASK), &p)
+            .await?;
+        Some(p)
+    } else {
+        None
+    };
     let mut images = Vec::with_capacity(keyframes.len());
     for (n, &index) in keyframes.iter().enumerate() {
         let p = path.join(format!("keyframe-{n}"));
@@ -424,6 +452,7 @@ async fn fetch_inputs(
         media,
         first_frame,
         keyframes: images,
+        look_mask,
         _dir: dir,
     })
 }

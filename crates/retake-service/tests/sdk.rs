@@ -42,5 +42,5 @@ async fn the_lumaai_sdk_drives_a_full_cycle() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "pytest failed:\n{text}");
-    assert!(text.contains("3 passed"), "{text}");
+    assert!(text.contains("4 passed"), "{text}");
 }

@@ -51,7 +51,7 @@ async fn the_segmind_sdk_drives_the_sync_and_async_endpoints() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "pytest failed:\n{text}");
-    assert!(text.contains("9 passed"), "{text}");
+    assert!(text.contains("10 passed"), "{text}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use retake_diffusion::{ComputeDType, DeviceChoice, VaeChoice};
 use retake_engine::{Mode, Profile};
 use retake_media::{Limits, Resolution, SizeCap};
+use retake_pipeline::looks::LookName;
 use retake_pipeline::KeyframeAt;
 
 /// retake: restyle a video clip while keeping its motion, timing and sound.
@@ -69,6 +70,8 @@ pub enum Command {
         #[arg(long)]
         prompt: Option<String>,
         #[command(flatten)]
+        look: ModifyLookArgs,
+        #[command(flatten)]
         diffusion: DiffusionArgs,
         /// Strength: adhere_1..3 (subtle) · flex_1..3 (balanced) · reimagine_1..3 (bold).
         #[arg(long, default_value_t = Mode::default(), value_parser = parse_mode)]
@@ -90,6 +93,36 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         limits: LimitArgs,
+    },
+    /// Style an image with a built-in look (no model needed); `retake looks` lists them.
+    Look {
+        /// The image (PNG, JPEG or WebP), e.g. a frame exported by `retake frame`.
+        image: PathBuf,
+        /// The look (see `retake looks`).
+        #[arg(long, value_name = "NAME", value_parser = parse_look)]
+        look: LookName,
+        /// How much of the look, from 0 (none) to 1 (all of it).
+        #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = parse_strength,
+              allow_negative_numbers = true)]
+        strength: f32,
+        /// An image painted over the frame: the look goes where it is white, not where it
+        /// is black (greys between); the frame's size, or a scale of it.
+        #[arg(long, value_name = "MASK")]
+        mask: Option<PathBuf>,
+        #[command(flatten)]
+        hsl: HslArgs,
+        /// Where to write the PNG.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in looks, with what each does.
+    Looks {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// List the diffusion models in a folder and whether each can be loaded.
     Models {
@@ -193,6 +226,40 @@ pub struct DiffusionArgs {
     pub vae: VaeChoice,
 }
 
+/// `retake modify`'s built-in look: applied to the first frame (yours, or the clip's own)
+/// and carried through the clip.
+#[derive(Args, Debug, Clone)]
+pub struct ModifyLookArgs {
+    /// A built-in look instead of an edited frame or a model (see `retake looks`); with
+    /// --first-frame, it goes on top of your edit.
+    #[arg(long, value_name = "NAME", value_parser = parse_look)]
+    pub look: Option<LookName>,
+    /// How much of the look, from 0 (none) to 1 (all of it).
+    #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = parse_strength,
+          requires = "look", allow_negative_numbers = true)]
+    pub look_strength: f32,
+    /// Where the look goes: an image painted over the first frame (white: the look,
+    /// black: unchanged); the output frame's size or a scale of it.
+    #[arg(long, value_name = "MASK", requires = "look")]
+    pub look_mask: Option<PathBuf>,
+    #[command(flatten)]
+    pub hsl: HslArgs,
+}
+
+/// The recolour look's hue, saturation and lightness.
+#[derive(Args, Debug, Clone, Default)]
+pub struct HslArgs {
+    /// Recolour only: hue rotation in degrees, -360 to 360 (default 120).
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true)]
+    pub hue: Option<f32>,
+    /// Recolour only: saturation change, -1 (grey) to 1 (twice as saturated); default 0.
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    pub saturation: Option<f32>,
+    /// Recolour only: lightness change, -1 (black) to 1 (white); default 0.
+    #[arg(long, value_name = "L", allow_negative_numbers = true)]
+    pub lightness: Option<f32>,
+}
+
 /// Limits on accepted clips; each can also be set by environment variable.
 #[derive(Args, Debug, Clone)]
 pub struct LimitArgs {
@@ -235,6 +302,21 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse::<Profile>().map_err(|e| e.to_string())
+}
+
+fn parse_look(s: &str) -> Result<LookName, String> {
+    s.parse::<LookName>().map_err(|e| e.to_string())
+}
+
+fn parse_strength(s: &str) -> Result<f32, String> {
+    let err = || {
+        format!("the strength must be a number from 0 (no change) to 1 (the full look), got {s:?}")
+    };
+    let v: f32 = s.trim().parse().map_err(|_| err())?;
+    if !v.is_finite() || !(0.0..=1.0).contains(&v) {
+        return Err(err());
+    }
+    Ok(v)
 }
 
 fn parse_resolution(s: &str) -> Result<Resolution, String> {

@@ -57,6 +57,7 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             first_frame,
             keyframes,
             prompt,
+            look,
             diffusion,
             mode,
             model,
@@ -70,6 +71,23 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
                 first_frame,
                 keyframes,
                 prompt,
+                look: match look.look {
+                    Some(name) => Some(commands::look::look_request(
+                        name,
+                        look.look_strength,
+                        look.look_mask.as_deref(),
+                        &look.hsl,
+                    )?),
+                    None if look.hsl.hue.is_some()
+                        || look.hsl.saturation.is_some()
+                        || look.hsl.lightness.is_some() =>
+                    {
+                        return Err(CliError::usage(anyhow::anyhow!(
+                            "--hue, --saturation and --lightness go with --look recolour"
+                        )))
+                    }
+                    None => None,
+                },
                 mode,
                 profile: model,
                 seed,
@@ -82,6 +100,19 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             quiet,
             cancel,
         ),
+        Command::Look {
+            image,
+            look,
+            strength,
+            mask,
+            hsl,
+            output,
+            json,
+        } => {
+            let request = commands::look::look_request(look, strength, mask.as_deref(), &hsl)?;
+            commands::look::run(&image, &request, &output, json, quiet)
+        }
+        Command::Looks { json } => commands::look::list(json),
         Command::Models { model_dir, json } => commands::models::run(model_dir.as_deref(), json),
         Command::Eval {
             source,

@@ -32,9 +32,8 @@ pub struct BodyCap {
 
 impl BodyCap {
     fn too_large(&self, got: Option<u64>) -> ServiceError {
-        let mb = |b: u64| b as f64 / 1e6;
         let size = match got {
-            Some(n) => format!(" is {:.1} MB;", mb(n)),
+            Some(n) => format!(" is {};", human_bytes(n)),
             None => " is over the limit;".into(),
         };
         let raise = match self.setting {
@@ -42,10 +41,20 @@ impl BodyCap {
             None => String::new(),
         };
         ServiceError::TooLarge(format!(
-            "{}{size} the limit is {:.1} MB — send a smaller file{raise}",
+            "{}{size} the limit is {} — send a smaller file{raise}",
             self.what,
-            mb(self.limit)
+            human_bytes(self.limit)
         ))
+    }
+}
+
+/// A size for messages: KB (1024 bytes) under a megabyte, MB (10^6 bytes) above, so that
+/// "256 KB" reads as the documented limit and "100.0 MB" as `max_bytes`.
+fn human_bytes(n: u64) -> String {
+    if n < 1_000_000 {
+        format!("{} KB", n.div_ceil(1024))
+    } else {
+        format!("{:.1} MB", n as f64 / 1e6)
     }
 }
 
@@ -128,9 +137,14 @@ pub(crate) async fn read_capped(
     let mut buf = Vec::new();
     let mut seen = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ServiceError::BadRequest(format!("the body could not be read: {e}; send it again"))
-        })?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            // The route's cap stopped the stream: the same 413 as a body counted here.
+            Err(e) if matches!(find_body_error(&e), Some(BodyError::TooLarge { .. })) => {
+                return Err(too_large())
+            }
+            Err(e) => return Err(read_error("the body", &e, None)),
+        };
         seen += chunk.len() as u64;
         if seen > limit {
             buf = Vec::new();

@@ -193,7 +193,7 @@ pub fn router(svc: Arc<Service>) -> Router {
                 .get(uploads::list),
         )
         .route(
-            "/v1/uploads/{id}",
+            "/v1/uploads/{upload_id}",
             get(uploads::get).delete(uploads::delete),
         )
         .route("/healthz", get(healthz))

@@ -9,10 +9,11 @@ use crate::domain::{
     Assets, CreateFileRequest, CreateFileResponse, DeliveryState, DepthControl, EditControls,
     EditFailureCode, EditGeneration, EditGenerationList, EditModelName, EditOptions, EditOutput,
     EditRequest, EditState, EditTypeName, EditVideo, FaceControl, FileList, FileObject,
-    FilePurpose, FileState, Generation, GenerationTypeName, MediaRef, MediaSource, ModeName,
-    ModelName, ModifyVideoRequest, NormalsControl, PoseControl, PoseStrength, PresignedUpload,
-    ResolutionName, State, Task, TaskError, TaskInput, TaskModelName, TaskOutput, TaskRequest,
-    TaskStatus, TrajectoryControl, UrlOrRef, VideoOptions, WebhookStatus,
+    FilePurpose, FileState, Generation, GenerationTypeName, LookNameSchema, LookSpec, LookValue,
+    MediaRef, MediaSource, ModeName, ModelName, ModifyVideoRequest, NormalsControl, PoseControl,
+    PoseStrength, PresignedUpload, ResolutionName, State, Task, TaskError, TaskInput,
+    TaskModelName, TaskOutput, TaskRequest, TaskStatus, TrajectoryControl, UrlOrRef, VideoOptions,
+    WebhookStatus,
 };
 use crate::service::GenerationList;
 use crate::uploads::{Upload, UploadList};
@@ -96,6 +97,9 @@ impl Modify for Security {
         State,
         ModifyVideoRequest,
         MediaRef,
+        LookValue,
+        LookSpec,
+        LookNameSchema,
         ModeName,
         ModelName,
         GenerationTypeName,

@@ -58,6 +58,10 @@ pub struct SegmindModifyRequest {
     #[serde(default)]
     #[schema(value_type = Option<ModelName>)]
     pub model: Option<String>,
+    /// retake's extension: a built-in look (no model needed), as in the Luma request.
+    #[serde(default)]
+    #[schema(value_type = Option<crate::domain::LookValue>)]
+    pub look: Option<serde_json::Value>,
 }
 
 /// The same request as a multipart form, with the files themselves: as Segmind's page shows
@@ -86,6 +90,9 @@ pub struct SegmindModifyForm {
     /// `ray-2` (default) or `ray-flash-2`.
     #[schema(value_type = Option<ModelName>)]
     model: Option<String>,
+    /// retake's extension: a built-in look's name, or its settings as a JSON object (as
+    /// `look` in the JSON request).
+    look: Option<String>,
 }
 
 /// A v2 request's status (and, once completed, its result).
@@ -198,6 +205,7 @@ async fn read_request<'a>(
         model: Some(fields.model.unwrap_or_else(|| "ray-2".into())),
         prompt: fields.prompt,
         callback_url: None,
+        look: fields.look,
     };
     Ok((request, files))
 }
@@ -265,6 +273,22 @@ async fn read_form(
             continue;
         }
         match name.as_str() {
+            "look" => {
+                let value = field.text().await.map_err(form_error)?;
+                text_bytes += value.len();
+                if text_bytes > MAX_FIELDS_BYTES {
+                    return Err(ServiceError::TooLarge(
+                        "the form's text fields are over 256 KB".into(),
+                    ));
+                }
+                // A look's name, or its JSON object.
+                out.look = Some(if value.trim_start().starts_with('{') {
+                    serde_json::from_str(&value)
+                        .map_err(|e| bad(format!("the `look` field is not valid JSON: {e}")))?
+                } else {
+                    serde_json::Value::String(value)
+                });
+            }
             "video_url" | "first_frame_url" | "prompt" | "mode" | "model" => {
                 let value = field.text().await.map_err(form_error)?;
                 text_bytes += value.len();

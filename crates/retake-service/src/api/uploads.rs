@@ -15,6 +15,7 @@ use super::body::{read_error, BodyCap};
 use super::error::{ApiError, ErrorBody};
 use super::extract::IdPath;
 use super::luma::query_u32;
+use crate::error::ServiceError;
 use crate::service::Service;
 use crate::uploads::{Upload, UploadList};
 
@@ -84,16 +85,21 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<UploadList>, ApiError> {
     let limit = query_u32(&query, "limit", 10)?;
-    let offset = query_u32(&query, "offset", 0)?.min(i32::MAX as u32);
+    let offset = query_u32(&query, "offset", 0)?;
+    if offset > i32::MAX as u32 {
+        return Err(
+            ServiceError::BadRequest(format!("offset is {offset}; use 0 to {}", i32::MAX)).into(),
+        );
+    }
     Ok(Json(svc.list_uploads(&key, limit, offset).await?))
 }
 
 /// One upload of this key's.
 #[utoipa::path(
     get,
-    path = "/v1/uploads/{id}",
+    path = "/v1/uploads/{upload_id}",
     tag = "uploads",
-    params(("id" = String, Path, description = "Upload id (a UUID)")),
+    params(("upload_id" = String, Path, description = "Upload id (a UUID)")),
     responses(
         (status = 200, description = "The upload", body = Upload),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
@@ -114,9 +120,9 @@ pub async fn get(
 /// Delete an upload now (generations made from it keep their own copy).
 #[utoipa::path(
     delete,
-    path = "/v1/uploads/{id}",
+    path = "/v1/uploads/{upload_id}",
     tag = "uploads",
-    params(("id" = String, Path, description = "Upload id (a UUID)")),
+    params(("upload_id" = String, Path, description = "Upload id (a UUID)")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),

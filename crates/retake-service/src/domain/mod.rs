@@ -6,6 +6,7 @@ mod edit_view;
 mod failure;
 mod file;
 mod generation;
+mod look;
 mod request;
 mod task;
 
@@ -26,6 +27,7 @@ pub use file::{
 pub use generation::{
     rfc3339_ms, Assets, DeliveryState, Generation, State, WebhookStatus, GENERATION_TYPE,
 };
+pub use look::{looks_help, parse_look, LookNameSchema, LookSpec, LookValue, ValidLook};
 pub use request::{
     GenerationTypeName, MediaRef, ModeName, ModelName, ModifyVideoRequest, ValidRequest,
     DEFAULT_MODE, DEFAULT_MODEL,

@@ -3,6 +3,7 @@
 use retake_engine::Mode;
 use serde::{Deserialize, Serialize};
 
+use super::look::{parse_look, ValidLook};
 use crate::catalogue::{id_list, Catalogue, Surface};
 use crate::error::ServiceError;
 
@@ -96,6 +97,11 @@ pub struct ModifyVideoRequest {
     /// Where to POST the generation on dreaming, completed and failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// retake's extension: a built-in look (no model needed), applied to the first frame
+    /// (the one sent, or the clip's own) and carried through the clip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::look::LookValue>)]
+    pub look: Option<serde_json::Value>,
 }
 
 /// A request that passed validation.
@@ -113,6 +119,8 @@ pub struct ValidRequest {
     pub prompt: Option<String>,
     /// Webhook target.
     pub callback_url: Option<String>,
+    /// The built-in look.
+    pub look: Option<ValidLook>,
 }
 
 /// The mode of a request that names none, on every API surface (Segmind's documented
@@ -129,7 +137,7 @@ fn bad(msg: impl Into<String>) -> ServiceError {
     ServiceError::BadRequest(msg.into())
 }
 
-fn check_url(field: &str, url: &str) -> Result<(), ServiceError> {
+pub(crate) fn check_url(field: &str, url: &str) -> Result<(), ServiceError> {
     let lower = url.trim().to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         Ok(())
@@ -242,7 +250,9 @@ impl ModifyVideoRequest {
             }
             _ => None,
         };
+        let look = self.look.as_ref().map(parse_look).transpose()?;
         Ok(ValidRequest {
+            look,
             media_url: media_url.trim().to_string(),
             first_frame_url,
             mode,

@@ -166,6 +166,8 @@ impl TaskRequest {
             model: self.model,
             prompt: self.prompt,
             callback_url: self.callback_url,
+            // RunAPI's task has no look field; its requests are plain Modify Video ones.
+            look: None,
         })
     }
 }

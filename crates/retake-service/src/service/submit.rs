@@ -12,13 +12,13 @@ use crate::blobs;
 use crate::catalogue::{Model, Surface};
 use crate::domain::{Generation, ModifyVideoRequest, State, ValidRequest, GENERATION_TYPE};
 use crate::error::{Result, ServiceError};
-use crate::pipeline::{nothing_to_change, prompt_needs_model};
+use crate::pipeline::{nothing_to_change, prompt_needs_model, LOOK_MASK};
 use crate::pricing::OutputSize;
 use crate::ratelimit::RateLimiter;
 use crate::store::{
     now_ms, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, StoreError, Submitted,
 };
-use retake_pipeline::{check_first_frame_shape, check_motion};
+use retake_pipeline::{check_first_frame_shape, check_mask_shape, check_motion};
 
 /// What a create did.
 #[derive(Clone, Debug)]
@@ -200,13 +200,16 @@ impl Service {
     /// Checks what a request asks for against what this server can do.
     async fn check_request(&self, valid: &ValidRequest) -> Result<()> {
         let has_model = self.pipeline.supports_prompt_only();
-        match (&valid.first_frame_url, &valid.prompt) {
-            (Some(_), _) => {}
-            (None, None) => return Err(ServiceError::BadRequest(nothing_to_change(has_model))),
-            (None, Some(_)) if !has_model => {
+        // An edited first frame or a built-in look is enough on any server; a prompt alone
+        // needs a model.
+        let given = valid.first_frame_url.is_some() || valid.look.is_some();
+        match (given, &valid.prompt) {
+            (true, _) => {}
+            (false, None) => return Err(ServiceError::BadRequest(nothing_to_change(has_model))),
+            (false, Some(_)) if !has_model => {
                 return Err(ServiceError::BadRequest(prompt_needs_model()))
             }
-            (None, Some(_)) => {}
+            (false, Some(_)) => {}
         }
         if let Some(url) = &valid.callback_url {
             self.fetcher.check_resolved("callback_url", url).await?;
@@ -265,6 +268,7 @@ impl Service {
         request.mode = Some(valid.mode.name().into());
         request.model = Some(valid.model.clone());
         request.prompt = valid.prompt.clone();
+        request.look = valid.look.as_ref().map(|l| l.to_json());
         let now = now_ms();
         let record = GenerationRecord {
             id: id.clone(),
@@ -385,8 +389,27 @@ impl Service {
                 Some(file)
             }
         };
-        // Both inputs are good: only now do they go to blob storage.
+        let mask = match valid.look.as_ref().and_then(|l| l.mask_url.as_deref()) {
+            None => None,
+            Some(url) => {
+                let field = "look.mask.url";
+                let max = self.config.max_image_bytes;
+                let file = self.fetch_input(caller, field, url, max).await?;
+                let path = file.0.clone();
+                let (mw, mh) = blocking(move || load_image(&path).map(|f| (f.width(), f.height())))
+                    .await?
+                    .map_err(|e| self.input_error(field, &file.0, e))?;
+                check_mask_shape(mw, mh, width, height)
+                    .map_err(|m| ServiceError::BadRequest(format!("{field}: {m}")))?;
+                Some(file)
+            }
+        };
+        // Every input is good: only now do they go to blob storage.
         self.store_input(media, &media_blob).await?;
+        if let Some(file) = mask {
+            self.store_input(file, &blobs::input_key(id, LOOK_MASK))
+                .await?;
+        }
         let first_frame_blob = match first_frame {
             None => None,
             Some(file) => {

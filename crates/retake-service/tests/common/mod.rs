@@ -446,3 +446,19 @@ pub fn regressions(target: &str) -> Vec<Vec<u8>> {
         .map(|f| std::fs::read(f).unwrap())
         .collect()
 }
+
+/// Every file under `dir`, however deep.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}

@@ -122,3 +122,31 @@ def test_idempotent_retries_and_cancel_through_the_sdk():
     assert c.credits.get().credit_balance == pytest.approx(CREDITS - 0.01)
     with pytest.raises(lumaai.ConflictError):
         c.post(f"/generations/{a.id}/cancel", cast_to=lumaai.types.Generation)
+
+
+def test_a_built_in_look_through_extra_body():
+    # retake's `look` extension, sent the way Stainless SDKs send any extra field.
+    c = client()
+    g = c.generations.video.modify(
+        generation_type="modify_video",
+        media={"url": MEDIA},
+        mode="flex_1",
+        model="ray-flash-2",
+        extra_body={"look": {"name": "sepia", "strength": 0.6}},
+    )
+    assert g.to_dict()["request"]["look"] == {"name": "sepia", "strength": 0.6}
+    deadline = time.time() + 120
+    while g.state not in ("completed", "failed"):
+        assert time.time() < deadline, "generation did not finish in 120 s"
+        time.sleep(0.2)
+        g = c.generations.get(g.id)
+    assert g.state == "completed", g.failure_reason
+    with pytest.raises(lumaai.BadRequestError) as e:
+        c.generations.video.modify(
+            generation_type="modify_video",
+            media={"url": MEDIA},
+            mode="flex_1",
+            model="ray-2",
+            extra_body={"look": "glitter"},
+        )
+    assert "film_noir" in e.value.body["detail"]

@@ -175,3 +175,8 @@ def test_the_pages_sample_code_runs_asynchronously(with_files):
     assert status["status"] == "COMPLETED", status
     video = requests.get(status["output"], timeout=30)
     assert video.status_code == 200 and is_mp4(video.content)
+def test_a_built_in_look_is_a_plain_parameter():
+    # The SDK forwards parameters verbatim, so retake's `look` needs nothing special.
+    r = client().run_sync("modify-video", video_url=MEDIA, look="film_noir")
+    assert r.status_code == 200
+    assert is_mp4(r.content)

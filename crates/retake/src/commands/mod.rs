@@ -5,6 +5,7 @@ pub mod convert;
 pub mod eval;
 pub mod frame;
 pub mod keys;
+pub mod look;
 pub mod migrate;
 pub mod models;
 pub mod modify;

@@ -76,13 +76,14 @@ pub fn run(
     let can_prompt = req.prompt.is_some() && diffusion.model_dir.is_some();
     match &req.first_frame {
         Some(f) => crate::exit::require_file(f)?,
-        None if can_prompt || !req.keyframes.is_empty() => {}
+        None if can_prompt || req.look.is_some() || !req.keyframes.is_empty() => {}
         None => {
             let why = if req.prompt.is_some() {
                 retake_pipeline::PROMPT_NEEDS_MODEL.to_string()
             } else {
                 "nothing to apply; export a frame with `retake frame CLIP -o frame.png`, edit it, \
-                 and pass it with --first-frame frame.png (or give a --prompt and --model-dir)"
+                 and pass it with --first-frame frame.png, or pick a built-in look with --look \
+                 NAME (`retake looks` lists them), or give a --prompt and --model-dir"
                     .to_string()
             };
             return Err(CliError::usage(anyhow::anyhow!(why)));
@@ -152,14 +153,30 @@ pub fn run(
                 t = *c as f64 / fps
             );
         }
+        // How the frames were styled: the look on every frame, or propagated at a mode.
+        let how = match &report.look {
+            Some(l) if report.keyframes.is_empty() => {
+                format!(
+                    "look {} at {} on every frame",
+                    l.look.name(),
+                    l.look.strength()
+                )
+            }
+            Some(l) => format!(
+                "look {} at {}, mode {}, {} profile",
+                l.look.name(),
+                l.look.strength(),
+                report.mode,
+                report.profile
+            ),
+            None => format!("mode {}, {} profile", report.mode, report.profile),
+        };
         eprintln!(
-            "wrote {} ({}x{}, {} frames at 24 fps, mode {}, {} profile{})",
+            "wrote {} ({}x{}, {} frames at 24 fps, {how}{})",
             req.output.display(),
             report.media.width,
             report.media.height,
             report.media.frames,
-            report.mode,
-            report.profile,
             if report.media.audio_copied {
                 ", audio copied"
             } else {

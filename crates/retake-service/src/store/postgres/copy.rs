@@ -31,7 +31,7 @@ impl PgStore {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let record = gen_from_row(&r)?;
-            let job = match (r.get::<_, Option<i32>>(19), r.get::<_, Option<i64>>(20)) {
+            let job = match (r.get::<_, Option<i32>>(20), r.get::<_, Option<i64>>(21)) {
                 (Some(attempts), Some(enqueued_at)) => Some(QueuedJob {
                     attempts: attempts.max(0) as u32,
                     enqueued_at,
