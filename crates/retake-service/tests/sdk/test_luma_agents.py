@@ -203,9 +203,13 @@ def test_upload_edit_with_keyframes_chain_and_delete():
         client(OTHER).files.get(k0.id)
 
 
-def edit(c, **video_edit):
-    """A create with a good source and the given `video.edit`, overridable per field."""
+def edit(c, bare=False, **video_edit):
+    """A create with a good source and the given `video.edit`, overridable per field; a good
+    keyframe at frame 0 unless keyframes are given (or `bare`), so that the field under test
+    is what gets refused."""
     source = video_edit.pop("source", None) or {"file_id": edit.clip}
+    if not bare and "keyframes" not in video_edit:
+        video_edit.update(keyframes=[{"file_id": edit.kf}], keyframe_indexes=[0])
     video = {"edit": video_edit}
     return c.generations.create(type="video_edit", prompt="", source=source, video=video)
 
@@ -222,7 +226,7 @@ def refused(exc, fn, *needles):
 def test_every_bad_request_is_refused_by_name_and_charges_nothing():
     c = client()
     edit.clip = upload_inline(c, CLIP, "video/mp4").id
-    kf = upload_inline(c, KEYFRAMES[0][1], "image/png", purpose="reference").id
+    kf = edit.kf = upload_inline(c, KEYFRAMES[0][1], "image/png", purpose="reference").id
     data = base64.b64encode(read(KEYFRAMES[0][1])).decode()
     good = {"file_id": kf}
     before = credits()
@@ -280,7 +284,7 @@ def test_every_bad_request_is_refused_by_name_and_charges_nothing():
             "controls.face.enabled", "cannot detect faces")
     refused(bad, lambda: edit(c, controls={"depth": {"blur": 2}}),
             "controls.depth.blur is 2")
-    refused(bad, lambda: edit(c), "nothing to change")
+    refused(bad, lambda: edit(c, bare=True), "nothing to change")
 
     # Refused requests cost nothing; the cancelled one was released.
     assert credits() == pytest.approx(before)
