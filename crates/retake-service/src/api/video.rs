@@ -188,39 +188,6 @@ pub async fn ranged_response(
     Ok(resp)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn single_ranges_of_every_form() {
-        let part = |start, end| RangeAsk::Part { start, end };
-        for (header, want) in [
-            ("bytes=0-99", part(0, 99)),
-            ("bytes=100-", part(100, 999)),
-            ("bytes=-100", part(900, 999)),
-            ("bytes=-5000", part(0, 999)),
-            ("bytes=990-5000", part(990, 999)),
-            ("bytes= 5 - 9 ", part(5, 9)),
-            ("bytes=999-999", part(999, 999)),
-            ("bytes=1000-", RangeAsk::Unsatisfiable),
-            ("bytes=1000-2000", RangeAsk::Unsatisfiable),
-            ("bytes=-0", RangeAsk::Unsatisfiable),
-            ("bytes=99999999999999999999999-", RangeAsk::Unsatisfiable),
-            ("bytes=9-5", RangeAsk::Whole),
-            ("bytes=0-1,5-9", RangeAsk::Whole),
-            ("bytes=a-b", RangeAsk::Whole),
-            ("bytes=-", RangeAsk::Whole),
-            ("items=0-5", RangeAsk::Whole),
-            ("", RangeAsk::Whole),
-        ] {
-            assert_eq!(parse_range(header, 1000), want, "{header}");
-        }
-        assert_eq!(parse_range("bytes=-5", 0), RangeAsk::Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-", 0), RangeAsk::Unsatisfiable);
-    }
-}
-
 /// An object in the blob store (local folder or bucket); ranges are read with the store's
 /// own ranged read, so a seek in a browser costs one ranged GET on S3.
 pub struct BlobSource {
@@ -256,5 +223,38 @@ impl ByteSource for BlobSource {
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(Body::from_stream(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_ranges_of_every_form() {
+        let part = |start, end| RangeAsk::Part { start, end };
+        for (header, want) in [
+            ("bytes=0-99", part(0, 99)),
+            ("bytes=100-", part(100, 999)),
+            ("bytes=-100", part(900, 999)),
+            ("bytes=-5000", part(0, 999)),
+            ("bytes=990-5000", part(990, 999)),
+            ("bytes= 5 - 9 ", part(5, 9)),
+            ("bytes=999-999", part(999, 999)),
+            ("bytes=1000-", RangeAsk::Unsatisfiable),
+            ("bytes=1000-2000", RangeAsk::Unsatisfiable),
+            ("bytes=-0", RangeAsk::Unsatisfiable),
+            ("bytes=99999999999999999999999-", RangeAsk::Unsatisfiable),
+            ("bytes=9-5", RangeAsk::Whole),
+            ("bytes=0-1,5-9", RangeAsk::Whole),
+            ("bytes=a-b", RangeAsk::Whole),
+            ("bytes=-", RangeAsk::Whole),
+            ("items=0-5", RangeAsk::Whole),
+            ("", RangeAsk::Whole),
+        ] {
+            assert_eq!(parse_range(header, 1000), want, "{header}");
+        }
+        assert_eq!(parse_range("bytes=-5", 0), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), RangeAsk::Unsatisfiable);
     }
 }
