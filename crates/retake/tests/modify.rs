@@ -312,8 +312,14 @@ fn bad_keyframes_are_refused() {
 
 #[test]
 fn keyframes_at_source_frames_and_a_resolution_tier() {
-    // 320×240 at 30 fps for 2 s: source frame 45 is shown at 1.5 s, output frame 36.
-    let clip = clip_with_audio();
+    // 192×144 at 30 fps for 1 s: source frame 15 is shown at 0.5 s, output frame 12.
+    let clip = clip_from(
+        "srcframe-192.mp4",
+        &[
+            pattern("192x144", "30", 1.0),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "2"]),
+        ],
+    );
     let export = |n: &str, name: &str| {
         let png = scratch(&format!("srcframe-{name}.png"));
         let o = retake(&[
@@ -332,14 +338,14 @@ fn keyframes_at_source_frames_and_a_resolution_tier() {
         (png, edited, v)
     };
     let (k0, _, v0) = export("0", "a");
-    let (k45, edited45, v45) = export("45", "b");
+    let (k15, edited15, v15) = export("15", "b");
     assert_eq!(
         (v0["source_frame"].as_u64(), v0["output_frame"].as_u64()),
         (Some(0), Some(0))
     );
-    assert_eq!(v45["output_frame"], 36, "{v45}");
+    assert_eq!(v15["output_frame"], 12, "{v15}");
     let out = scratch("srcframe-out.mp4");
-    let (a, b) = (format!("f0={}", s(&k0)), format!("f45={}", s(&k45)));
+    let (a, b) = (format!("f0={}", s(&k0)), format!("f15={}", s(&k15)));
     let o = retake(&[
         "modify",
         &s(&clip),
@@ -356,20 +362,20 @@ fn keyframes_at_source_frames_and_a_resolution_tier() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["keyframes"], serde_json::json!([0, 36]), "{v}");
+    assert_eq!(v["keyframes"], serde_json::json!([0, 12]), "{v}");
     assert_eq!(
         (v["width"].as_u64(), v["height"].as_u64()),
         (Some(480), Some(360)),
         "{v}"
     );
-    assert_eq!(v["frames"], 48);
+    assert_eq!(v["frames"], 24);
     // The keyframe's frame is its image (scaled up with the clip), up to the encoder's loss.
     let frames = frames_of(&out, 480, 360);
-    let truth = FrameResizer::default().resize(edited45, 480, 360).unwrap();
-    let p = psnr(frames[36].data(), truth.data());
-    assert!(p > 30.0, "frame 36 against its keyframe: {p:.1} dB");
+    let truth = FrameResizer::default().resize(edited15, 480, 360).unwrap();
+    let p = psnr(frames[12].data(), truth.data());
+    assert!(p > 30.0, "frame 12 against its keyframe: {p:.1} dB");
 
-    // Without --upscale the 240-line source keeps its size under a higher tier.
+    // Without --upscale the 144-line source keeps its size under a higher tier.
     let o = retake(&[
         "modify",
         &s(&clip),
@@ -385,18 +391,18 @@ fn keyframes_at_source_frames_and_a_resolution_tier() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         (v["width"].as_u64(), v["height"].as_u64()),
-        (Some(320), Some(240)),
+        (Some(192), Some(144)),
         "{v}"
     );
 
     // Bad places and tiers are refused by name.
     let _ = std::fs::remove_file(&out);
-    let past = format!("f60={}", s(&k0));
+    let past = format!("f30={}", s(&k0));
     let o = retake(&["modify", &s(&clip), "--keyframe", &past, "-o", &s(&out)]);
     assert_clean_failure(
         &o,
         3,
-        "source frame 60 but the clip has 60 frames (0 to 59)",
+        "source frame 30 but the clip has 30 frames (0 to 29)",
     );
     let o = retake(&[
         "modify",
