@@ -181,6 +181,13 @@ def test_upload_edit_with_keyframes_chain_and_delete():
     assert done2.state == "completed", done2.failure_reason
     download(done2.output[0].url, "chain.mp4")
 
+    # The edit is a generation like any other: the Luma surface shows it too.
+    luma = httpx.get(CREDITS_URL.replace("/credits", f"/generations/{g.id}"),
+                     headers={"Authorization": f"Bearer {KEY}"})
+    assert luma.status_code == 200, luma.text
+    assert luma.json()["state"] == "completed" and luma.json()["model"] == "ray-3.2"
+    assert luma.json()["request"]["mode"] == "adhere_1"
+
     with open(os.path.join(OUT, "ids.json"), "w") as f:
         json.dump({"edit": g.id, "chain": g2.id}, f)
 
