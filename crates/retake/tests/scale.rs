@@ -420,7 +420,7 @@ fn an_api_node_and_two_workers_on_postgres_and_s3() {
     }
 
     // SIGKILL worker 1 while it holds a job (its pid is in its lease's worker id).
-    let marker = format!("-{}-w", w1.pid());
+    let marker = format!(":{}:", w1.pid());
     let deadline = Instant::now() + Duration::from_secs(60);
     let killed_job = loop {
         let held = pg.psql(

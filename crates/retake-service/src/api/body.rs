@@ -68,7 +68,14 @@ pub async fn cap_body(State(cap): State<BodyCap>, req: Request, next: Next) -> R
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(len) = declared {
         if len > cap.limit {
-            return ApiError(cap.too_large(Some(len))).into_response();
+            // The body stays unread: say the connection closes, so that a client does not
+            // send its next request down a connection the server is about to drop.
+            let mut resp = ApiError(cap.too_large(Some(len))).into_response();
+            resp.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return resp;
         }
     }
     let has_body = declared.is_some_and(|len| len > 0)
