@@ -28,6 +28,7 @@ pub mod ratelimit;
 mod server;
 pub mod service;
 pub mod store;
+pub mod studio;
 pub mod tasks;
 pub mod transport;
 pub mod uploads;

@@ -199,6 +199,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .merge(crate::studio::routes())
         .fallback(fallback)
         .layer(from_fn_with_state(svc.clone(), auth::remaining_credits))
         .with_state(svc);

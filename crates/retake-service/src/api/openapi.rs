@@ -90,6 +90,7 @@ impl Modify for Security {
         uploads::delete,
         super::healthz,
         super::metrics,
+        crate::studio::info,
     ),
     components(schemas(
         Generation,
@@ -151,6 +152,10 @@ impl Modify for Security {
         FileState,
         PresignedUpload,
         super::Health,
+        crate::studio::StudioInfo,
+        crate::studio::StudioModel,
+        crate::studio::StudioMode,
+        crate::studio::StudioLook,
     )),
     modifiers(&Security),
     tags(
@@ -160,6 +165,7 @@ impl Modify for Security {
         (name = "agents", description = "Luma's current API (`luma-agents` SDK): video edits, files"),
         (name = "uploads", description = "Files for requests without public URLs"),
         (name = "operations", description = "Health and metrics"),
+        (name = "studio", description = "What the web page at `/` needs"),
     )
 )]
 pub struct ApiDoc;
