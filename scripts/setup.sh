@@ -5,7 +5,7 @@
 # lines), PostgreSQL's server and client (the storage tests start a throwaway cluster; the
 # package's own cluster is not used), iproute2 (network namespaces for the multi-machine
 # test), Chromium and its WebDriver (the studio's browser test drives the real page headless),
-# and a Python virtual environment with the official lumaai and segmind SDKs,
+# and a Python virtual environment with the official lumaai, luma-agents and segmind SDKs,
 # requests (what Segmind's sample code uses), pytest, schemathesis (the service's client and
 # API-fuzzing tests), selenium (the studio's browser test) and moto (an S3-compatible server
 # the blob tests run against).
@@ -39,7 +39,7 @@ fi
 # The Python test packages, pinned to the versions the tests were written against, in their
 # own virtual environment (scripts/test.sh points $PYTHON at it). Reinstalled only when the
 # list below changes.
-py_packages="lumaai==1.21.0 segmind==1.3.0 requests==2.34.2 pytest==9.2.0 schemathesis==4.32.5 moto[server]==5.2.5 selenium==4.51.0"
+py_packages="lumaai==1.21.0 luma-agents==0.5.0 segmind==1.3.0 requests==2.34.2 pytest==9.2.0 schemathesis==4.32.5 moto[server]==5.2.5 selenium==4.51.0"
 venv="${RETAKE_VENV:-$HOME/.cache/retake-venv}"
 stamp="$venv/.retake-packages"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$py_packages" ]; then

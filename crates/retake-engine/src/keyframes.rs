@@ -115,6 +115,32 @@ impl Blend<'_> {
         }
         Ok(cuts)
     }
+
+    /// Renders `held`, the frames before the clip's first keyframe `b`, from `b` alone
+    /// propagated backward, and hands them to `emit` in order. Returns the scene cuts the pass
+    /// found (indices into `held` where a new shot starts).
+    fn before<E: From<EngineError>>(
+        &self,
+        b: Keyframe<'_>,
+        held: &mut FrameSpool,
+        emit: &mut dyn FnMut(RgbFrame) -> Result<(), E>,
+    ) -> Result<Vec<usize>, E> {
+        let n = held.len();
+        let mut bwd = self.start(b)?;
+        for k in (0..n).rev() {
+            // Each source frame is read once, so its slot takes the rendered frame.
+            let out = bwd.push(&held.get(k)?)?;
+            held.set(k, out)?;
+        }
+        // Push j (from 1) was `held[n - j]`; a cut there means the shot that ends at the
+        // keyframe begins at `held[n - j + 1]`.
+        let cuts = bwd.cuts().iter().map(|j| n + 1 - j).collect();
+        drop(bwd);
+        for k in 0..n {
+            emit(held.get(k)?)?;
+        }
+        Ok(cuts)
+    }
 }
 
 /// The last keyframe passed, with its source frame.
@@ -144,8 +170,9 @@ pub struct KeyframeSequencer {
 }
 
 impl KeyframeSequencer {
-    /// Keyframes are `(frame index, styled frame)`, at strictly increasing indices, the first at
-    /// frame 0, all the same size as the clip's frames.
+    /// Keyframes are `(frame index, styled frame)`, at least one, at strictly increasing
+    /// indices, all the same size as the clip's frames. Frames before the first keyframe are
+    /// rendered from it backward (the first keyframe is usually at frame 0).
     pub fn new(
         keyframes: Vec<(usize, RgbFrame)>,
         mode: &ModeParams,
@@ -153,9 +180,9 @@ impl KeyframeSequencer {
         settings: SynthSettings,
     ) -> Result<Self, EngineError> {
         let indices: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
-        if indices.first() != Some(&0) || indices.windows(2).any(|w| w[0] >= w[1]) {
+        if indices.is_empty() || indices.windows(2).any(|w| w[0] >= w[1]) {
             return Err(EngineError::BadKeyframes(format!(
-                "{indices:?} (the first must be at frame 0)"
+                "{indices:?} (at least one, each at its own frame, in order)"
             )));
         }
         Ok(Self {
@@ -224,6 +251,20 @@ impl KeyframeSequencer {
                 source.width() as usize,
                 source.height() as usize,
             )?;
+            if self.anchor.is_none() {
+                // The first keyframe: frames before it (if any) were held for it.
+                if let Some(mut held) = self.held.take().filter(|h| !h.is_empty()) {
+                    let cuts = self.blend().before(
+                        Keyframe {
+                            styled: &styled,
+                            source: &source,
+                        },
+                        &mut held,
+                        emit,
+                    )?;
+                    self.cuts.extend(cuts);
+                }
+            }
             if let Some(a) = self.anchor.take() {
                 let (w, h) = (source.width(), source.height());
                 let mut held = self
@@ -261,10 +302,12 @@ impl KeyframeSequencer {
             return Ok(());
         }
         let Some(anchor) = &self.anchor else {
-            return Err(EngineError::BadKeyframes(format!(
-                "frame {index} arrived before the keyframe at frame 0"
-            ))
-            .into());
+            // Before the first keyframe: held until it arrives.
+            let (w, h, memory) = (source.width(), source.height(), self.memory);
+            self.held
+                .get_or_insert_with(|| FrameSpool::new(w, h, memory))
+                .push(source)?;
+            return Ok(());
         };
         match &mut self.forward {
             Some(p) => {
@@ -293,7 +336,12 @@ impl KeyframeSequencer {
             return Ok(());
         };
         let Some(a) = &self.anchor else {
-            return Ok(());
+            let first = self.pending.front().map_or(0, |(i, _)| *i);
+            return Err(EngineError::BadKeyframes(format!(
+                "the clip ended after {} frames, before the first keyframe (frame {first})",
+                held.len()
+            ))
+            .into());
         };
         let mut p = self.blend().start(Keyframe {
             styled: &a.styled,
@@ -449,17 +497,77 @@ mod tests {
     }
 
     #[test]
-    fn keyframes_must_start_at_zero_and_increase() {
+    fn keyframes_must_be_given_and_increase() {
         let f = RgbFrame::filled(32, 32, [1; 3]);
         let m = ModeParams::default();
         for keys in [
-            vec![(1, f.clone())],
             vec![(0, f.clone()), (4, f.clone()), (4, f.clone())],
+            vec![(5, f.clone()), (2, f.clone())],
             vec![],
         ] {
             let e = KeyframeSequencer::new(keys, &m, 0, SynthSettings::default());
             assert!(matches!(e, Err(EngineError::BadKeyframes(_))));
         }
+        assert!(KeyframeSequencer::new(vec![(3, f)], &m, 0, SynthSettings::default()).is_ok());
+    }
+
+    #[test]
+    fn frames_before_the_first_keyframe_are_rendered_from_it_backward() {
+        let s = Scene::new(SceneKind::Translate, 64, 48, 8, 2).unwrap();
+        let src: Vec<_> = (0..8).map(|i| s.frame(i)).collect();
+        let key = recolour(&src[3]);
+        let mode = ModeParams::default();
+        let mut seq =
+            KeyframeSequencer::new(vec![(3, key.clone())], &mode, 5, SynthSettings::default())
+                .unwrap();
+        let mut out = Vec::new();
+        for (i, f) in src.iter().enumerate().take(3) {
+            push(&mut seq, i, f.clone(), &mut out);
+        }
+        assert!(out.is_empty(), "frames 0-2 wait for the keyframe at 3");
+        push(&mut seq, 3, src[3].clone(), &mut out);
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[3], key);
+        for (i, f) in src.iter().enumerate().skip(4) {
+            push(&mut seq, i, f.clone(), &mut out);
+        }
+        finish(&mut seq, &mut out);
+        assert_eq!(out.len(), 8);
+        for i in [0, 1, 2, 5, 7] {
+            assert!(
+                psnr(&out[i], &recolour(&src[i])).unwrap() > psnr(&out[i], &src[i]).unwrap(),
+                "frame {i} carries the keyframe's look"
+            );
+        }
+        // The lead-in is the keyframe propagated backward, frame by frame.
+        let mut p = Propagator::new(&key, &src[3], &mode, 5).unwrap();
+        p.push(&src[3]).unwrap();
+        let back: Vec<_> = (0..3).rev().map(|i| p.push(&src[i]).unwrap()).collect();
+        assert_eq!(
+            out[..3],
+            [back[2].clone(), back[1].clone(), back[0].clone()]
+        );
+    }
+
+    #[test]
+    fn a_clip_that_ends_before_its_first_keyframe_is_an_error() {
+        let f = RgbFrame::filled(32, 32, [1; 3]);
+        let mut seq = KeyframeSequencer::new(
+            vec![(9, f.clone())],
+            &ModeParams::default(),
+            0,
+            SynthSettings::default(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        push(&mut seq, 0, f.clone(), &mut out);
+        let e = seq
+            .finish(&mut |fr| {
+                out.push(fr);
+                Ok::<(), EngineError>(())
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("before the first keyframe"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! through a clip. Pure: frames in, frames out — no files, network or codecs.
 
 pub mod baseline;
+pub mod controls;
 pub mod cut;
 pub mod edits;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod scene;
 mod spool;
 mod synth;
 
+pub use controls::Controls;
 pub use error::EngineError;
 pub use flow::{bidirectional_flow, dense_flow, occlusion_mask, FlowField, FlowParams};
 pub use keyframes::{propagate_between, Keyframe, KeyframeSequencer};

@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 limits.output_cap = SizeCap {
                     long: l.parse()?,
                     short: s.parse()?,
+                    upscale: false,
                 };
             }
             "--bpp" => {

@@ -16,6 +16,7 @@ mod limits;
 pub mod mux;
 mod probe;
 mod reader;
+mod resolution;
 pub mod retime;
 mod transcode;
 pub mod transform;
@@ -28,6 +29,7 @@ pub use image_io::{decode_image, load_image, save_png};
 pub use limits::Limits;
 pub use probe::{probe, AudioInfo, OutputInfo, ProbeInfo, VideoInfo};
 pub use reader::{extract_frame, AudioSource, VideoReader};
+pub use resolution::{Resolution, UnknownResolution, MAX_OUTPUT_SIDE};
 pub use retime::OUTPUT_FPS;
 pub use transcode::{
     transcode, transcode_with, FrameProcessor, FrameSink, TranscodeOptions, TranscodeReport,

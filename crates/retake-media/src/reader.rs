@@ -104,6 +104,25 @@ impl VideoReader {
         (self.info.output.width, self.info.output.height)
     }
 
+    /// Presentation times (seconds from the first frame shown) of the source's frames, in
+    /// presentation order: entry *i* is source frame *i*.
+    pub fn source_times(&self) -> Vec<f64> {
+        let Some(v) = self.demux.video() else {
+            return Vec::new();
+        };
+        let ts = v.timescale.max(1) as f64;
+        let mut pts: Vec<i64> = v.samples.iter().map(|s| s.pts).collect();
+        pts.sort_unstable();
+        pts.into_iter().map(|p| p as f64 / ts).collect()
+    }
+
+    /// The output frame that source frame `index` (in presentation order) falls on, or `None`
+    /// past the source's last frame.
+    pub fn output_index_of_source(&self, index: usize) -> Option<usize> {
+        let t = *self.source_times().get(index)?;
+        Some(crate::retime::output_index_at(t, self.frame_count()))
+    }
+
     /// Source frames that could not be decoded so far (gaps are filled from neighbours).
     pub fn damaged_frames(&self) -> usize {
         self.damaged

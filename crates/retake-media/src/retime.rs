@@ -8,6 +8,15 @@ pub fn output_frame_count(duration_s: f64) -> usize {
     ((duration_s * OUTPUT_FPS as f64).round() as usize).max(1)
 }
 
+/// The output frame nearest a source frame shown at `pts` seconds (ties go to the earlier
+/// output frame), among `frames` output frames. A 24 fps source's frame *i* is output frame
+/// *i*; from a faster source some frames are never shown, and their nearest output frame
+/// shows a neighbour.
+pub fn output_index_at(pts: f64, frames: usize) -> usize {
+    let k = (pts.max(0.0) * OUTPUT_FPS as f64 - 0.5).ceil().max(0.0) as usize;
+    k.min(frames.saturating_sub(1))
+}
+
 /// Picks, for each output time k/24, the source frame whose presentation time is nearest
 /// (ties go to the earlier frame). Frames arrive in presentation order, one at a time, so
 /// only the previous frame is held.
@@ -73,6 +82,20 @@ impl<T: Clone> Retimer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_frame_maps_to_its_nearest_output_frame() {
+        assert_eq!(output_index_at(0.0, 10), 0);
+        assert_eq!(output_index_at(5.0 / 24.0, 10), 5);
+        assert_eq!(output_index_at(4.5 / 24.0, 10), 4, "a tie goes earlier");
+        assert_eq!(output_index_at(3.0 / 12.0, 10), 6, "12 fps frame 3");
+        assert_eq!(
+            output_index_at(7.0 / 30.0, 10),
+            6,
+            "30 fps frame 7 is at 5.6/24"
+        );
+        assert_eq!(output_index_at(100.0, 10), 9, "clamped to the last");
+    }
 
     fn run(fps: f64, seconds: f64) -> Vec<(usize, usize)> {
         let n = (fps * seconds).round() as usize;

@@ -12,6 +12,10 @@ pub struct SizeCap {
     pub long: u32,
     /// Cap on the shorter side.
     pub short: u32,
+    /// Scale smaller inputs up until they meet the cap (a resolution tier the user asked
+    /// for explicitly); otherwise smaller inputs keep their size.
+    #[serde(default)]
+    pub upscale: bool,
 }
 
 impl Default for SizeCap {
@@ -19,17 +23,17 @@ impl Default for SizeCap {
         Self {
             long: 1280,
             short: 720,
+            upscale: false,
         }
     }
 }
 
-/// The output size for a (display-oriented) input: aspect kept, scaled down to fit the cap,
-/// never scaled up, both dimensions even.
+/// The output size for a (display-oriented) input: aspect kept, scaled down to fit the cap
+/// (scaled up to meet it only when the cap says `upscale`), both dimensions even.
 pub fn output_size(width: u32, height: u32, cap: SizeCap) -> (u32, u32) {
     let (long, short) = (width.max(height) as f64, width.min(height) as f64);
-    let scale = (cap.long as f64 / long)
-        .min(cap.short as f64 / short)
-        .min(1.0);
+    let fit = (cap.long as f64 / long).min(cap.short as f64 / short);
+    let scale = if cap.upscale { fit } else { fit.min(1.0) };
     let even = |v: f64| (((v / 2.0).round() as u32) * 2).max(2);
     (even(width as f64 * scale), even(height as f64 * scale))
 }
@@ -105,6 +109,30 @@ mod tests {
         assert_eq!(output_size(3840, 1600, cap), (1280, 534));
         assert_eq!(output_size(321, 241, cap), (322, 242));
         assert_eq!(output_size(4000, 3000, cap), (960, 720));
+    }
+
+    #[test]
+    fn output_size_scales_up_only_when_the_cap_says_so() {
+        let up = SizeCap {
+            long: 4096,
+            short: 1080,
+            upscale: true,
+        };
+        assert_eq!(output_size(640, 360, up), (1920, 1080));
+        assert_eq!(output_size(360, 640, up), (1080, 1920));
+        assert_eq!(
+            output_size(
+                640,
+                360,
+                SizeCap {
+                    upscale: false,
+                    ..up
+                }
+            ),
+            (640, 360)
+        );
+        // The long side's cap still holds: a panorama stops at 4096 wide.
+        assert_eq!(output_size(1600, 200, up), (4096, 512));
     }
 
     #[test]

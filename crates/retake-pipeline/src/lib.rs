@@ -18,7 +18,8 @@ pub use check::{
 pub use error::{ErrorKind, PipelineError};
 pub use look::{apply_look, load_mask, LookRequest};
 pub use modify::{
-    modify, DiffusionReport, ModifyReport, ModifyRequest, Progress, Stage, PROMPT_NEEDS_MODEL,
+    modify, place_keyframes, DiffusionReport, KeyframeAt, ModifyReport, ModifyRequest, Progress,
+    Stage, MAX_KEYFRAMES, PROMPT_NEEDS_MODEL,
 };
 pub use prompt::resolve_model;
 pub use retake_diffusion::{

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use retake_engine::{KeyframeSequencer, Mode, Profile};
+use retake_engine::{Controls, KeyframeSequencer, Mode, Profile};
 use retake_media::{
     extract_frame, load_image, transcode_with, EncodeSettings, FrameProcessor, FrameSink, Limits,
     MediaError, RgbFrame, TranscodeOptions, TranscodeReport, VideoReader, OUTPUT_FPS,
@@ -24,6 +24,29 @@ pub const PROMPT_NEEDS_MODEL: &str = "modifying from a prompt alone needs a diff
     or use a built-in look instead (`--look NAME`; `retake looks` lists them), or export a \
     frame with `retake frame CLIP -o frame.png`, edit it, and send it as the first frame";
 
+/// Where a keyframe sits in the clip.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyframeAt {
+    /// A time in seconds: the output frame nearest it.
+    Seconds(f64),
+    /// A source frame, counted from 0 in presentation order (the source's own frame rate):
+    /// the output frame nearest the time it is shown.
+    SourceFrame(usize),
+}
+
+impl std::fmt::Display for KeyframeAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyframeAt::Seconds(s) => write!(f, "{s} s"),
+            KeyframeAt::SourceFrame(i) => write!(f, "source frame {i}"),
+        }
+    }
+}
+
+/// The most keyframes one run takes (besides the first frame).
+pub const MAX_KEYFRAMES: usize = 64;
+
 /// One clip to modify, every input on local disk.
 #[derive(Clone, Debug)]
 pub struct ModifyRequest {
@@ -31,9 +54,9 @@ pub struct ModifyRequest {
     pub clip: PathBuf,
     /// The edited first frame (PNG, JPEG or WebP).
     pub first_frame: Option<PathBuf>,
-    /// More edited frames, each at a time in seconds (e.g. the first frame of a new shot);
-    /// the engine blends between neighbouring keyframes.
-    pub keyframes: Vec<(f64, PathBuf)>,
+    /// More edited frames, each at a time or a source frame (e.g. the first frame of a new
+    /// shot); the engine blends between neighbouring keyframes. At most [`MAX_KEYFRAMES`].
+    pub keyframes: Vec<(KeyframeAt, PathBuf)>,
     /// What to change, in words.
     pub prompt: Option<String>,
     /// A built-in look for the first frame (yours, or the clip's own) and every keyframe.
@@ -42,6 +65,8 @@ pub struct ModifyRequest {
     pub mode: Mode,
     /// How much work to spend per frame.
     pub profile: Profile,
+    /// How strongly structure and motion hold, on top of the mode.
+    pub controls: Controls,
     /// Seed for the engine's random search; the same seed gives the same output.
     pub seed: u64,
     /// Where the MP4 goes (written to a temporary file, renamed when complete).
@@ -65,6 +90,7 @@ impl ModifyRequest {
             look: None,
             mode: Mode::default(),
             profile: Profile::default(),
+            controls: Controls::default(),
             seed: 0,
             output: output.into(),
             mute: false,
@@ -191,15 +217,72 @@ fn input(path: &Path, e: MediaError) -> PipelineError {
 }
 
 /// The output frame a keyframe time falls on, refusing times outside the clip.
-fn keyframe_index(at: f64, frames: usize) -> Result<usize, PipelineError> {
+fn keyframe_index(at: f64, frames: usize) -> Result<usize, String> {
     let duration = frames as f64 / OUTPUT_FPS as f64;
     if !at.is_finite() || at < 0.0 || at >= duration {
-        return Err(PipelineError::Input(format!(
+        return Err(format!(
             "a keyframe is at {at} s but the clip runs from 0 to {duration:.3} s; export it with \
              `retake frame CLIP --at SECONDS`"
-        )));
+        ));
     }
     Ok(((at * OUTPUT_FPS as f64).round() as usize).min(frames - 1))
+}
+
+/// The output frame each keyframe falls on, in the order given; `first_frame` says an edited
+/// first frame takes output frame 0 too. Refuses a place outside the clip and two keyframes
+/// on one output frame, with a message that says which.
+pub fn place_keyframes(
+    reader: &VideoReader,
+    at: &[KeyframeAt],
+    first_frame: bool,
+) -> Result<Vec<usize>, String> {
+    if at.len() > MAX_KEYFRAMES {
+        return Err(format!(
+            "{} keyframes; the most is {MAX_KEYFRAMES} — drop some",
+            at.len()
+        ));
+    }
+    let total = reader.frame_count();
+    let times = reader.source_times();
+    let mut placed = Vec::with_capacity(at.len());
+    for a in at {
+        let index = match *a {
+            KeyframeAt::Seconds(s) => keyframe_index(s, total)?,
+            KeyframeAt::SourceFrame(i) => match times.get(i) {
+                Some(&t) => retake_media::retime::output_index_at(t, total),
+                None => {
+                    return Err(format!(
+                        "a keyframe is at source frame {i} but the clip has {} frames (0 to {}); \
+                         count frames from 0 in the source's own frame rate",
+                        times.len(),
+                        times.len().saturating_sub(1)
+                    ))
+                }
+            },
+        };
+        placed.push(index);
+    }
+    let mut taken: Vec<(usize, String)> = Vec::new();
+    if first_frame {
+        taken.push((0, "the first frame".into()));
+    }
+    for (a, &k) in at.iter().zip(&placed) {
+        if let Some((_, other)) = taken.iter().find(|(i, _)| *i == k) {
+            let why = match a {
+                KeyframeAt::SourceFrame(_) if (times.len() as f64) > total as f64 * 1.01 => {
+                    " (the source has more frames per second than the 24 fps output)"
+                }
+                _ => "",
+            };
+            return Err(format!(
+                "the keyframes at {other} and at {a} both fall on output frame {k} ({:.3} s){why}; \
+                 give each its own frame",
+                k as f64 / OUTPUT_FPS as f64
+            ));
+        }
+        taken.push((k, a.to_string()));
+    }
+    Ok(placed)
 }
 
 /// Runs one clip end to end: decode, (restyle keyframes from the prompt when `diffusion` is
@@ -222,24 +305,25 @@ pub fn modify(
     };
     let look = req.look.as_ref();
     let mut notes = Vec::new();
-    match (&req.first_frame, prompt, restyler.is_some(), look) {
-        (None, None, _, None) => {
+    let edited = req.first_frame.is_some() || !req.keyframes.is_empty();
+    match (edited, prompt, restyler.is_some(), look) {
+        (false, None, _, None) => {
             return Err(PipelineError::Input(
                 "nothing to apply: give an edited first frame (export one with `retake frame`), \
                  a built-in look (`retake looks` lists them) or a prompt"
                     .into(),
             ))
         }
-        (None, Some(_), false, None) => {
+        (false, Some(_), false, None) => {
             return Err(PipelineError::Unavailable(PROMPT_NEEDS_MODEL.into()))
         }
-        (first, Some(_), false, _) => notes.push(format!(
-            "the prompt was not used: prompts need a diffusion model (--model-dir); {} sets \
+        (edited, Some(_), false, _) => notes.push(format!(
+            "the prompt was not used: prompts need a diffusion model (--model-dir); {} \
              the look",
-            if first.is_some() {
-                "the edited first frame"
+            if edited {
+                "the edited frames set"
             } else {
-                "the built-in look"
+                "the built-in look sets"
             }
         )),
         _ => {}
@@ -257,51 +341,54 @@ pub fn modify(
     check_motion(reader.info().video.frame_count, reader.frame_count())
         .map_err(PipelineError::Input)?;
     let (width, height) = reader.output_size();
-    let total = reader.frame_count();
+    // Where the user's own keyframes fall (refusing places outside the clip or shared).
+    let places: Vec<KeyframeAt> = req.keyframes.iter().map(|(a, _)| *a).collect();
+    let indices = place_keyframes(&reader, &places, req.first_frame.is_some())
+        .map_err(PipelineError::Input)?;
+    let key_at_zero = indices.contains(&0);
     let first = match (&req.first_frame, look) {
         (Some(path), _) => {
             let img = load_image(path).map_err(|e| input(path, e))?;
             Some(fit_first_frame(img, width, height)?)
         }
-        // The look goes on the clip's own first frame.
-        (None, Some(_)) if each_frame.is_none() => {
+        // The look goes on the clip's own first frame, unless a keyframe takes its place.
+        (None, Some(_)) if each_frame.is_none() && !key_at_zero => {
             Some(extract_frame(&req.clip, 0.0, &req.limits).map_err(|e| input(&req.clip, e))?)
         }
         _ => None,
     };
-    let first = match (first, look) {
+    let mut first = match (first, look) {
         (Some(f), Some(l)) => Some(apply_look(&f, l)?),
         (f, _) => f,
     };
     // The user's own keyframes.
     let mut keyframes: Vec<(usize, RgbFrame)> = Vec::new();
-    for (at, path) in &req.keyframes {
-        let index = keyframe_index(*at, total)?;
+    for ((at, path), index) in req.keyframes.iter().zip(indices) {
         let img = load_image(path).map_err(|e| input(path, e))?;
-        let img = fit_first_frame(img, width, height)?;
+        let img = fit_first_frame(img, width, height).map_err(|e| match e {
+            PipelineError::Input(m) => PipelineError::Input(format!(
+                "the keyframe at {at} ({}): {}",
+                path.display(),
+                m.replacen("the first frame", "it", 1)
+            )),
+            other => other,
+        })?;
         let img = match look {
             Some(l) => apply_look(&img, l)?,
             None => img,
         };
         keyframes.push((index, img));
     }
-    if let Some(w) = {
-        let mut idx: Vec<usize> = keyframes.iter().map(|(i, _)| *i).collect();
-        if first.is_some() {
-            idx.push(0);
+    // A keyframe on frame 0 plays the first frame's part (it anchors a prompt's restyle).
+    if first.is_none() {
+        if let Some(at) = keyframes.iter().position(|(i, _)| *i == 0) {
+            first = Some(keyframes.remove(at).1);
         }
-        idx.sort_unstable();
-        idx.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
-    } {
-        return Err(PipelineError::Input(format!(
-            "two keyframes fall on output frame {w} ({:.3} s); give each its own frame",
-            w as f64 / OUTPUT_FPS as f64
-        )));
     }
+    let params = req.mode.params().with_controls(&req.controls);
     let mut diffusion = None;
     match restyler {
         Some((prompt, engine)) => {
-            let params = req.mode.params();
             let mut picked =
                 choose_keyframes(&req.clip, &req.limits, params.keyframe_interval, cancel)?;
             // Frames the user edited are not restyled.
@@ -354,12 +441,8 @@ pub fn modify(
             Styler::EachFrame(PerFrameLook(l))
         }
         None => {
-            let mut sequencer = KeyframeSequencer::new(
-                keyframes,
-                &req.mode.params(),
-                req.seed,
-                req.profile.settings(),
-            )?;
+            let mut sequencer =
+                KeyframeSequencer::new(keyframes, &params, req.seed, req.profile.settings())?;
             // The engine checks an owned flag inside long steps; mirror the caller's into it.
             sequencer.set_cancel_flag(engine_cancel.clone());
             Styler::Keyframes(Box::new(sequencer))

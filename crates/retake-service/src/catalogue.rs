@@ -10,15 +10,15 @@
 //! price = { per_call = 0.75 }
 //! ```
 //!
-//! A new model (say `ray-3.2`, priced per resolution tier and second) is one more built-in
-//! entry, with its surface and, if needed, one more [`PricingRule`] variant.
+//! A new model is one more built-in entry, with its surface and, if needed, one more
+//! [`PricingRule`] variant (as `ray-3.2`'s price per resolution tier and second was).
 
 use std::collections::BTreeMap;
 
 use retake_engine::Profile;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::pricing::{PricingRule, DEFAULT_PRICE_PER_MPX};
+use crate::pricing::{PricingRule, TierPrices, DEFAULT_PRICE_PER_MPX};
 
 /// The API that names a model: a surface accepts only its own models' ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Surface {
     Luma,
     /// RunAPI's task API (`/api/v1/luma/modify_video`).
     RunApi,
+    /// Luma's current API, as the `luma-agents` SDK calls it (`/agents/v1`).
+    Agents,
 }
 
 /// The settings of one model an operator may change.
@@ -70,6 +72,17 @@ pub fn built_ins() -> Vec<BuiltIn> {
             defaults: ModelSettings {
                 max_duration_s: 15.0,
                 price: PricingRule::PerMpx(0.00544),
+            },
+        },
+        // Luma's current video model, on its current API: keyframes at any frame and output
+        // resolution tiers, priced per second of output at each tier.
+        BuiltIn {
+            id: "ray-3.2",
+            profile: Profile::Quality,
+            surface: Surface::Agents,
+            defaults: ModelSettings {
+                max_duration_s: 18.0,
+                price: PricingRule::PerSecond(TierPrices::default()),
             },
         },
         // RunAPI resells Luma's Modify Video (ray-2) at a flat price per call.
@@ -235,6 +248,19 @@ mod tests {
         let runapi = c.get("luma-modify-video").unwrap();
         assert_eq!(runapi.surface, Surface::RunApi);
         assert_eq!(runapi.settings.price.cost(hd5s), Credits(50));
+        let ray32 = c.get("ray-3.2").unwrap();
+        assert_eq!(
+            (ray32.surface, ray32.profile, ray32.settings.max_duration_s),
+            (Surface::Agents, Profile::Quality, 18.0)
+        );
+        assert_eq!(ray32.settings.price.cost(hd5s), Credits(175));
+        let fhd5s = OutputSize {
+            width: 1920,
+            height: 1080,
+            frames: 120,
+        };
+        assert_eq!(ray32.settings.price.cost(fhd5s), Credits(400));
+        assert_eq!(c.ids_on(Surface::Agents), ["ray-3.2"]);
         assert!(c.get("ray-3").is_none());
         assert!(c.get_on(Surface::Luma, "luma-modify-video").is_none());
         assert_eq!(c.ids_on(Surface::Luma), ["ray-2", "ray-flash-2"]);
@@ -263,6 +289,33 @@ mod tests {
             (r.max_duration_s, &r.price),
             (10.0, &PricingRule::PerCall(0.75))
         );
+    }
+
+    #[test]
+    fn the_tier_table_is_set_in_the_configuration() {
+        let c: Catalogue = toml::from_str::<toml::Table>(
+            "[\"ray-3.2\"]\nmax_duration_s = 12\n\
+             price = { per_second = { 360p = 0.1, 540p = 0.2, 720p = 0.4, 1080p = 1.0 } }\n",
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        let m = c.get("ray-3.2").unwrap().settings;
+        assert_eq!(m.max_duration_s, 12.0);
+        let fhd = OutputSize {
+            width: 1920,
+            height: 1080,
+            frames: 48,
+        };
+        assert_eq!(m.price.cost(fhd), Credits(200));
+        // The legacy models keep their own rules.
+        assert_eq!(
+            c.get("ray-flash-2").unwrap().settings.price,
+            PricingRule::PerMpx(0.00544)
+        );
+        c.validate().unwrap();
+        let printed = toml::to_string(&c).unwrap();
+        assert!(printed.contains("1080p = 1.0"), "{printed}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use retake_media::{Limits, SizeCap};
+use retake_media::{Limits, Resolution, SizeCap};
 use retake_pipeline::{ComputeDType, DeviceChoice, EngineOptions, VaeChoice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -84,6 +84,9 @@ pub struct ServiceConfig {
     /// Output size cap, LONGxSHORT; larger inputs are scaled down.
     #[serde(with = "size_cap")]
     pub size_cap: SizeCap,
+    /// Highest output resolution tier a request may ask for (`video.resolution` on
+    /// `/agents/v1`): `360p`, `540p`, `720p` or `1080p`.
+    pub max_resolution: Resolution,
     /// Longest accepted prompt, characters.
     pub max_prompt_chars: usize,
     /// Largest accepted first-frame image, bytes.
@@ -207,6 +210,7 @@ impl Default for ServiceConfig {
             max_bytes: limits.max_file_bytes,
             max_input_side: limits.max_input_side,
             size_cap: limits.output_cap,
+            max_resolution: Resolution::P1080,
             max_prompt_chars: 2000,
             max_image_bytes: 20_000_000,
             fetch_allow: Vec::new(),

@@ -1,5 +1,6 @@
-//! retake's HTTP service: Luma-, Segmind- and RunAPI-compatible Modify Video APIs in front of the same clip
-//! pipeline the CLI runs, with a durable job queue, credits and webhooks.
+//! retake's HTTP service: Luma-, Segmind- and RunAPI-compatible Modify Video APIs and Luma's
+//! current video-edit API, in front of the same clip pipeline the CLI runs, with a durable job
+//! queue, credits and webhooks.
 //!
 //! Start it with [`serve`] (or [`start`] on a bound listener); manage keys with [`Admin`].
 
@@ -10,8 +11,10 @@ pub mod blobs;
 pub mod catalogue;
 pub mod config;
 pub mod domain;
+pub mod edits;
 pub mod error;
 pub mod fetch;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;

@@ -91,7 +91,9 @@ mod tests {
         let flash = c.catalogue.get("ray-flash-2").unwrap();
         assert_eq!(c.limits_for(&ray2).max_duration_s, 10.0);
         assert_eq!(c.limits_for(&flash).max_duration_s, 15.0);
-        assert_eq!(c.limits().max_duration_s, 15.0, "the widest model");
+        let ray32 = c.catalogue.get("ray-3.2").unwrap();
+        assert_eq!(c.limits_for(&ray32).max_duration_s, 18.0);
+        assert_eq!(c.limits().max_duration_s, 18.0, "the widest model");
         let capped = config(12.0);
         assert_eq!(capped.max_duration_for(&ray2), 10.0);
         assert_eq!(capped.max_duration_for(&flash), 12.0);

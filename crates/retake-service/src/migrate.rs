@@ -94,7 +94,9 @@ pub async fn migrate(
     for k in &keys {
         let mut offset = 0u32;
         loop {
-            let (page, more) = from_store.list_uploads(&k.id, 500, offset).await?;
+            let (page, more) = from_store
+                .list_uploads(&k.id, &crate::store::UploadFilter::default(), 500, offset)
+                .await?;
             for u in page {
                 if target.store.upload(&u.key_id, &u.id).await?.is_none() {
                     target.store.insert_upload(u).await?;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use retake_engine::{Mode, Profile};
-use retake_media::{Limits, TranscodeOptions};
-use retake_pipeline::{modify, DiffusionEngine, ErrorKind, LookRequest, ModifyRequest};
+use retake_engine::{Controls, Mode, Profile};
+use retake_media::{Limits, SizeCap, TranscodeOptions};
+use retake_pipeline::{modify, DiffusionEngine, ErrorKind, KeyframeAt, LookRequest, ModifyRequest};
 
 /// The input name (see `blobs::input_key`) of a look's mask.
 pub const LOOK_MASK: &str = "look_mask";
@@ -45,6 +45,14 @@ pub struct PipelineJob {
     pub input: PathBuf,
     /// The edited first frame, if the client sent one.
     pub first_frame: Option<PathBuf>,
+    /// More edited frames, each at a source frame (counted from 0 in the source's own frame
+    /// rate).
+    pub keyframes: Vec<(usize, PathBuf)>,
+    /// The output size rule, when the request named a resolution tier (else the pipeline's
+    /// own cap).
+    pub output_cap: Option<SizeCap>,
+    /// How strongly structure and motion hold, on top of the mode.
+    pub controls: Controls,
     /// The prompt, if any.
     pub prompt: Option<String>,
     /// A built-in look for the first frame (its mask, if any, on local disk too).
@@ -169,13 +177,20 @@ impl ClipPipeline for MediaPipeline {
     ) -> Result<PipelineOutput, PipelineError> {
         let req = ModifyRequest {
             first_frame: job.first_frame.clone(),
+            keyframes: job
+                .keyframes
+                .iter()
+                .map(|(i, p)| (KeyframeAt::SourceFrame(*i), p.clone()))
+                .collect(),
             prompt: job.prompt.clone(),
             look: job.look.clone(),
             mode: job.mode.parse::<Mode>()?,
             profile: job.profile,
+            controls: job.controls,
             seed: job.seed,
             limits: Limits {
                 max_duration_s: job.max_duration_s,
+                output_cap: job.output_cap.unwrap_or(self.limits.output_cap),
                 ..self.limits
             },
             encode: self.options.encode,

@@ -4,7 +4,10 @@
 //! turns the output a generation will make ([`OutputSize`]) into [`Credits`], which are
 //! reserved at create, charged on success and released on failure, whatever the rule.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use retake_media::{Resolution, OUTPUT_FPS};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Default price of `ray-2`: credits per million output pixels.
 pub const DEFAULT_PRICE_PER_MPX: f64 = 0.01582;
@@ -42,12 +45,56 @@ pub struct OutputSize {
     pub frames: u32,
 }
 
+/// Default price of `ray-3.2`: credits per second of output at each resolution tier, about
+/// `ray-2`'s price per pixel (5 s of 720p cost 1.75 either way).
+pub const DEFAULT_PRICE_PER_SECOND: [(Resolution, f64); 4] = [
+    (Resolution::P360, 0.09),
+    (Resolution::P540, 0.2),
+    (Resolution::P720, 0.35),
+    (Resolution::P1080, 0.8),
+];
+
+/// Credits per second of output, one price for each resolution tier; every tier has one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct TierPrices(BTreeMap<Resolution, f64>);
+
+impl TierPrices {
+    /// The price of `tier`.
+    pub fn get(&self, tier: Resolution) -> f64 {
+        self.0.get(&tier).copied().unwrap_or(0.0)
+    }
+}
+
+impl Default for TierPrices {
+    fn default() -> Self {
+        TierPrices(DEFAULT_PRICE_PER_SECOND.into_iter().collect())
+    }
+}
+
+impl<'de> Deserialize<'de> for TierPrices {
+    /// A table naming every tier: `{ 360p = 0.09, 540p = 0.2, 720p = 0.35, 1080p = 0.8 }`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let prices = BTreeMap::<Resolution, f64>::deserialize(d)?;
+        let missing: Vec<&str> = Resolution::ALL
+            .into_iter()
+            .filter(|r| !prices.contains_key(r))
+            .map(Resolution::name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(serde::de::Error::custom(format!(
+                "per_second needs a price for every tier; {} missing (e.g. per_second = \
+                 {{ 360p = 0.09, 540p = 0.2, 720p = 0.35, 1080p = 0.8 }})",
+                missing.join(", ")
+            )));
+        }
+        Ok(TierPrices(prices))
+    }
+}
+
 /// How a model is priced. In the configuration a rule is a one-key table:
-/// `price = { per_mpx = 0.01582 }` or `price = { per_call = 0.5 }`.
-///
-/// A rule priced by resolution tier and second (for `ray-3.2`) would be one more variant, e.g.
-/// `PerSecond(BTreeMap<String, f64>)` keyed by tier (`360p`…`1080p`, the output's short side)
-/// and charged `frames / 24` seconds: [`OutputSize`] already carries both.
+/// `price = { per_mpx = 0.01582 }`, `price = { per_call = 0.5 }` or
+/// `price = { per_second = { 360p = 0.09, 540p = 0.2, 720p = 0.35, 1080p = 0.8 } }`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PricingRule {
@@ -56,6 +103,10 @@ pub enum PricingRule {
     PerMpx(f64),
     /// A fixed number of credits per generation, whatever its size or length.
     PerCall(f64),
+    /// Credits per second of output (frames / 24) at the output's resolution tier (the
+    /// smallest tier whose shorter side holds the output's: 640×360 is 360p, 854×480 is 540p),
+    /// rounded to hundredths, at least 0.01 for a non-empty output when the price is not 0.
+    PerSecond(TierPrices),
 }
 
 impl PricingRule {
@@ -64,6 +115,16 @@ impl PricingRule {
         match *self {
             PricingRule::PerMpx(price) => cost(out.width, out.height, out.frames as usize, price),
             PricingRule::PerCall(price) => Credits::from_f64(price),
+            PricingRule::PerSecond(ref prices) => {
+                let price = prices.get(Resolution::of_size(out.width, out.height));
+                let seconds = out.frames as f64 / OUTPUT_FPS as f64;
+                let c = Credits::from_f64(seconds * price);
+                if seconds > 0.0 && price > 0.0 && c.0 < 1 {
+                    Credits(1)
+                } else {
+                    c
+                }
+            }
         }
     }
 
@@ -72,20 +133,33 @@ impl PricingRule {
         match *self {
             PricingRule::PerMpx(p) => format!("{p} credits per million output pixels"),
             PricingRule::PerCall(p) => format!("{} credits per call", Credits::from_f64(p)),
+            PricingRule::PerSecond(ref prices) => format!(
+                "credits per second of output: {}",
+                Resolution::ALL
+                    .into_iter()
+                    .map(|r| format!("{} at {r}", prices.get(r)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 
     /// Checks the price is a finite number ≥ 0; the message names what to change.
     pub fn validate(&self) -> Result<(), String> {
-        let (name, p) = match *self {
-            PricingRule::PerMpx(p) => ("per_mpx", p),
-            PricingRule::PerCall(p) => ("per_call", p),
+        let prices: Vec<(String, f64)> = match self {
+            PricingRule::PerMpx(p) => vec![("per_mpx".into(), *p)],
+            PricingRule::PerCall(p) => vec![("per_call".into(), *p)],
+            PricingRule::PerSecond(t) => Resolution::ALL
+                .into_iter()
+                .map(|r| (format!("per_second.{r}"), t.get(r)))
+                .collect(),
         };
-        if p.is_finite() && p >= 0.0 {
-            Ok(())
-        } else {
-            Err(format!("price {name} = {p} must be a number ≥ 0"))
+        for (name, p) in prices {
+            if !(p.is_finite() && p >= 0.0) {
+                return Err(format!("price {name} = {p} must be a number ≥ 0"));
+            }
         }
+        Ok(())
     }
 }
 
@@ -157,6 +231,65 @@ mod tests {
         assert!(per_mpx.describe().contains("0.00544 credits per million"));
         assert!(PricingRule::PerCall(-1.0).validate().is_err());
         assert!(PricingRule::PerMpx(f64::NAN).validate().is_err());
+    }
+
+    #[test]
+    fn per_second_prices_by_the_outputs_tier_and_length() {
+        let rule = PricingRule::PerSecond(TierPrices::default());
+        let out = |width, height, frames| OutputSize {
+            width,
+            height,
+            frames,
+        };
+        assert_eq!(rule.cost(out(1280, 720, 120)), Credits(175), "5 s at 720p");
+        assert_eq!(
+            rule.cost(out(1920, 1080, 120)),
+            Credits(400),
+            "5 s at 1080p"
+        );
+        assert_eq!(
+            rule.cost(out(1080, 1920, 240)),
+            Credits(800),
+            "portrait, 10 s"
+        );
+        assert_eq!(rule.cost(out(640, 360, 432)), Credits(162), "18 s at 360p");
+        assert_eq!(
+            rule.cost(out(854, 480, 24)),
+            Credits(20),
+            "480 lines is 540p"
+        );
+        assert_eq!(
+            rule.cost(out(64, 36, 1)),
+            Credits(1),
+            "at least a hundredth"
+        );
+        assert!(
+            rule.describe().contains("0.8 at 1080p"),
+            "{}",
+            rule.describe()
+        );
+        let table: PricingRule = serde_json::from_value(serde_json::json!(
+            {"per_second": {"360p": 1, "540p": 2, "720p": 3, "1080p": 4}}
+        ))
+        .unwrap();
+        assert_eq!(table.cost(out(960, 540, 48)), Credits(400));
+        let e = serde_json::from_value::<PricingRule>(serde_json::json!(
+            {"per_second": {"360p": 1, "720p": 3}}
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("540p, 1080p missing"), "{e}");
+        let e = serde_json::from_value::<PricingRule>(serde_json::json!(
+            {"per_second": {"4k": 1}}
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`4k` is not a resolution"), "{e}");
+        let neg: PricingRule = serde_json::from_value(serde_json::json!(
+            {"per_second": {"360p": 1, "540p": -2, "720p": 3, "1080p": 4}}
+        ))
+        .unwrap();
+        assert!(neg.validate().unwrap_err().contains("per_second.540p"));
     }
 
     #[test]

@@ -8,10 +8,10 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::blobs;
-use crate::domain::rfc3339_ms;
+use crate::domain::{rfc3339_ms, FilePurpose, FileState};
 use crate::error::{Result, ServiceError};
 use crate::service::{parse_uuid, Service};
-use crate::store::{now_ms, KeyRecord, UploadRecord};
+use crate::store::{now_ms, KeyRecord, UploadFilter, UploadRecord};
 
 /// A stored upload, usable as `media.url` or `first_frame.url` by the same key.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -128,7 +128,10 @@ impl Service {
                 "limit is {limit}; use 1 to 1000"
             )));
         }
-        let (rows, has_more) = self.store.list_uploads(&caller.id, limit, offset).await?;
+        let (rows, has_more) = self
+            .store
+            .list_uploads(&caller.id, &UploadFilter::default(), limit, offset)
+            .await?;
         let uploads: Vec<Upload> = rows.iter().map(|u| self.upload_view(u)).collect();
         Ok(UploadList {
             count: uploads.len(),
@@ -162,6 +165,14 @@ impl Service {
             .upload(&caller.id, &id)
             .await?
             .ok_or_else(|| not_found(&id))?;
+        // A Files API file is usable once its bytes are in and checked.
+        if u.state != FileState::Ready {
+            return Err(ServiceError::BadRequest(format!(
+                "upload `{id}` is a file that is {} (see GET /agents/v1/files/{id}); only a \
+                 ready file can be used",
+                u.state.as_str()
+            )));
+        }
         Ok(u.blob)
     }
 
@@ -291,6 +302,11 @@ impl UploadWriter {
             sha256: format!("{:x}", std::mem::take(&mut self.hash).finalize()),
             created_at,
             expires_at: created_at.saturating_add(svc.config.upload_ttl.as_millis() as i64),
+            state: FileState::Ready,
+            purpose: FilePurpose::Input,
+            filename: None,
+            user_id: None,
+            failure_reason: None,
         };
         if let Err(e) = svc.store.insert_upload(record.clone()).await {
             let _ = svc.blobs.delete(&self.blob_key).await;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::blobs;
-use crate::domain::{parse_look, FailureCode, ModifyVideoRequest, State};
+use crate::domain::{parse_look, FailureCode, State, StoredRequest};
 use crate::pipeline::{PipelineError, PipelineJob, LOOK_MASK};
 use crate::service::Service;
 use crate::store::{GenerationRecord, Lease, LeasedJob};
@@ -213,7 +213,7 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     let started = Instant::now();
     tracing::info!(generation = %g.id, attempt = job.attempt, "dreaming");
     svc.emit_webhook(&g).await;
-    let request = serde_json::from_str::<ModifyVideoRequest>(&g.request_json).unwrap_or_default();
+    let StoredRequest { request, edit } = StoredRequest::parse(&g.request_json);
     // The model's profile and limit come from this process's catalogue; every process of a
     // deployment should share one configuration.
     let Some(model) = svc.config.catalogue.get(&g.model) else {
@@ -232,7 +232,8 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
         )
         .await;
     };
-    let folder = match fetch_inputs(svc, &g, &request).await {
+    let keyframes = edit.as_ref().map_or(&[][..], |e| &e.keyframes[..]);
+    let folder = match fetch_inputs(svc, &g, &request, keyframes).await {
         Ok(f) => f,
         Err(e) => {
             // Storage trouble is not the client's fault and may pass: the lease runs out and
@@ -245,6 +246,9 @@ async fn process(svc: &Arc<Service>, worker_id: &str, job: LeasedJob) {
     let pj = PipelineJob {
         input: folder.media.clone(),
         first_frame: folder.first_frame.clone(),
+        keyframes: folder.keyframes.clone(),
+        output_cap: edit.as_ref().map(|e| e.resolution.cap(e.upscale)),
+        controls: edit.as_ref().map(|e| e.controls).unwrap_or_default(),
         prompt: request.prompt.clone(),
         // Stored normalised at submit, so it parses; its mask was fetched beside the inputs.
         look: request
@@ -393,16 +397,20 @@ struct JobFolder {
     path: std::path::PathBuf,
     media: std::path::PathBuf,
     first_frame: Option<std::path::PathBuf>,
+    /// Edited frames at their source frames.
+    keyframes: Vec<(usize, std::path::PathBuf)>,
     /// The look's mask, when the request's look has one.
     look_mask: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
-/// Downloads a job's inputs from blob storage into a fresh private folder.
+/// Downloads a job's inputs from blob storage into a fresh private folder; `keyframes` are
+/// the source frames of its keyframe images.
 async fn fetch_inputs(
     svc: &Service,
     g: &crate::store::GenerationRecord,
-    request: &ModifyVideoRequest,
+    request: &crate::domain::ModifyVideoRequest,
+    keyframes: &[usize],
 ) -> Result<JobFolder, crate::blobs::BlobError> {
     let dir = svc.scratch.folder()?;
     let path = dir.path().to_path_buf();
@@ -431,10 +439,19 @@ async fn fetch_inputs(
     } else {
         None
     };
+    let mut images = Vec::with_capacity(keyframes.len());
+    for (n, &index) in keyframes.iter().enumerate() {
+        let p = path.join(format!("keyframe-{n}"));
+        svc.blobs
+            .get_file(&crate::edits::keyframe_key(&g.id, n), &p)
+            .await?;
+        images.push((index, p));
+    }
     Ok(JobFolder {
         path,
         media,
         first_frame,
+        keyframes: images,
         look_mask,
         _dir: dir,
     })

@@ -91,7 +91,8 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "schemathesis found problems:\n{text}");
-    // 18 Luma, Segmind, uploads and operations routes, RunAPI's 7 and the studio's info.
-    assert!(text.contains("26 selected / 26 total"), "{text}");
+    // 18 Luma, Segmind, uploads and operations routes, RunAPI's 7, the studio's info, and
+    // the agents surface's 11 (5 for generations, 6 for files).
+    assert!(text.contains("37 selected / 37 total"), "{text}");
     assert!(!text.contains("FAILURES"), "{text}");
 }

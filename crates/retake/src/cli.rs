@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use retake_diffusion::{ComputeDType, DeviceChoice, VaeChoice};
 use retake_engine::{Mode, Profile};
-use retake_media::{Limits, SizeCap};
+use retake_media::{Limits, Resolution, SizeCap};
 use retake_pipeline::looks::LookName;
+use retake_pipeline::KeyframeAt;
 
 /// retake: restyle a video clip while keeping its motion, timing and sound.
 #[derive(Parser, Debug)]
@@ -38,6 +39,10 @@ pub enum Command {
         /// Time of the frame, in seconds.
         #[arg(long, default_value_t = 0.0)]
         at: f64,
+        /// The output frame nearest source frame N instead (counted from 0 at the source's own
+        /// frame rate; what `--keyframe fN=IMAGE` takes back).
+        #[arg(long, value_name = "N", conflicts_with = "at")]
+        source_frame: Option<usize>,
         /// Where to write the PNG.
         #[arg(short, long)]
         output: PathBuf,
@@ -54,10 +59,12 @@ pub enum Command {
         /// The edited first frame (PNG, JPEG or WebP), made from `retake frame`'s export.
         #[arg(long)]
         first_frame: Option<PathBuf>,
-        /// Another edited frame, at SECONDS into the clip (export it with `retake frame --at`);
-        /// repeat for more. Frames between two keyframes blend both.
-        #[arg(long = "keyframe", value_name = "SECONDS=IMAGE", value_parser = parse_keyframe)]
-        keyframes: Vec<(f64, PathBuf)>,
+        /// Another edited frame, at SECONDS into the clip (`2.5=frame.png`; export it with
+        /// `retake frame --at 2.5`) or at source frame N (`f60=frame.png`; export it with
+        /// `retake frame --source-frame 60`); repeat for more, up to 64. Frames between two
+        /// keyframes blend both; one at 0 takes the place of --first-frame.
+        #[arg(long = "keyframe", value_name = "SECONDS=IMAGE|fN=IMAGE", value_parser = parse_keyframe)]
+        keyframes: Vec<(KeyframeAt, PathBuf)>,
         /// What to change, in words; with --model-dir, keyframes are restyled from it by the
         /// diffusion engine (with --first-frame too, that frame sets the look).
         #[arg(long)]
@@ -265,6 +272,13 @@ pub struct LimitArgs {
     /// Output size cap as LONGxSHORT (longer side × shorter side).
     #[arg(long, env = "RETAKE_SIZE_CAP", default_value = "1280x720", value_parser = parse_cap)]
     pub size_cap: SizeCap,
+    /// Output resolution tier instead of the size cap: the output's shorter side is 360, 540,
+    /// 720 or 1080 pixels (aspect kept, portrait too); a smaller source keeps its size.
+    #[arg(long, value_name = "360p|540p|720p|1080p", value_parser = parse_resolution)]
+    pub resolution: Option<Resolution>,
+    /// With --resolution, scale a smaller source up to the tier.
+    #[arg(long, requires = "resolution")]
+    pub upscale: bool,
 }
 
 impl LimitArgs {
@@ -273,7 +287,10 @@ impl LimitArgs {
         Limits {
             max_duration_s: self.max_duration,
             max_file_bytes: self.max_bytes,
-            output_cap: self.size_cap,
+            output_cap: match self.resolution {
+                Some(r) => r.cap(self.upscale),
+                None => self.size_cap,
+            },
             ..Limits::default()
         }
     }
@@ -302,14 +319,34 @@ fn parse_strength(s: &str) -> Result<f32, String> {
     Ok(v)
 }
 
-fn parse_keyframe(s: &str) -> Result<(f64, PathBuf), String> {
-    let err = || format!("expected SECONDS=IMAGE such as 2.5=frame.png, got {s:?}");
+fn parse_resolution(s: &str) -> Result<Resolution, String> {
+    s.parse::<Resolution>().map_err(|e| e.to_string())
+}
+
+/// `SECONDS=IMAGE` (`2.5=frame.png`) or `fN=IMAGE` (`f60=frame.png`, source frame 60).
+fn parse_keyframe(s: &str) -> Result<(KeyframeAt, PathBuf), String> {
+    let err = || {
+        format!(
+            "expected SECONDS=IMAGE such as 2.5=frame.png, or fN=IMAGE for source frame N such \
+             as f60=frame.png; got {s:?}"
+        )
+    };
     let (t, p) = s.split_once('=').ok_or_else(err)?;
-    let t: f64 = t.trim().parse().map_err(|_| err())?;
-    if !t.is_finite() || t < 0.0 || p.is_empty() {
+    if p.is_empty() {
         return Err(err());
     }
-    Ok((t, PathBuf::from(p)))
+    let t = t.trim();
+    let at = match t.strip_prefix(['f', 'F']) {
+        Some(n) => KeyframeAt::SourceFrame(n.parse().map_err(|_| err())?),
+        None => {
+            let secs: f64 = t.parse().map_err(|_| err())?;
+            if !secs.is_finite() || secs < 0.0 {
+                return Err(err());
+            }
+            KeyframeAt::Seconds(secs)
+        }
+    };
+    Ok((at, PathBuf::from(p)))
 }
 
 fn parse_size(s: &str) -> Result<(usize, usize), String> {
@@ -336,5 +373,6 @@ fn parse_cap(s: &str) -> Result<SizeCap, String> {
     Ok(SizeCap {
         long: a.max(b),
         short: a.min(b),
+        upscale: false,
     })
 }

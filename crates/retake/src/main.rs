@@ -41,10 +41,17 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
         Command::Frame {
             clip,
             at,
+            source_frame,
             output,
             json,
             limits,
-        } => commands::frame::run(&clip, at, &output, &limits.limits(), json, quiet),
+        } => {
+            let at = match source_frame {
+                Some(n) => commands::frame::At::SourceFrame(n),
+                None => commands::frame::At::Seconds(at),
+            };
+            commands::frame::run(&clip, at, &output, &limits.limits(), json, quiet)
+        }
         Command::Modify {
             clip,
             first_frame,

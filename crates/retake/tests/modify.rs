@@ -303,9 +303,187 @@ fn bad_keyframes_are_refused() {
     assert_clean_failure(&o, 3, "runs from 0 to 2.000 s");
     let zero = format!("0={}", s(&first));
     let o = modify_clip(&clip, &first, &out, &["--keyframe", &zero]);
-    assert_clean_failure(&o, 3, "two keyframes fall on output frame 0");
+    assert_clean_failure(&o, 3, "both fall on output frame 0");
     let o = modify_clip(&clip, &first, &out, &["--keyframe", "soon"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("SECONDS=IMAGE"), "{}", stderr(&o));
     assert!(!out.exists());
+}
+
+#[test]
+fn keyframes_at_source_frames_and_a_resolution_tier() {
+    // 192×144 at 30 fps for 1 s: source frame 15 is shown at 0.5 s, output frame 12.
+    let clip = clip_from(
+        "srcframe-192.mp4",
+        &[
+            pattern("192x144", "30", 1.0),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "2"]),
+        ],
+    );
+    let export = |n: &str, name: &str| {
+        let png = scratch(&format!("srcframe-{name}.png"));
+        let o = retake(&[
+            "frame",
+            &s(&clip),
+            "--source-frame",
+            n,
+            "-o",
+            &s(&png),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let edited = recolour(&load_image(&png).unwrap());
+        save_png(&edited, &png).unwrap();
+        (png, edited, v)
+    };
+    let (k0, _, v0) = export("0", "a");
+    let (k15, edited15, v15) = export("15", "b");
+    assert_eq!(
+        (v0["source_frame"].as_u64(), v0["output_frame"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(v15["output_frame"], 12, "{v15}");
+    let out = scratch("srcframe-out.mp4");
+    let (a, b) = (format!("f0={}", s(&k0)), format!("f15={}", s(&k15)));
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        &a,
+        "--keyframe",
+        &b,
+        "--resolution",
+        "360p",
+        "--upscale",
+        "-o",
+        &s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["keyframes"], serde_json::json!([0, 12]), "{v}");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(480), Some(360)),
+        "{v}"
+    );
+    assert_eq!(v["frames"], 24);
+    // The keyframe's frame is its image (scaled up with the clip), up to the resampling and
+    // the encoder's loss, and far from the unedited source.
+    let frames = frames_of(&out, 480, 360);
+    let truth = FrameResizer::default().resize(edited15, 480, 360).unwrap();
+    let p = psnr(frames[12].data(), truth.data());
+    let source = frames_of(&clip, 480, 360);
+    let to_source = psnr(frames[12].data(), source[15].data());
+    assert!(
+        p > 27.0 && p > to_source + 6.0,
+        "frame 12: {p:.1} dB to its keyframe, {to_source:.1} dB to the source"
+    );
+
+    // Without --upscale the 144-line source keeps its size under a higher tier.
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        &a,
+        "--resolution",
+        "720p",
+        "-o",
+        &s(&out),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(192), Some(144)),
+        "{v}"
+    );
+
+    // Bad places and tiers are refused by name.
+    let _ = std::fs::remove_file(&out);
+    let past = format!("f30={}", s(&k0));
+    let o = retake(&["modify", &s(&clip), "--keyframe", &past, "-o", &s(&out)]);
+    assert_clean_failure(
+        &o,
+        3,
+        "source frame 30 but the clip has 30 frames (0 to 29)",
+    );
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--first-frame",
+        &s(&k0),
+        "--keyframe",
+        &a,
+        "-o",
+        &s(&out),
+    ]);
+    assert_clean_failure(&o, 3, "both fall on output frame 0");
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        &a,
+        "--resolution",
+        "4k",
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`4k` is not a resolution"),
+        "{}",
+        stderr(&o)
+    );
+    let o = retake(&[
+        "modify",
+        &s(&clip),
+        "--keyframe",
+        "fx=a.png",
+        "-o",
+        &s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("fN=IMAGE"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_portrait_clip_is_made_at_1080p_when_asked() {
+    // 360×640 portrait, 6 frames: 1080p scaled up is 1080×1920, aspect and duration kept.
+    let clip = clip_from(
+        "portrait-360.mp4",
+        &[
+            pattern("360x640", "24", 0.25),
+            args(&["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        ],
+    );
+    let (first, _) = edited_first_frame(&clip, "portrait");
+    let out = scratch("portrait-1080.mp4");
+    let o = modify_clip(
+        &clip,
+        &first,
+        &out,
+        &["--resolution", "1080p", "--upscale", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v["width"].as_u64(),
+            v["height"].as_u64(),
+            v["frames"].as_u64()
+        ),
+        (Some(1080), Some(1920), Some(6)),
+        "{v}"
+    );
+    let probe = ffprobe_json(&out, &["-show_streams"]);
+    let video = &probe["streams"][0];
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(1080), Some(1920))
+    );
+    assert_eq!(video["r_frame_rate"], "24/1");
 }

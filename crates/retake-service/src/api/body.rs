@@ -137,7 +137,7 @@ pub(crate) async fn read_capped(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_MAX) {
+    if declared.is_some_and(|n| n > DRAIN_MAX.max(limit)) {
         return Err(too_large());
     }
     let mut stream = body.into_data_stream();

@@ -1,10 +1,12 @@
 //! The HTTP surface: routes only. Handlers live by surface (`luma`, `segmind`, `runapi`,
-//! `uploads`).
+//! `agents`, `uploads`).
 
+mod agents;
 mod auth;
 pub mod body;
 mod error;
 mod extract;
+mod files;
 mod luma;
 mod openapi;
 mod runapi;
@@ -21,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use utoipa::OpenApi as _;
 
@@ -88,8 +90,8 @@ async fn openapi_json() -> Response {
 
 async fn fallback() -> ApiError {
     ApiError(ServiceError::NotFound(
-        "no such endpoint; the API lives under /dream-machine/v1, /v1/modify-video, /v2 and \
-         /api/v1 (GET /openapi.json lists every route)"
+        "no such endpoint; the API lives under /dream-machine/v1, /agents/v1, /v1/modify-video, \
+         /v2 and /api/v1 (GET /openapi.json lists every route)"
             .into(),
     ))
 }
@@ -155,8 +157,32 @@ pub fn router(svc: Arc<Service>) -> Router {
         // Inside runapi_errors, so the framework's rejections get RunAPI's shape too.
         .route_layer(from_fn(json_errors))
         .route_layer(from_fn(runapi::runapi_errors));
+    let agents = Router::new()
+        .route(
+            "/generations",
+            // A create may carry its files inline; its own cap applies.
+            post(agents::create)
+                .layer(DefaultBodyLimit::disable())
+                .get(agents::list),
+        )
+        .route("/generations/{id}", get(agents::get).delete(agents::delete))
+        .route("/generations/{id}/cancel", post(agents::cancel))
+        .route(
+            "/files",
+            // A multipart create streams its file to disk with its own cap.
+            post(files::create)
+                .layer(DefaultBodyLimit::disable())
+                .get(files::list),
+        )
+        .route("/files/{id}", get(files::get).delete(files::delete))
+        .route("/files/{id}/complete", post(files::complete))
+        .route(
+            "/files/{id}/content",
+            put(files::put_content).layer(DefaultBodyLimit::disable()),
+        );
     let app = Router::new()
         .nest("/dream-machine/v1", luma)
+        .nest("/agents/v1", agents)
         .merge(segmind_routes)
         .merge(runapi_routes)
         .route(

@@ -4,11 +4,16 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{luma, runapi, segmind, uploads};
+use super::{agents, files, luma, runapi, segmind, uploads};
 use crate::domain::{
-    Assets, DeliveryState, Generation, GenerationTypeName, LookNameSchema, LookSpec, LookValue,
-    MediaRef, ModeName, ModelName, ModifyVideoRequest, State, Task, TaskError, TaskInput,
-    TaskModelName, TaskOutput, TaskRequest, TaskStatus, UrlOrRef, WebhookStatus,
+    Assets, CreateFileRequest, CreateFileResponse, DeliveryState, DepthControl, EditControls,
+    EditFailureCode, EditGeneration, EditGenerationList, EditModelName, EditOptions, EditOutput,
+    EditRequest, EditState, EditTypeName, EditVideo, FaceControl, FileList, FileObject,
+    FilePurpose, FileState, Generation, GenerationTypeName, LookNameSchema, LookSpec, LookValue,
+    MediaRef, MediaSource, ModeName, ModelName, ModifyVideoRequest, NormalsControl, PoseControl,
+    PoseStrength, PresignedUpload, ResolutionName, State, Task, TaskError, TaskInput,
+    TaskModelName, TaskOutput, TaskRequest, TaskStatus, TrajectoryControl, UrlOrRef, VideoOptions,
+    WebhookStatus,
 };
 use crate::service::GenerationList;
 use crate::uploads::{Upload, UploadList};
@@ -42,10 +47,11 @@ impl Modify for Security {
 #[openapi(
     info(
         title = "retake",
-        description = "Self-hosted Modify Video API: Luma-compatible (`/dream-machine/v1`), \
-            Segmind-compatible (`/v1/modify-video`, `/v2/...`) and RunAPI-compatible \
-            (`/api/v1`). Every authenticated response carries `x-remaining-credits`; every \
-            error is `{\"detail\", \"code\"}`."
+        description = "Self-hosted Modify Video API: Luma-compatible (`/dream-machine/v1`, and \
+            Luma's current video-edit API as the `luma-agents` SDK calls it under \
+            `/agents/v1`), Segmind-compatible (`/v1/modify-video`, `/v2/...`) and \
+            RunAPI-compatible (`/api/v1`). Every authenticated response carries \
+            `x-remaining-credits`; every error is `{\"detail\", \"code\"}`."
     ),
     paths(
         luma::modify,
@@ -67,6 +73,17 @@ impl Modify for Security {
         runapi::cancel_modify_task,
         runapi::delete_task,
         runapi::delete_modify_task,
+        agents::create,
+        agents::get,
+        agents::list,
+        agents::delete,
+        agents::cancel,
+        files::create,
+        files::put_content,
+        files::complete,
+        files::get,
+        files::list,
+        files::delete,
         uploads::upload,
         uploads::list,
         uploads::get,
@@ -107,6 +124,33 @@ impl Modify for Security {
         TaskError,
         TaskOutput,
         TaskInput,
+        EditRequest,
+        MediaSource,
+        VideoOptions,
+        EditOptions,
+        EditControls,
+        DepthControl,
+        FaceControl,
+        NormalsControl,
+        PoseControl,
+        PoseStrength,
+        TrajectoryControl,
+        ResolutionName,
+        EditTypeName,
+        EditModelName,
+        EditGeneration,
+        EditGenerationList,
+        EditState,
+        EditFailureCode,
+        EditOutput,
+        EditVideo,
+        CreateFileRequest,
+        CreateFileResponse,
+        FileObject,
+        FileList,
+        FilePurpose,
+        FileState,
+        PresignedUpload,
         super::Health,
         crate::studio::StudioInfo,
         crate::studio::StudioModel,
@@ -118,6 +162,7 @@ impl Modify for Security {
         (name = "luma", description = "Luma Dream Machine compatible"),
         (name = "segmind", description = "Segmind compatible"),
         (name = "runapi", description = "RunAPI compatible (tasks)"),
+        (name = "agents", description = "Luma's current API (`luma-agents` SDK): video edits, files"),
         (name = "uploads", description = "Files for requests without public URLs"),
         (name = "operations", description = "Health and metrics"),
         (name = "studio", description = "What the web page at `/` needs"),

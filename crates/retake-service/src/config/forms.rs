@@ -80,6 +80,7 @@ pub(super) mod size_cap {
         Ok(SizeCap {
             long: a.max(b),
             short: a.min(b),
+            upscale: false,
         })
     }
 }

@@ -54,6 +54,9 @@ pub enum ModelName {
     /// (`/api/v1/luma/modify_video`); a create here refuses it.
     #[serde(rename = "luma-modify-video")]
     LumaModifyVideo,
+    /// Only in the `request` echo of an edit made on `/agents/v1`; a create here refuses it.
+    #[serde(rename = "ray-3.2")]
+    Ray32,
 }
 
 /// The one generation type, for the API schema.

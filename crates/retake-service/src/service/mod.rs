@@ -4,6 +4,7 @@
 mod submit;
 
 pub use submit::Submission;
+pub(crate) use submit::{blocking, check_idempotency_key, media_error};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -483,9 +484,10 @@ impl Service {
             Ok(Some(k)) => k.webhook_secret,
             _ => return,
         };
-        // A task made on RunAPI's surface is reported in its shape; the rest as Luma's.
+        // A generation is reported in the shape of the API its model belongs to.
         let body = match self.config.catalogue.get(&g.model).map(|m| m.surface) {
             Some(Surface::RunApi) => serde_json::to_string(&self.task_view(g)),
+            Some(Surface::Agents) => serde_json::to_string(&self.edit_view(g)),
             _ => serde_json::to_string(&self.view(g)),
         };
         let body = match body {

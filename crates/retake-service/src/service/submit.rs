@@ -71,10 +71,10 @@ impl RetryTurns {
 
 /// A token taken from the create rate, given back unless the create is accepted: refused
 /// requests and replays do not use up a key's creates.
-struct CreateToken<'a> {
+pub(crate) struct CreateToken<'a> {
     limiter: &'a RateLimiter,
     key_id: &'a str,
-    kept: bool,
+    pub(crate) kept: bool,
 }
 
 impl Drop for CreateToken<'_> {
@@ -87,7 +87,7 @@ impl Drop for CreateToken<'_> {
 
 /// The error a client sees for a media file that could not be used: the field is named,
 /// a server path never is.
-pub(super) fn media_error(field: &str, e: MediaError) -> ServiceError {
+pub(crate) fn media_error(field: &str, e: MediaError) -> ServiceError {
     match e {
         MediaError::LimitExceeded { limit, message } => {
             let raise = match limit {
@@ -106,7 +106,9 @@ pub(super) fn media_error(field: &str, e: MediaError) -> ServiceError {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
@@ -121,7 +123,7 @@ fn request_hash(request: &ModifyVideoRequest) -> Result<String> {
         .collect())
 }
 
-fn check_idempotency_key(key: &str) -> Result<()> {
+pub(crate) fn check_idempotency_key(key: &str) -> Result<()> {
     let ok = !key.is_empty()
         && key.len() <= MAX_IDEMPOTENCY_KEY
         && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
@@ -137,7 +139,7 @@ fn check_idempotency_key(key: &str) -> Result<()> {
 
 impl Service {
     /// Takes a token from the key's create rate (given back when the create fails).
-    fn take_create_token<'a>(&'a self, key: &'a KeyRecord) -> Result<CreateToken<'a>> {
+    pub(crate) fn take_create_token<'a>(&'a self, key: &'a KeyRecord) -> Result<CreateToken<'a>> {
         self.submit_limiter
             .check(&key.id)
             .map_err(|retry_after_s| ServiceError::RateLimited {
@@ -158,7 +160,7 @@ impl Service {
 
     /// Fetches one input (URL or own upload) into a scratch file, which the caller checks
     /// and then stores with [`Service::store_input`] (or drops).
-    async fn fetch_input(
+    pub(crate) async fn fetch_input(
         &self,
         caller: &KeyRecord,
         field: &str,
@@ -189,7 +191,7 @@ impl Service {
     }
 
     /// Moves a checked input into blob storage.
-    async fn store_input(&self, file: ScratchFile, key: &str) -> Result<()> {
+    pub(crate) async fn store_input(&self, file: ScratchFile, key: &str) -> Result<()> {
         let path = file.0.clone();
         std::mem::forget(file);
         Ok(self.blobs.put_file(&path, key).await?)

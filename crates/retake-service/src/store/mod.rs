@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 pub use crate::domain::DeliveryState;
-use crate::domain::{FailureCode, State};
+use crate::domain::{FailureCode, FilePurpose, FileState, State};
 use crate::pricing::Credits;
 
 /// What storage can fail with.
@@ -189,6 +189,39 @@ pub struct UploadRecord {
     pub created_at: i64,
     /// When it is deleted, Unix ms.
     pub expires_at: i64,
+    /// The Files API's state: `Pending` until a presigned upload's bytes are checked
+    /// (uploads of `/v1/uploads` are `Ready` at once). Only a ready file may be used.
+    pub state: FileState,
+    /// The Files API's purpose (`Input` for `/v1/uploads`).
+    pub purpose: FilePurpose,
+    /// The name it was uploaded under.
+    pub filename: Option<String>,
+    /// The client's opaque end-user tag.
+    pub user_id: Option<String>,
+    /// Why its bytes failed their checks (state `Failed`).
+    pub failure_reason: Option<String>,
+}
+
+/// Which of a key's uploads a listing shows (all, by default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UploadFilter {
+    /// Only uploads of this purpose.
+    pub purpose: Option<FilePurpose>,
+    /// Only uploads in this state.
+    pub state: Option<FileState>,
+}
+
+/// What checking a pending upload's bytes found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileOutcome {
+    /// `Ready` or `Failed`.
+    pub state: FileState,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// What the bytes are.
+    pub content_type: String,
+    /// SHA-256 of the bytes (hex; empty when they failed).
+    pub sha256: String,
 }
 
 /// A job a worker holds a lease on.
@@ -391,13 +424,23 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_upload(&self, upload: UploadRecord) -> StoreResult<()>;
     /// An upload, only if `key_id` owns it.
     async fn upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>>;
-    /// A key's uploads, newest first, and whether more follow.
+    /// A key's uploads that pass `filter`, newest first, and whether more follow.
     async fn list_uploads(
         &self,
         key_id: &str,
+        filter: &UploadFilter,
         limit: u32,
         offset: u32,
     ) -> StoreResult<(Vec<UploadRecord>, bool)>;
+    /// Records what checking a pending upload of `key_id`'s found (its state, type and
+    /// hash), once: an upload no longer pending is left as it is. Returns the record as it
+    /// now stands, `None` if there is none.
+    async fn finish_upload(
+        &self,
+        key_id: &str,
+        id: &str,
+        outcome: FileOutcome,
+    ) -> StoreResult<Option<UploadRecord>>;
     /// Deletes an upload record of `key_id`; returns it (its blob is the caller's to remove).
     async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>>;
     /// Up to `limit` uploads that expired before `now_ms`, oldest first.

@@ -21,9 +21,9 @@ use super::rows::{
 };
 use super::uploads;
 use super::{
-    now_ms, schema, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey,
-    KeyRecord, Lease, LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted, UploadRecord,
-    WebhookDelivery,
+    now_ms, schema, Cancelled, CreditState, FileOutcome, GenerationExport, GenerationRecord,
+    IdempotencyKey, KeyRecord, Lease, LeasedJob, Requeued, Store, StoreError, StoreResult,
+    Submitted, UploadFilter, UploadRecord, WebhookDelivery,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -612,11 +612,23 @@ impl Store for SqliteStore {
     async fn list_uploads(
         &self,
         key_id: &str,
+        filter: &UploadFilter,
         limit: u32,
         offset: u32,
     ) -> StoreResult<(Vec<UploadRecord>, bool)> {
-        let key_id = key_id.to_string();
-        self.read(move |c| uploads::list(c, &key_id, limit, offset))
+        let (key_id, filter) = (key_id.to_string(), *filter);
+        self.read(move |c| uploads::list(c, &key_id, &filter, limit, offset))
+            .await
+    }
+
+    async fn finish_upload(
+        &self,
+        key_id: &str,
+        id: &str,
+        outcome: FileOutcome,
+    ) -> StoreResult<Option<UploadRecord>> {
+        let (key_id, id) = (key_id.to_string(), id.to_string());
+        self.call(move |c| uploads::finish(c, &key_id, &id, &outcome))
             .await
     }
 

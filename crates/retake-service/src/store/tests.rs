@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::domain::{FailureCode, State};
+use crate::domain::{FailureCode, FilePurpose, FileState, State};
 use crate::pricing::Credits;
 use retake_testkit::services::Postgres;
 
@@ -73,6 +73,7 @@ on_both!(
     leases_of_a_dead_worker_are_taken_back_at_once,
     webhook_deliveries_are_recorded_per_event,
     uploads_belong_to_their_key_and_expire,
+    a_files_api_upload_is_pending_until_finished_once_and_lists_by_purpose_and_state,
 );
 
 fn key(id: &str, credits: i64) -> KeyRecord {
@@ -123,6 +124,11 @@ fn upload(id: &str, key_id: &str, created_at: i64, expires_at: i64) -> UploadRec
         sha256: "ab".repeat(32),
         created_at,
         expires_at,
+        state: FileState::Ready,
+        purpose: FilePurpose::Input,
+        filename: None,
+        user_id: None,
+        failure_reason: None,
     }
 }
 
@@ -680,9 +686,15 @@ async fn uploads_belong_to_their_key_and_expire(b: &Backend) {
         Some(upload("u1", "a", 100, 1_000))
     );
     assert!(s.upload("b", "u1").await.unwrap().is_none());
-    let (page, more) = s.list_uploads("a", 1, 0).await.unwrap();
+    let (page, more) = s
+        .list_uploads("a", &UploadFilter::default(), 1, 0)
+        .await
+        .unwrap();
     assert_eq!((page[0].id.as_str(), more), ("u2", true));
-    let (page, more) = s.list_uploads("a", 10, 1).await.unwrap();
+    let (page, more) = s
+        .list_uploads("a", &UploadFilter::default(), 10, 1)
+        .await
+        .unwrap();
     assert_eq!((page.len(), more), (1, false));
     assert!(s.delete_upload("b", "u1").await.unwrap().is_none());
     let expired: Vec<String> = s
@@ -698,5 +710,105 @@ async fn uploads_belong_to_their_key_and_expire(b: &Backend) {
         Some("uploads/a/u1".to_string())
     );
     assert!(s.delete_upload("a", "u1").await.unwrap().is_none());
-    assert_eq!(s.list_uploads("a", 10, 0).await.unwrap().0.len(), 1);
+    assert_eq!(
+        s.list_uploads("a", &UploadFilter::default(), 10, 0)
+            .await
+            .unwrap()
+            .0
+            .len(),
+        1
+    );
+}
+
+async fn a_files_api_upload_is_pending_until_finished_once_and_lists_by_purpose_and_state(
+    b: &Backend,
+) {
+    let s = store(b).await;
+    let pending = UploadRecord {
+        state: FileState::Pending,
+        purpose: FilePurpose::Reference,
+        filename: Some("kf.png".into()),
+        user_id: Some("end-user-7".into()),
+        content_type: "image/png".into(),
+        sha256: String::new(),
+        ..upload("f1", "a", 100, 9_000)
+    };
+    s.insert_upload(pending.clone()).await.unwrap();
+    s.insert_upload(upload("f2", "a", 200, 9_000))
+        .await
+        .unwrap();
+    assert_eq!(s.upload("a", "f1").await.unwrap(), Some(pending.clone()));
+    let ids = |page: Vec<UploadRecord>| page.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    let by = |purpose, state| UploadFilter { purpose, state };
+    let list = |f: UploadFilter| {
+        let s = s.clone();
+        async move { ids(s.list_uploads("a", &f, 10, 0).await.unwrap().0) }
+    };
+    assert_eq!(list(by(None, None)).await, ["f2", "f1"]);
+    assert_eq!(list(by(Some(FilePurpose::Reference), None)).await, ["f1"]);
+    assert_eq!(list(by(None, Some(FileState::Pending))).await, ["f1"]);
+    assert_eq!(
+        list(by(Some(FilePurpose::Input), Some(FileState::Ready))).await,
+        ["f2"]
+    );
+    assert!(list(by(Some(FilePurpose::Input), Some(FileState::Pending)))
+        .await
+        .is_empty());
+    // Another key cannot finish it.
+    let ready = FileOutcome {
+        state: FileState::Ready,
+        failure_reason: None,
+        content_type: "image/png".into(),
+        sha256: "cd".repeat(32),
+    };
+    assert!(s
+        .finish_upload("b", "f1", ready.clone())
+        .await
+        .unwrap()
+        .is_none());
+    let done = s.finish_upload("a", "f1", ready).await.unwrap().unwrap();
+    assert_eq!(
+        (done.state, done.sha256.as_str()),
+        (FileState::Ready, "cd".repeat(32).as_str())
+    );
+    assert_eq!(done.filename.as_deref(), Some("kf.png"));
+    // Finished once: a second outcome changes nothing.
+    let failed = FileOutcome {
+        state: FileState::Failed,
+        failure_reason: Some("not an image".into()),
+        content_type: "video/mp4".into(),
+        sha256: String::new(),
+    };
+    let again = s
+        .finish_upload("a", "f1", failed.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, done);
+    // A failed check keeps its reason.
+    s.insert_upload(UploadRecord {
+        state: FileState::Pending,
+        ..upload("f3", "a", 300, 9_000)
+    })
+    .await
+    .unwrap();
+    let f3 = s.finish_upload("a", "f3", failed).await.unwrap().unwrap();
+    assert_eq!(
+        (f3.state, f3.failure_reason.as_deref()),
+        (FileState::Failed, Some("not an image"))
+    );
+    assert!(s
+        .finish_upload("a", "nope", done_outcome())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+fn done_outcome() -> FileOutcome {
+    FileOutcome {
+        state: FileState::Ready,
+        failure_reason: None,
+        content_type: "video/mp4".into(),
+        sha256: String::new(),
+    }
 }

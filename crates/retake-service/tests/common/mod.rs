@@ -346,7 +346,7 @@ pub fn python_with(modules: &str) -> String {
     let check = std::process::Command::new(&python)
         .args(["-c", &format!("import {modules}")])
         .output();
-    let pkgs = "lumaai segmind requests pytest schemathesis";
+    let pkgs = "lumaai luma-agents segmind requests pytest schemathesis";
     match check {
         Ok(o) if o.status.success() => python,
         Ok(o) => panic!(

@@ -2,16 +2,47 @@
 
 use std::path::Path;
 
-use retake_media::{extract_frame, save_png, Limits};
+use retake_media::{extract_frame, save_png, Limits, MediaError, RgbFrame, VideoReader};
 
 use crate::exit::{input_error, output_error, CliError};
 use crate::progress::spinner;
 
-/// Writes the frame at `at` seconds as a PNG at the output size and orientation; with
-/// `json`, says what it wrote as JSON on stdout.
+/// Which frame to export.
+#[derive(Clone, Copy, Debug)]
+pub enum At {
+    /// The output frame nearest this time, seconds.
+    Seconds(f64),
+    /// The output frame nearest source frame N (what `--keyframe fN=IMAGE` takes back).
+    SourceFrame(usize),
+}
+
+/// The output frame nearest source frame `n`.
+fn source_frame(clip: &Path, n: usize, limits: &Limits) -> Result<(RgbFrame, usize), MediaError> {
+    let mut reader = VideoReader::open(clip, limits)?;
+    let count = reader.source_times().len();
+    let index = reader.output_index_of_source(n).ok_or_else(|| {
+        MediaError::InvalidArgument(format!(
+            "--source-frame {n} is past the clip's last frame; it has {count} frames (0 to {})",
+            count.saturating_sub(1)
+        ))
+    })?;
+    let mut i = 0;
+    while let Some(frame) = reader.next_frame()? {
+        if i == index {
+            return Ok((frame, index));
+        }
+        i += 1;
+    }
+    Err(MediaError::Decode(format!(
+        "the clip ended before frame {index}"
+    )))
+}
+
+/// Writes the chosen frame as a PNG at the output size and orientation; with `json`, says
+/// what it wrote as JSON on stdout.
 pub fn run(
     clip: &Path,
-    at: f64,
+    at: At,
     output: &Path,
     limits: &Limits,
     json: bool,
@@ -19,22 +50,39 @@ pub fn run(
 ) -> Result<(), CliError> {
     crate::exit::require_file(clip)?;
     // Decoding up to a late frame of a long clip takes a moment.
-    let bar = spinner(&format!("decoding {} up to {at} s", clip.display()), quiet);
-    let frame = extract_frame(clip, at, limits);
+    let what = match at {
+        At::Seconds(s) => format!("{s} s"),
+        At::SourceFrame(n) => format!("source frame {n}"),
+    };
+    let bar = spinner(&format!("decoding {} up to {what}", clip.display()), quiet);
+    let frame = match at {
+        At::Seconds(s) => extract_frame(clip, s, limits).map(|f| (f, None)),
+        At::SourceFrame(n) => source_frame(clip, n, limits).map(|(f, i)| (f, Some(i))),
+    };
     bar.finish_and_clear();
-    let frame = frame.map_err(input_error)?;
+    let (frame, index) = frame.map_err(input_error)?;
     save_png(&frame, output).map_err(output_error)?;
+    let back = match at {
+        At::Seconds(s) => format!("--first-frame (or --keyframe {s}={})", output.display()),
+        At::SourceFrame(n) => format!("--keyframe f{n}={}", output.display()),
+    };
     if json {
-        let report = serde_json::json!({
+        let mut report = serde_json::json!({
             "output": output,
             "width": frame.width(),
             "height": frame.height(),
-            "at_s": at,
         });
+        match at {
+            At::Seconds(s) => report["at_s"] = serde_json::json!(s),
+            At::SourceFrame(n) => {
+                report["source_frame"] = serde_json::json!(n);
+                report["output_frame"] = serde_json::json!(index);
+            }
+        }
         println!("{report:#}");
     } else if !quiet {
         eprintln!(
-            "wrote {} ({}x{}); edit it and pass it back with --first-frame",
+            "wrote {} ({}x{}); edit it and pass it back with {back}",
             output.display(),
             frame.width(),
             frame.height()

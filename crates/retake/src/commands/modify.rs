@@ -63,13 +63,20 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<(), CliError> {
     crate::exit::require_file(&req.clip)?;
+    if req.keyframes.len() > retake_pipeline::MAX_KEYFRAMES {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "{} --keyframe flags; the most is {} — drop some",
+            req.keyframes.len(),
+            retake_pipeline::MAX_KEYFRAMES
+        )));
+    }
     for (_, k) in &req.keyframes {
         crate::exit::require_file(k)?;
     }
     let can_prompt = req.prompt.is_some() && diffusion.model_dir.is_some();
     match &req.first_frame {
         Some(f) => crate::exit::require_file(f)?,
-        None if can_prompt || req.look.is_some() => {}
+        None if can_prompt || req.look.is_some() || !req.keyframes.is_empty() => {}
         None => {
             let why = if req.prompt.is_some() {
                 retake_pipeline::PROMPT_NEEDS_MODEL.to_string()

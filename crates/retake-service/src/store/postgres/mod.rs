@@ -23,9 +23,9 @@ use self::rows::{
 };
 use super::rows::{credit_state_str, webhooks_json};
 use super::{
-    now_ms, Cancelled, CreditState, GenerationExport, GenerationRecord, IdempotencyKey, KeyRecord,
-    Lease, LeasedJob, Requeued, Store, StoreError, StoreResult, Submitted, UploadRecord,
-    WebhookDelivery,
+    now_ms, Cancelled, CreditState, FileOutcome, GenerationExport, GenerationRecord,
+    IdempotencyKey, KeyRecord, Lease, LeasedJob, Requeued, Store, StoreError, StoreResult,
+    Submitted, UploadFilter, UploadRecord, WebhookDelivery,
 };
 use crate::domain::{FailureCode, State};
 use crate::pricing::Credits;
@@ -687,10 +687,20 @@ impl Store for PgStore {
     async fn list_uploads(
         &self,
         key_id: &str,
+        filter: &UploadFilter,
         limit: u32,
         offset: u32,
     ) -> StoreResult<(Vec<UploadRecord>, bool)> {
-        uploads::list(&self.client().await?, key_id, limit, offset).await
+        uploads::list(&self.client().await?, key_id, filter, limit, offset).await
+    }
+
+    async fn finish_upload(
+        &self,
+        key_id: &str,
+        id: &str,
+        outcome: FileOutcome,
+    ) -> StoreResult<Option<UploadRecord>> {
+        uploads::finish(&self.client().await?, key_id, id, &outcome).await
     }
 
     async fn delete_upload(&self, key_id: &str, id: &str) -> StoreResult<Option<UploadRecord>> {

@@ -79,6 +79,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX uploads_by_key ON uploads(key_id, created_at DESC, seq DESC);
     CREATE INDEX uploads_by_expiry ON uploads(expires_at);",
+    // 3: the Files API's fields of an upload (`/agents/v1/files`: one record per stored file).
+    "ALTER TABLE uploads ADD COLUMN state TEXT NOT NULL DEFAULT 'ready';
+    ALTER TABLE uploads ADD COLUMN purpose TEXT NOT NULL DEFAULT 'input';
+    ALTER TABLE uploads ADD COLUMN filename TEXT;
+    ALTER TABLE uploads ADD COLUMN user_id TEXT;
+    ALTER TABLE uploads ADD COLUMN failure_reason TEXT;",
 ];
 
 /// The schema version this build writes.

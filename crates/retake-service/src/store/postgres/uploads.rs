@@ -4,9 +4,11 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::pg_err;
-use crate::store::{StoreError, StoreResult, UploadRecord};
+use crate::domain::{FilePurpose, FileState};
+use crate::store::{FileOutcome, StoreError, StoreResult, UploadFilter, UploadRecord};
 
-const COLS: &str = "id, key_id, blob, bytes, content_type, sha256, created_at, expires_at";
+const COLS: &str = "id, key_id, blob, bytes, content_type, sha256, created_at, expires_at, \
+    state, purpose, filename, user_id, failure_reason";
 
 fn from_row(r: &Row) -> StoreResult<UploadRecord> {
     let get = |e: tokio_postgres::Error| StoreError::Corrupt(format!("upload record: {e}"));
@@ -19,12 +21,28 @@ fn from_row(r: &Row) -> StoreResult<UploadRecord> {
         sha256: r.try_get(5).map_err(get)?,
         created_at: r.try_get(6).map_err(get)?,
         expires_at: r.try_get(7).map_err(get)?,
+        state: {
+            let v: String = r.try_get(8).map_err(get)?;
+            FileState::parse(&v)
+                .ok_or_else(|| StoreError::Corrupt(format!("upload state `{v}`")))?
+        },
+        purpose: {
+            let v: String = r.try_get(9).map_err(get)?;
+            FilePurpose::parse(&v)
+                .ok_or_else(|| StoreError::Corrupt(format!("upload purpose `{v}`")))?
+        },
+        filename: r.try_get(10).map_err(get)?,
+        user_id: r.try_get(11).map_err(get)?,
+        failure_reason: r.try_get(12).map_err(get)?,
     })
 }
 
 pub(super) async fn insert<C: GenericClient>(c: &C, u: &UploadRecord) -> StoreResult<()> {
     c.execute(
-        &format!("INSERT INTO uploads ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
+        &format!(
+            "INSERT INTO uploads ({COLS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ),
         &[
             &u.id,
             &u.key_id,
@@ -34,6 +52,11 @@ pub(super) async fn insert<C: GenericClient>(c: &C, u: &UploadRecord) -> StoreRe
             &u.sha256,
             &u.created_at,
             &u.expires_at,
+            &u.state.as_str(),
+            &u.purpose.as_str(),
+            &u.filename,
+            &u.user_id,
+            &u.failure_reason,
         ],
     )
     .await
@@ -63,16 +86,29 @@ pub(super) async fn get<C: GenericClient>(
 pub(super) async fn list<C: GenericClient>(
     c: &C,
     key_id: &str,
+    filter: &UploadFilter,
     limit: u32,
     offset: u32,
 ) -> StoreResult<(Vec<UploadRecord>, bool)> {
+    // A filter left out matches everything (`$n IS NULL`), so one statement serves all four.
+    let (purpose, state) = (
+        filter.purpose.map(FilePurpose::as_str),
+        filter.state.map(FileState::as_str),
+    );
     let rows = c
         .query(
             &format!(
                 "SELECT {COLS} FROM uploads WHERE key_id = $1 \
+                 AND ($4::TEXT IS NULL OR purpose = $4) AND ($5::TEXT IS NULL OR state = $5) \
                  ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3"
             ),
-            &[&key_id, &(i64::from(limit) + 1), &i64::from(offset)],
+            &[
+                &key_id,
+                &(i64::from(limit) + 1),
+                &i64::from(offset),
+                &purpose,
+                &state,
+            ],
         )
         .await
         .map_err(pg_err)?;
@@ -80,6 +116,29 @@ pub(super) async fn list<C: GenericClient>(
     let more = all.len() > limit as usize;
     all.truncate(limit as usize);
     Ok((all, more))
+}
+
+pub(super) async fn finish<C: GenericClient>(
+    c: &C,
+    key_id: &str,
+    id: &str,
+    o: &FileOutcome,
+) -> StoreResult<Option<UploadRecord>> {
+    c.execute(
+        "UPDATE uploads SET state = $3, failure_reason = $4, content_type = $5, sha256 = $6 \
+         WHERE id = $1 AND key_id = $2 AND state = 'pending'",
+        &[
+            &id,
+            &key_id,
+            &o.state.as_str(),
+            &o.failure_reason,
+            &o.content_type,
+            &o.sha256,
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
+    get(c, key_id, id).await
 }
 
 pub(super) async fn delete<C: GenericClient>(
