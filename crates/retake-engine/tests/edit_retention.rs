@@ -59,7 +59,7 @@ fn a_sticker_on_a_turning_object_stays_to_the_end() {
         let (loose, _) = retention(
             kind,
             SynthSettings {
-                hold_drift: 0.0,
+                hold_regions: false,
                 ..SynthSettings::default()
             },
         );
