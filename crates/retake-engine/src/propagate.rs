@@ -288,17 +288,9 @@ impl Propagator {
                     });
                 temporal(&warped, &self.mode, &mut self.tgt.tmp);
                 self.nnf.pos.clone_from(&pos);
-                if let Some((regions, key_src_ws, _)) = &mut self.regions {
-                    // The parts of a local edit move as wholes; the pixels showing them take
-                    // their keyframe positions from the parts' maps.
+                if let Some((regions, _, _)) = &mut self.regions {
+                    // The parts of a local edit move as wholes, along the flow.
                     regions.advance(&fwd, &bwd, prev);
-                    hold = vec![false; ww * wh];
-                    vis = vec![0.0f32; ww * wh];
-                    let mut anchor = vec![[0.0f32; 2]; ww * wh];
-                    regions.place(&src, key_src_ws, &mut hold, &mut anchor, &mut vis);
-                    for (i, _) in hold.iter().enumerate().filter(|(_, &h)| h) {
-                        self.nnf.pos[i] = anchor[i];
-                    }
                 }
                 carried = Some((bwd, occ));
                 track = pos;
@@ -317,6 +309,19 @@ impl Propagator {
                     }
                     self.settings.reset_iterations
                 };
+            }
+        }
+        if let Some((regions, key_src_ws, _)) = &self.regions {
+            if !regions.is_empty() {
+                // The pixels showing a part of a local edit take their keyframe positions
+                // from the part's map (the identity on the keyframe's own frame).
+                hold = vec![false; ww * wh];
+                vis = vec![0.0f32; ww * wh];
+                let mut anchor = vec![[0.0f32; 2]; ww * wh];
+                regions.place(&src, key_src_ws, &mut hold, &mut anchor, &mut vis);
+                for (i, _) in hold.iter().enumerate().filter(|(_, &h)| h) {
+                    self.nnf.pos[i] = anchor[i];
+                }
             }
         }
         let forbid: &[bool] = match &self.regions {

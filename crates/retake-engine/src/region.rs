@@ -65,7 +65,7 @@ impl Affine {
 
     /// The same map between images `f` times finer. A working pixel `i` covers full-resolution
     /// pixels `f i .. f i + f - 1`, so its centre is at `f i + (f - 1) / 2`.
-    pub fn to_full(&self, f: usize) -> Affine {
+    pub fn finer(&self, f: usize) -> Affine {
         let (fs, c) = (f as f32, (f as f32 - 1.0) / 2.0);
         let m = &self.0;
         Affine([
@@ -281,6 +281,7 @@ impl Regions {
     }
 
     /// The parts.
+    #[cfg(test)]
     pub fn list(&self) -> &[Region] {
         &self.list
     }
@@ -552,8 +553,9 @@ fn solve3(a: &[[f64; 3]; 3], b: &[f64; 3]) -> Option<[f64; 3]> {
         for row in 0..3 {
             if row != col {
                 let f = m[row][col] / m[col][col];
-                for k in col..4 {
-                    m[row][k] -= f * m[col][k];
+                let pivot = m[col];
+                for (v, p) in m[row].iter_mut().zip(pivot).skip(col) {
+                    *v -= f * p;
                 }
             }
         }
@@ -641,7 +643,7 @@ pub(crate) fn composite(
         top + (bot - top) * fy
     };
     for r in regions.list.iter().filter(|r| r.tracked) {
-        let full = r.map.to_full(f);
+        let full = r.map.finer(f);
         let Some(inv) = full.inverse() else { continue };
         let fp = r.footprint(vw, vh);
         let x0 = (fp[0] * f).min(w - 1);
@@ -658,7 +660,7 @@ pub(crate) fn composite(
             .enumerate()
             .for_each(|(dy, row)| {
                 let y = y0 + dy;
-                for x in x0..=x1 {
+                for (x, o) in row.iter_mut().enumerate().take(x1 + 1).skip(x0) {
                     let k = inv.apply([x as f32, y as f32]);
                     if k[0] < kx0 || k[1] < ky0 || k[0] > kx1 || k[1] > ky1 {
                         continue;
@@ -677,7 +679,6 @@ pub(crate) fn composite(
                     let s = src.data()[y * w + x];
                     let luma = |p: [f32; 3]| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
                     let dy = floor * (luma(s) - luma(ks));
-                    let o = &mut row[x];
                     for i in 0..3 {
                         o[i] += a * (c[i] + dy - o[i]);
                     }
@@ -701,9 +702,9 @@ mod tests {
         let back = a.inverse().unwrap().apply(a.apply(p));
         assert!((back[0] - p[0]).abs() < 1e-4 && (back[1] - p[1]).abs() < 1e-4);
         // A shift of one working pixel is f full pixels, and centres line up.
-        let shift = Affine([1.0, 0.0, 1.0, 0.0, 1.0, 0.0]).to_full(3);
+        let shift = Affine([1.0, 0.0, 1.0, 0.0, 1.0, 0.0]).finer(3);
         assert_eq!(shift.apply([4.0, 4.0]), [7.0, 4.0]);
-        let full = a.to_full(2);
+        let full = a.finer(2);
         let w = [5.0, 6.0];
         let f = [2.0 * w[0] + 0.5, 2.0 * w[1] + 0.5];
         let (mw, mf) = (a.apply(w), full.apply(f));
