@@ -37,8 +37,8 @@ pub struct SynthSettings {
     /// area counts as unedited and keeps the source's own appearance; 0 turns this off.
     pub edit_tolerance: f32,
     /// Draw each part of a local edit (a connected piece of the keyframe's edited pixels:
-    /// a badge, a sticker, a logo) as a whole, through one affine map from the keyframe
-    /// fitted to the flow over the part and around it (see `crate::region`), instead of
+    /// a badge, a sticker, a logo) as a whole, through one map from the keyframe (shift,
+    /// turn and change of size) fitted to the flow over the part and around it (see `crate::region`), instead of
     /// matching its pixels one by one: a small painted detail then moves with its object and
     /// stays as crisp as it was painted, instead of being re-matched to unedited look-alikes
     /// or smeared where the flow is poor. Where something passes in front of a part, it is

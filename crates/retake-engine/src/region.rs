@@ -1,6 +1,6 @@
 //! Small local edits carried as whole layers. Each connected part of a local edit (a badge, a
-//! sticker, a logo) follows one motion model, an affine map from the keyframe to the current
-//! frame, fitted robustly to the optical flow over the part and a ring around it, and is
+//! sticker, a logo) follows one motion model, a map from the keyframe to the current frame
+//! built from per-frame similarities (shift, turn, change of size), each fitted robustly to the optical flow over the part and a ring around it, and is
 //! drawn from the keyframe through that one map. Per-pixel matches drift apart where the flow
 //! is poor (dark cloth, flat paint) and smear such an edit; a single map cannot, so the edit
 //! stays as crisp as it was painted, and where the map is uncertain it is wrong as a whole
@@ -104,6 +104,19 @@ const RIDGE: f64 = 0.1;
 /// Colour difference (0–255, mean absolute, after the part's overall change of light) at which
 /// a pixel counts as hidden by something in front of the part.
 const HIDDEN_AT: f32 = 45.0;
+
+/// The centre and the eight neighbours one pixel away.
+const OFFSETS: [(f32, f32); 9] = [
+    (0.0, 0.0),
+    (-1.0, 0.0),
+    (1.0, 0.0),
+    (0.0, -1.0),
+    (0.0, 1.0),
+    (-1.0, -1.0),
+    (1.0, -1.0),
+    (-1.0, 1.0),
+    (1.0, 1.0),
+];
 
 /// One connected part of a local edit.
 pub(crate) struct Region {
@@ -334,11 +347,22 @@ impl Regions {
                     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
                 })
                 .collect();
-            let shift = median3(&mut diffs.clone());
-            for (j, &(i, k)) in pixels.iter().enumerate() {
-                let d = diffs[j];
-                diffs[j] = [d[0] - shift[0], d[1] - shift[1], d[2] - shift[2]];
-                let e = (diffs[j][0].abs() + diffs[j][1].abs() + diffs[j][2].abs()) / 3.0;
+            let shift = median3(&mut diffs);
+            for &(i, k) in &pixels {
+                // The closest match within a pixel of where the map puts it:
+                // on a finely textured surface a map that is a little off would otherwise
+                // count as an occluder.
+                let s = src.data()[i];
+                let mut e = f32::MAX;
+                for (dx, dy) in OFFSETS {
+                    let b = key_src.sample(k[0] + dx, k[1] + dy);
+                    let d = [
+                        s[0] - b[0] - shift[0],
+                        s[1] - b[1] - shift[1],
+                        s[2] - b[2] - shift[2],
+                    ];
+                    e = e.min((d[0].abs() + d[1].abs() + d[2].abs()) / 3.0);
+                }
                 let v = (-(e / HIDDEN_AT).powi(2)).exp();
                 if v > vis[i] {
                     vis[i] = v;
@@ -450,9 +474,11 @@ fn texture(img: &Plane, p: [f32; 2]) -> f32 {
     0.05 + 0.95 * s / (s + k)
 }
 
-/// Fits the affine increment that takes the points `p` to `q` (weighted), robustly (iterated
-/// reweighting with a Cauchy weight) and pulled towards a pure translation. Returns it with
-/// the weight of the points that agree with it.
+/// Fits the increment that takes the points `p` to `q` (weighted): a similarity (a shift, a
+/// turn and a change of size; a painted detail on a surface seen at a fairly steady angle
+/// moves so, and the two degrees of freedom a full affine map adds only let noise shear and
+/// stretch it frame after frame), robustly (iterated reweighting with a Cauchy weight) and
+/// pulled towards a pure translation. Returns it with the weight of the points that agree.
 fn fit_increment(
     pairs: &[([f32; 2], [f32; 2], f32)],
     centre: [f32; 2],
@@ -465,62 +491,59 @@ fn fit_increment(
     let mut mx: Vec<(f32, f32)> = pairs.iter().map(|(p, q, w)| (q[0] - p[0], *w)).collect();
     let mut my: Vec<(f32, f32)> = pairs.iter().map(|(p, q, w)| (q[1] - p[1], *w)).collect();
     let t0 = [weighted_median(&mut mx), weighted_median(&mut my)];
-    // Unknowns per axis: translation, and the linear part minus the identity times `scale`,
-    // in coordinates centred on the part and divided by `scale`.
-    let mut sol = [[t0[0] as f64, 0.0, 0.0], [t0[1] as f64, 0.0, 0.0]];
+    // Unknowns: the shift (tx, ty), and the change of size `a` and turn `b` times `scale`, in
+    // coordinates centred on the part and divided by `scale`:
+    // dx = tx + a u - b v, dy = ty + b u + a v.
+    let mut sol = [t0[0] as f64, t0[1] as f64, 0.0, 0.0];
     let mut agree = 0.0f32;
     for _ in 0..6 {
-        let mut ata = [[0.0f64; 3]; 3];
-        let mut atb = [[0.0f64; 3]; 2];
+        let mut ata = [[0.0f64; 4]; 4];
+        let mut atb = [0.0f64; 4];
         let mut total = 0.0f64;
         agree = 0.0;
         for (p, q, w) in pairs {
-            let u = [
-                ((p[0] - centre[0]) / scale) as f64,
-                ((p[1] - centre[1]) / scale) as f64,
-            ];
-            let row = [1.0, u[0], u[1]];
-            let pred = |s: &[f64; 3]| s[0] + s[1] * u[0] + s[2] * u[1];
-            let r = [
-                (q[0] - p[0]) as f64 - pred(&sol[0]),
-                (q[1] - p[1]) as f64 - pred(&sol[1]),
-            ];
-            let r2 = (r[0] * r[0] + r[1] * r[1]) as f32;
-            let robust = 1.0 / (1.0 + r2 / (RESIDUAL_SCALE * RESIDUAL_SCALE));
+            let u = ((p[0] - centre[0]) / scale) as f64;
+            let v = ((p[1] - centre[1]) / scale) as f64;
+            let rows = [[1.0, 0.0, u, -v], [0.0, 1.0, v, u]];
+            let d = [(q[0] - p[0]) as f64, (q[1] - p[1]) as f64];
+            let mut r2 = 0.0f64;
+            for (row, dk) in rows.iter().zip(d) {
+                let pred: f64 = row.iter().zip(&sol).map(|(a, b)| a * b).sum();
+                r2 += (dk - pred).powi(2);
+            }
+            let robust = 1.0 / (1.0 + r2 as f32 / (RESIDUAL_SCALE * RESIDUAL_SCALE));
             if robust >= 0.5 {
                 agree += w;
             }
             let wt = (*w * robust) as f64;
             total += wt;
-            for a in 0..3 {
-                for b in 0..3 {
-                    ata[a][b] += wt * row[a] * row[b];
+            for (row, dk) in rows.iter().zip(d) {
+                for i in 0..4 {
+                    for j in 0..4 {
+                        ata[i][j] += wt * row[i] * row[j];
+                    }
+                    atb[i] += wt * row[i] * dk;
                 }
-                atb[0][a] += wt * row[a] * (q[0] - p[0]) as f64;
-                atb[1][a] += wt * row[a] * (q[1] - p[1]) as f64;
             }
         }
         if total <= 0.0 {
             return None;
         }
-        ata[1][1] += RIDGE * total;
         ata[2][2] += RIDGE * total;
-        for k in 0..2 {
-            sol[k] = solve3(&ata, &atb[k])?;
-        }
+        ata[3][3] += RIDGE * total;
+        sol = solve4(&ata, &atb)?;
     }
     // Back to a map in working pixels: d(p) = t + L (p - c) / s.
     let s = scale as f64;
     let (c0, c1) = (centre[0] as f64, centre[1] as f64);
-    let (a, b) = (sol[0][1] / s, sol[0][2] / s);
-    let (c, d) = (sol[1][1] / s, sol[1][2] / s);
+    let (a, b) = (sol[2] / s, sol[3] / s);
     let m = [
         1.0 + a,
+        -b,
+        sol[0] - a * c0 + b * c1,
         b,
-        sol[0][0] - a * c0 - b * c1,
-        c,
-        1.0 + d,
-        sol[1][0] - c * c0 - d * c1,
+        1.0 + a,
+        sol[1] - b * c0 - a * c1,
     ];
     let m = m.map(|v| v as f32);
     if m.iter().any(|v| !v.is_finite()) {
@@ -537,20 +560,20 @@ fn fit_increment(
     Some((inc, agree))
 }
 
-/// Solves a 3×3 linear system (Gaussian elimination with partial pivoting).
-fn solve3(a: &[[f64; 3]; 3], b: &[f64; 3]) -> Option<[f64; 3]> {
-    let mut m = [[0.0f64; 4]; 3];
-    for i in 0..3 {
-        m[i][..3].copy_from_slice(&a[i]);
-        m[i][3] = b[i];
+/// Solves a 4×4 linear system (Gaussian elimination with partial pivoting).
+fn solve4(a: &[[f64; 4]; 4], b: &[f64; 4]) -> Option<[f64; 4]> {
+    let mut m = [[0.0f64; 5]; 4];
+    for i in 0..4 {
+        m[i][..4].copy_from_slice(&a[i]);
+        m[i][4] = b[i];
     }
-    for col in 0..3 {
-        let piv = (col..3).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+    for col in 0..4 {
+        let piv = (col..4).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
         if m[piv][col].abs() < 1e-12 {
             return None;
         }
         m.swap(col, piv);
-        for row in 0..3 {
+        for row in 0..4 {
             if row != col {
                 let f = m[row][col] / m[col][col];
                 let pivot = m[col];
@@ -560,7 +583,7 @@ fn solve3(a: &[[f64; 3]; 3], b: &[f64; 3]) -> Option<[f64; 3]> {
             }
         }
     }
-    Some([m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]])
+    Some([0, 1, 2, 3].map(|i| m[i][4] / m[i][i]))
 }
 
 /// The value below which half the weight lies.
