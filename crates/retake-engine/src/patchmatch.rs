@@ -269,12 +269,12 @@ pub(crate) fn search(nnf: &mut Nnf, key: &Guides, tgt: &Guides, s: &Search<'_>) 
                     let mut rng = Rng::new(s.seed, it as u64, y as u64);
                     for xi in 0..w {
                         let x = if forward { xi } else { w - 1 - xi };
-                        let i = ry * w + x;
-                        let mut best = pos[i];
-                        let mut best_cost = cost[i];
                         if s.held(y * w + x) {
                             continue; // drawn from its part's map, not searched
                         }
+                        let i = ry * w + x;
+                        let mut best = pos[i];
+                        let mut best_cost = cost[i];
                         if best_cost <= 0.0 {
                             // A perfect match (flat or exactly tracked areas): nothing can
                             // beat it. The generator still advances as if the random search
