@@ -6,9 +6,11 @@
 #   ebsynth  EbSynth on every frame from the edited first frame, when EBSYNTH names its binary
 #            (build it yourself from its public repository; nothing here fetches or builds it).
 #            Outputs already in $OUT ($TAG-ebsynth.mp4 with $TAG-ebsynth-first.png) are reused.
-# scores each with `retake eval --json` (first-frame PSNR, flicker, edit retention) and, for the
-# global restyles, with the restyle applied to every source frame as the truth (carry-through
-# PSNR), and prints a Markdown table. Contact sheets (frames 0, 1/4, 1/2, 3/4, last) go to
+# scores each with `retake eval --json` (first-frame PSNR, flicker, edit retention along retake's
+# own flow) and with a truth made without that flow: for the local edits, edit retention where
+# bench/footage/tracks/CLIP.json (sparse corner tracks, see bench/footage/track.py) puts the
+# edit; for the global restyles, PSNR against the restyle applied to every source frame
+# (carry-through). Prints a Markdown table. Contact sheets (frames 0, 1/4, 1/2, 3/4, last) go to
 # docs/footage/. Everything else lands in $OUT (default ./out/footage).
 #
 #   bash bench/footage.sh                      # all clips
@@ -30,6 +32,7 @@ if ! "$venv/bin/python" -c "import numpy, PIL" 2>/dev/null; then
 fi
 PY="$venv/bin/python"
 EDIT="$root/bench/footage/edits.py"
+TRACK="$root/bench/footage/track.py"
 
 if [ -z "${RETAKE:-}" ]; then
   cargo build --release --locked -p retake -p retake-engine --example naive_baseline >/dev/null 2>&1 ||
@@ -87,9 +90,11 @@ for clip in $CLIPS; do
       first="$key"
       [ "$m" = ebsynth ] && first="$OUT/$tag-ebsynth-first.png"
       scores=$("$RETAKE" --quiet eval --source "$src" --first-frame "$first" --output "$video" --json)
-      truth="{}"
       if [ "$edit" = global ]; then
         truth=$("$PY" "$EDIT" truth-psnr "$clip" "$src" "$video")
+      else
+        truth=$("$PY" "$TRACK" retention "$clip" "$src" "$first" "$video" \
+          "$root/bench/footage/tracks/$clip.json")
       fi
       secs=null
       [ "$m" = retake ] && secs=$(echo "$t1 - $t0" | bc)
@@ -103,7 +108,8 @@ for clip in $CLIPS; do
   done
 done
 
-# One Markdown row per clip and edit; methods side by side.
+# One Markdown row per clip and edit; methods side by side. Carry-through: retention in the
+# last quarter along the independent track (local edits), PSNR against the truth (global).
 "$PY" - "$results" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -111,20 +117,22 @@ by = {}
 for r in rows:
     by.setdefault((r["clip"], r["edit"]), {})[r["method"]] = r
 methods = [m for m in ("retake", "naive", "ebsynth") if any(m in v for v in by.values())]
-def cell(v, key, fmt):
-    return "–" if v is None else fmt.format(v[key]) if key in v else "–"
-head = ["clip", "edit"]
-for name, _ in [("first-frame PSNR", 0), ("retention last ¼", 0), ("retention mean", 0), ("carry-through PSNR", 0), ("flicker", 0)]:
-    head += [f"{name} {m}" for m in methods]
+cols = [("first-frame PSNR", lambda r: r["scores"]["first_frame_psnr"], "{:.2f}"),
+        ("carry-through", lambda r: r["truth"].get("tracked_retention_last_quarter",
+                                                   r["truth"].get("carry_through_psnr")), "{:.2f}"),
+        ("tracked retention mean", lambda r: r["truth"].get("tracked_retention"), "{:.2f}"),
+        ("flow retention last ¼", lambda r: r["scores"]["edit_retention_last_quarter"], "{:.2f}"),
+        ("flicker", lambda r: r["scores"]["flicker"], "{:.2f}")]
+head = ["clip", "edit"] + [f"{name} {m}" for name, _, _ in cols for m in methods] + ["retake s"]
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
 for (clip, edit), v in by.items():
     line = [clip, edit]
-    for key, fmt, src in [("first_frame_psnr", "{:.2f}", "scores"), ("edit_retention_last_quarter", "{:.2f}", "scores"),
-                          ("edit_retention", "{:.2f}", "scores"), ("carry_through_psnr", "{:.2f}", "truth"),
-                          ("flicker", "{:.2f}", "scores")]:
+    for _, get, fmt in cols:
         for m in methods:
-            r = v.get(m)
-            line.append(cell(r[src] if r else None, key, fmt))
+            x = get(v[m]) if m in v else None
+            line.append("–" if x is None else fmt.format(x))
+    secs = v.get("retake", {}).get("seconds")
+    line.append("–" if secs is None else f"{secs:.1f}")
     print("| " + " | ".join(line) + " |")
 EOF

@@ -15,6 +15,7 @@ pub mod patchmatch;
 pub mod plane;
 pub mod profile;
 pub mod propagate;
+mod region;
 pub mod retention;
 pub mod scene;
 mod spool;

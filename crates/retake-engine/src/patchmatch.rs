@@ -98,13 +98,12 @@ pub(crate) struct Search<'a> {
     pub temporal: &'a [f32],
     /// Flow-tracked keyframe position per pixel, with its penalty weight.
     pub track: Option<(&'a [[f32; 2]], f32)>,
-    /// Pixels held to their anchor (edited and tracked): a candidate farther than `drift`
-    /// working pixels from the anchor is never taken. Empty: none held.
+    /// Pixels whose match is given (a part of a local edit drawn as a whole, see
+    /// `crate::region`): the search leaves them as they are. Empty: none held.
     pub hold: &'a [bool],
-    /// Per pixel, the keyframe position the flow alone carried it to (see `hold`).
-    pub anchor: &'a [[f32; 2]],
-    /// How far a held pixel's match may stray from its anchor.
-    pub drift: f32,
+    /// Keyframe pixels that no other pixel may match (the parts of a local edit, which only
+    /// held pixels show). Empty: none.
+    pub forbid: &'a [bool],
     pub seed: u64,
 }
 
@@ -158,23 +157,17 @@ impl Ctx<'_> {
         let i = py * self.tgt.w + px;
         let tw = self.s.temporal[i];
         let mut total = 0.0;
+        // Candidates are clamped to the keyframe, so they are never negative.
+        let (cx, cy) = ((c[0] + 0.5) as usize, (c[1] + 0.5) as usize);
+        if !self.s.forbid.is_empty() && self.s.forbid[cy * self.key.w + cx] && !self.s.held(i) {
+            return f32::MAX;
+        }
         // The track is only trusted where the previous output is (the temporal mask).
-        // A held pixel always follows its track (its hold already required a usable flow).
-        let held = self.s.held(i);
-        if let (Some((track, wp)), true) = (self.s.track, tw > 0.0 || held) {
-            if held {
-                let a = self.s.anchor[i];
-                let (ax, ay) = (c[0] - a[0], c[1] - a[1]);
-                if ax * ax + ay * ay > self.s.drift * self.s.drift {
-                    return f32::MAX;
-                }
-            }
+        if let (Some((track, wp)), true) = (self.s.track, tw > 0.0) {
             let t = track[i];
             let (dx, dy) = (c[0] - t[0], c[1] - t[1]);
             total += wp * (dx * dx + dy * dy).min(400.0);
         }
-        // Candidates are clamped to the keyframe, so they are never negative.
-        let (cx, cy) = ((c[0] + 0.5) as usize, (c[1] + 0.5) as usize);
         // Temporal channels count by the pixel's temporal weight; the eighth lane is padding.
         let mask = [1.0, 1.0, 1.0, 1.0, tw, tw, tw, 0.0];
         let r = self.s.radius;
@@ -227,9 +220,7 @@ impl Ctx<'_> {
 /// The random-search radius at pixel `i`: local around a trusted track, global without one.
 #[inline]
 fn search_radius(s: &Search<'_>, i: usize) -> f32 {
-    if s.held(i) {
-        s.drift.max(1.0)
-    } else if s.temporal[i] > 0.0 {
+    if s.temporal[i] > 0.0 {
         s.local_radius
     } else {
         s.global_radius
@@ -278,6 +269,9 @@ pub(crate) fn search(nnf: &mut Nnf, key: &Guides, tgt: &Guides, s: &Search<'_>) 
                     let mut rng = Rng::new(s.seed, it as u64, y as u64);
                     for xi in 0..w {
                         let x = if forward { xi } else { w - 1 - xi };
+                        if s.held(y * w + x) {
+                            continue; // drawn from its part's map, not searched
+                        }
                         let i = ry * w + x;
                         let mut best = pos[i];
                         let mut best_cost = cost[i];

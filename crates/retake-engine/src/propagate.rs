@@ -1,14 +1,11 @@
 //! Streaming propagation of one styled keyframe through the following source frames.
 
 use crate::cut::CutDetector;
-use crate::flow::{bidirectional_flow, disagreement_mask, occlusion_mask, FlowField, FlowParams};
-
-/// Forward-backward flow disagreement (working pixels) past which an edited pixel's track
-/// counts as lost, and the search may re-anchor it anywhere.
-const HOLD_LOST_PX: f32 = 1.5;
+use crate::flow::{bidirectional_flow, occlusion_mask, FlowField, FlowParams};
 use crate::mode::ModeParams;
 use crate::patchmatch::{score, search, Guides, Nnf, Search};
 use crate::plane::{check_size, ColorImage, Plane};
+use crate::region::{composite, edit_alpha, Regions};
 use crate::synth::{appearance, edit_map, key_guides, render, temporal, Residual};
 use crate::EngineError;
 use rayon::prelude::*;
@@ -39,16 +36,17 @@ pub struct SynthSettings {
     /// Edit size (mean RGB difference between keyframe and its source, 0–255) below which an
     /// area counts as unedited and keeps the source's own appearance; 0 turns this off.
     pub edit_tolerance: f32,
-    /// How far (working pixels per frame) an edited pixel's match may drift from where the
-    /// flow carried it. Edited pixels (edit size at least `edit_tolerance`) that the flow
-    /// tracks are held to their track, so a small painted detail moves with the object
-    /// instead of being re-matched by appearance to unedited look-alikes; occluded and
-    /// revealed pixels are searched as before. 0 turns holding off.
-    pub hold_drift: f32,
-    /// Holding applies only to local edits: when more than this share of the keyframe is
-    /// edited (a restyle, a recoloured figure), the search's appearance match finds the edit
-    /// again by itself, and does better than a track that accumulates flow error. Small painted
-    /// details (a badge, a sticker, a logo) have unedited look-alikes the search would drift to.
+    /// Draw each part of a local edit (a connected piece of the keyframe's edited pixels:
+    /// a badge, a sticker, a logo) as a whole, through one map from the keyframe (shift,
+    /// turn and change of size) fitted to the flow over the part and around it (see `crate::region`), instead of
+    /// matching its pixels one by one: a small painted detail then moves with its object and
+    /// stays as crisp as it was painted, instead of being re-matched to unedited look-alikes
+    /// or smeared where the flow is poor. Where something passes in front of a part, it is
+    /// hidden there. Only other pixels are searched, and they may not match the parts.
+    pub hold_regions: bool,
+    /// Parts are drawn whole only for local edits: when more than this share of the keyframe
+    /// is edited (a restyle, a recoloured figure), the search's appearance match finds the
+    /// edit again by itself and follows non-rigid motion better.
     pub hold_max_share: f32,
     /// Flow parameters (at working resolution).
     pub flow: FlowParams,
@@ -65,7 +63,7 @@ impl Default for SynthSettings {
             temporal_blend: 0.85,
             blend_tolerance: 40.0,
             edit_tolerance: 20.0,
-            hold_drift: 0.75,
+            hold_regions: true,
             hold_max_share: 0.03,
             flow: FlowParams::default(),
         }
@@ -98,11 +96,10 @@ pub struct Propagator {
     /// The keyframe's source at full resolution, and where the keyframe differs from it.
     key_src: ColorImage,
     edit: Plane,
-    /// Where the keyframe is edited, at working resolution (the edit map past the tolerance).
-    key_edited: Vec<bool>,
-    /// Per working pixel, the keyframe position the flow alone carried it to since the search
-    /// last placed it: where an edited pixel is held, however long it is held.
-    anchor: Vec<[f32; 2]>,
+    /// The parts of a local edit, drawn whole (none for larger edits or with holding off),
+    /// with the keyframe's source at working resolution and the edit's crisp alpha at full
+    /// resolution, which drawing them needs.
+    regions: Option<(Regions, ColorImage, Plane)>,
     key: Guides,
     tgt: Guides,
     nnf: Nnf,
@@ -163,16 +160,24 @@ impl Propagator {
             });
         }
         let edit = edit_map(&style, &src, edit_radius);
-        let mut key_edited: Vec<bool> = edit
+        let key_edited: Vec<bool> = edit
             .downsample(f)
             .data()
             .iter()
             .map(|&e| settings.edit_tolerance > 0.0 && e >= settings.edit_tolerance)
             .collect();
         let edited = key_edited.iter().filter(|&&e| e).count();
-        if edited as f32 > settings.hold_max_share * key_edited.len() as f32 {
-            key_edited.clear();
-        }
+        let regions = if settings.hold_regions
+            && edited > 0
+            && edited as f32 <= settings.hold_max_share * key_edited.len() as f32
+        {
+            let src_ws = src.downsample(f);
+            let r = Regions::find(&key_edited, &src_ws);
+            let alpha = edit_alpha(&style, &src, settings.edit_tolerance);
+            Some((r, src_ws, alpha)).filter(|(r, _, _)| !r.is_empty())
+        } else {
+            None
+        };
         Ok(Self {
             w,
             h,
@@ -181,8 +186,7 @@ impl Propagator {
             settings,
             seed,
             edit,
-            key_edited,
-            anchor: Nnf::identity(ww, wh).pos,
+            regions,
             key_src: src,
             style,
             key,
@@ -252,6 +256,7 @@ impl Propagator {
         let mut tmask = vec![0.0f32; ww * wh];
         let mut track = Vec::new();
         let mut hold = Vec::new();
+        let mut vis = Vec::new();
         let mut carried = None;
         let iterations;
         match (&self.prev_luma, is_cut) {
@@ -261,17 +266,14 @@ impl Propagator {
                 let occ = occlusion_mask(&bwd, &fwd);
                 flow_time = t1.elapsed();
                 let old = &self.nnf.pos;
-                let old_anchor = &self.anchor;
                 let prev_out = &self.prev_out;
                 let mut warped = ColorImage::new(ww, wh);
                 let mut pos = vec![[0.0f32; 2]; ww * wh];
-                let mut anchor = vec![[0.0f32; 2]; ww * wh];
                 pos.par_chunks_mut(ww)
-                    .zip(anchor.par_chunks_mut(ww))
                     .zip(warped.data_mut().par_chunks_mut(ww))
                     .zip(tmask.par_chunks_mut(ww))
                     .enumerate()
-                    .for_each(|(y, (((pr, ar), wr), tr))| {
+                    .for_each(|(y, ((pr, wr), tr))| {
                         for x in 0..ww {
                             let b = bwd.get(x, y);
                             let q = [x as f32 + b[0], y as f32 + b[1]];
@@ -280,39 +282,17 @@ impl Propagator {
                             let (dx, dy) = (q[0] - qx as f32, q[1] - qy as f32);
                             let o = old[qy * ww + qx];
                             pr[x] = [o[0] + dx, o[1] + dy];
-                            let a = old_anchor[qy * ww + qx];
-                            ar[x] = [a[0] + dx, a[1] + dy];
                             wr[x] = prev_out.sample(q[0], q[1]);
                             tr[x] = if occ[y * ww + x] { 0.0 } else { 1.0 };
                         }
                     });
-                self.anchor = anchor;
                 temporal(&warped, &self.mode, &mut self.tgt.tmp);
-                if self.settings.hold_drift > 0.0 && !self.key_edited.is_empty() {
-                    // The edit mask carried along the flow: a tracked pixel whose keyframe
-                    // position is edited stays with its track.
-                    // The flow counts as lost only where its two directions clearly disagree
-                    // (the occlusion mask above is stricter: it decides where the previous
-                    // output may steer the search, and flags much of a turning object).
-                    let lost = disagreement_mask(&bwd, &fwd, HOLD_LOST_PX * HOLD_LOST_PX);
-                    let ke = &self.key_edited;
-                    hold = self
-                        .anchor
-                        .iter()
-                        .zip(&lost)
-                        .map(|(p, &l)| {
-                            let kx = ((p[0].max(0.0) + 0.5) as usize).min(ww - 1);
-                            let ky = ((p[1].max(0.0) + 0.5) as usize).min(wh - 1);
-                            !l && ke[ky * ww + kx]
-                        })
-                        .collect();
+                self.nnf.pos.clone_from(&pos);
+                if let Some((regions, _, _)) = &mut self.regions {
+                    // The parts of a local edit move as wholes, along the flow.
+                    regions.advance(&fwd, &bwd, prev);
                 }
                 carried = Some((bwd, occ));
-                self.nnf.pos.clone_from(&pos);
-                // A held pixel starts from its anchor, not from last frame's match moved along.
-                for (i, _) in hold.iter().enumerate().filter(|(_, &h)| h) {
-                    self.nnf.pos[i] = self.anchor[i];
-                }
                 track = pos;
                 iterations = self.settings.iterations;
             }
@@ -323,10 +303,31 @@ impl Propagator {
                 iterations = if self.index == 0 {
                     self.settings.iterations
                 } else {
+                    // Where the parts of a local edit went across the cut is unknown.
+                    if let Some((regions, _, _)) = &mut self.regions {
+                        regions.gone = true;
+                    }
                     self.settings.reset_iterations
                 };
             }
         }
+        if let Some((regions, key_src_ws, _)) = &self.regions {
+            if !regions.is_empty() {
+                // The pixels showing a part of a local edit take their keyframe positions
+                // from the part's map (the identity on the keyframe's own frame).
+                hold = vec![false; ww * wh];
+                vis = vec![0.0f32; ww * wh];
+                let mut anchor = vec![[0.0f32; 2]; ww * wh];
+                regions.place(&src, key_src_ws, &mut hold, &mut anchor, &mut vis);
+                for (i, _) in hold.iter().enumerate().filter(|(_, &h)| h) {
+                    self.nnf.pos[i] = anchor[i];
+                }
+            }
+        }
+        let forbid: &[bool] = match &self.regions {
+            Some((r, _, _)) if !r.gone => &r.key_mask,
+            _ => &[],
+        };
         let wpos = self.mode.position_weight * ((2 * self.settings.patch_radius + 1).pow(2)) as f32;
         let s = Search {
             radius: self.settings.patch_radius,
@@ -340,19 +341,12 @@ impl Propagator {
                 Some((&track, wpos))
             },
             hold: &hold,
-            anchor: &self.anchor,
-            drift: self.settings.hold_drift,
+            forbid,
             seed: self.seed ^ (self.index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
         };
         self.tgt.pack();
         score(&mut self.nnf, &self.key, &self.tgt, &s);
         search(&mut self.nnf, &self.key, &self.tgt, &s);
-        // Held pixels keep their flow-carried anchor; everywhere else the search re-anchors.
-        for (i, a) in self.anchor.iter_mut().enumerate() {
-            if !hold.get(i).copied().unwrap_or(false) {
-                *a = self.nnf.pos[i];
-            }
-        }
         let t3 = Instant::now();
         self.times.flow += flow_time;
         self.times.search += (t3 - tg).saturating_sub(flow_time);
@@ -384,6 +378,19 @@ impl Propagator {
                     self.settings.blend_tolerance,
                 );
             }
+        }
+        if let (Some((regions, _, alpha)), false) = (&self.regions, vis.is_empty()) {
+            composite(
+                regions,
+                alpha,
+                &self.style,
+                &self.key_src,
+                &src_full,
+                self.f,
+                &vis,
+                self.mode.detail_blend,
+                &mut self.out,
+            );
         }
         self.prev_out = self.out.downsample(self.f);
         self.times.render += t3.elapsed();
