@@ -10,6 +10,11 @@ use crate::{MediaError, Result, RgbFrame};
 /// Largest image side we decode; a bigger header is a damaged or hostile file.
 const MAX_IMAGE_SIDE: u32 = 16384;
 
+/// Most pixels we decode (an 8K frame is 33 MP). A few hundred bytes of JPEG can declare
+/// 16384×16384 within the side limit, and decoding that costs seconds and over 600 MB: a
+/// header past this is refused before anything is decoded.
+const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+
 fn image_error(path: &Path, reason: impl Into<String>) -> MediaError {
     MediaError::Image {
         path: path.to_path_buf(),
@@ -67,6 +72,18 @@ fn decode(bytes: &[u8], path: &Path) -> Result<RgbFrame> {
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| image_error(path, format!("cannot read this {format:?} image: {e}")))?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return Err(image_error(
+            path,
+            format!(
+                "the image says it is {w}x{h} ({:.0} MP); the largest retake reads is {} MP \
+                 — send it at the clip's size",
+                (u64::from(w) * u64::from(h)) as f64 / 1e6,
+                MAX_IMAGE_PIXELS / 1_000_000
+            ),
+        ));
+    }
     let orientation = decoder
         .orientation()
         .map_err(|e| image_error(path, format!("bad orientation data: {e}")))?;
@@ -189,6 +206,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("empty"));
+    }
+
+    #[test]
+    fn a_tiny_file_that_declares_a_huge_image_is_refused_before_decoding() {
+        // Found by the `image` fuzz target: 399 bytes of JPEG whose frame header says
+        // 12288x16384 (201 MP), which took ~10 s and over 600 MB to decode.
+        let bytes = include_bytes!("../../../fuzz/regressions/image/huge-declared-jpeg");
+        let e = decode_image(bytes).unwrap_err().to_string();
+        assert!(e.contains("12288x16384") && e.contains("40 MP"), "{e}");
     }
 
     #[test]
