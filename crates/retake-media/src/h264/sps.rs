@@ -153,8 +153,16 @@ fn skip_scaling_list(r: &mut Bits, size: usize) -> Result<()> {
     let mut next = 8i32;
     for _ in 0..size {
         if next != 0 {
+            // delta_scale is -128..=127 (H.264 7.4.2.1.1); past that the set is damaged (and
+            // the sum below could overflow).
             let delta = r.se()?;
-            next = (last + delta + 256) % 256;
+            if !(-128..=127).contains(&delta) {
+                return Err(MediaError::Corrupt(
+                    "the H.264 configuration ('avcC') is damaged: a scaling list is out of range"
+                        .into(),
+                ));
+            }
+            next = (last + delta + 256).rem_euclid(256);
         }
         if next != 0 {
             last = next;
@@ -189,7 +197,15 @@ pub fn parse_sps(nal: &[u8]) -> Result<Sps> {
         if chroma_format_idc == 3 {
             r.bit()?;
         }
-        bit_depth = r.ue()? + 8;
+        // bit_depth_luma_minus8 is 0..=6 (H.264 7.4.2.1.1).
+        let extra = r.ue()?;
+        if extra > 6 {
+            return Err(MediaError::Corrupt(format!(
+                "the H.264 configuration ('avcC') is damaged: it gives a bit depth of {}",
+                u64::from(extra) + 8
+            )));
+        }
+        bit_depth = extra + 8;
         r.ue()?;
         r.bit()?;
         if r.bit()? == 1 {
