@@ -151,6 +151,18 @@ pub async fn get(
     Ok(Json(svc.get(&key, &id).await?))
 }
 
+/// A list's `offset` parameter (default 0): at most `i32::MAX`, as the stores page with it.
+pub(crate) fn query_offset(query: &Option<String>) -> Result<u32, ServiceError> {
+    let offset = query_u32(query, "offset", 0)?;
+    if offset > i32::MAX as u32 {
+        return Err(ServiceError::BadRequest(format!(
+            "offset is {offset}; use 0 to {}",
+            i32::MAX
+        )));
+    }
+    Ok(offset)
+}
+
 pub(crate) fn query_u32(
     query: &Option<String>,
     name: &str,
@@ -189,12 +201,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<GenerationList>> {
     let limit = query_u32(&query, "limit", 10)?;
-    let offset = query_u32(&query, "offset", 0)?;
-    if offset > i32::MAX as u32 {
-        return Err(
-            ServiceError::BadRequest(format!("offset is {offset}; use 0 to {}", i32::MAX)).into(),
-        );
-    }
+    let offset = query_offset(&query)?;
     Ok(Json(svc.list(&key, limit, offset).await?))
 }
 

@@ -14,8 +14,7 @@ use super::auth::Caller;
 use super::body::{read_error, BodyCap};
 use super::error::{ApiError, ErrorBody};
 use super::extract::IdPath;
-use super::luma::query_u32;
-use crate::error::ServiceError;
+use super::luma::{query_offset, query_u32};
 use crate::service::Service;
 use crate::uploads::{Upload, UploadList};
 
@@ -85,12 +84,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<UploadList>, ApiError> {
     let limit = query_u32(&query, "limit", 10)?;
-    let offset = query_u32(&query, "offset", 0)?;
-    if offset > i32::MAX as u32 {
-        return Err(
-            ServiceError::BadRequest(format!("offset is {offset}; use 0 to {}", i32::MAX)).into(),
-        );
-    }
+    let offset = query_offset(&query)?;
     Ok(Json(svc.list_uploads(&key, limit, offset).await?))
 }
 
