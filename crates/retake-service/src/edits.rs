@@ -23,7 +23,7 @@ use crate::pricing::OutputSize;
 use crate::service::{
     blocking, check_idempotency_key, media_error, ScratchFile, Service, Submission,
 };
-use crate::store::{now_ms, CreditState, GenerationRecord, IdempotencyKey, KeyRecord, Submitted};
+use crate::store::{now_ms, CreditState, GenerationRecord, IdempotencyKey, KeyRecord};
 
 /// What a file must be to be used where it is referred to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,7 +320,7 @@ impl Service {
                     if hash != idem.request_hash {
                         return Err(crate::store::StoreError::IdempotencyConflict(idem.key).into());
                     }
-                    return Ok(self.edit_replayed(&earlier));
+                    return Ok(self.replayed(&earlier));
                 }
                 Some(idem)
             }
@@ -421,25 +421,8 @@ impl Service {
             callback_url: valid.callback_url.clone(),
             webhooks: Vec::new(),
         };
-        match self.store.submit(record.clone(), idempotency).await {
-            Ok(Submitted::Created) => {}
-            Ok(Submitted::Replayed(earlier)) => {
-                blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Ok(self.edit_replayed(&earlier));
-            }
-            Err(e) => {
-                blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Err(match e.into() {
-                    ServiceError::InsufficientCredits {
-                        needed, available, ..
-                    } => ServiceError::InsufficientCredits {
-                        needed,
-                        available,
-                        pricing: format!("{}: {}", model.id, model.settings.price.describe()),
-                    },
-                    other => other,
-                });
-            }
+        if let Some(earlier) = self.enqueue(&record, idempotency, &model).await? {
+            return Ok(self.replayed(&earlier));
         }
         token.kept = true;
         self.wake.notify_one();
@@ -450,15 +433,6 @@ impl Service {
             replayed: false,
             record,
         })
-    }
-
-    fn edit_replayed(&self, earlier: &GenerationRecord) -> Submission {
-        Submission {
-            generation: self.view(earlier),
-            id: earlier.id.clone(),
-            replayed: true,
-            record: earlier.clone(),
-        }
     }
 
     /// A generation in the `/agents/v1` shape (with a fresh signed video link once completed).

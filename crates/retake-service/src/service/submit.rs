@@ -297,26 +297,9 @@ impl Service {
             callback_url: valid.callback_url.clone(),
             webhooks: Vec::new(),
         };
-        match self.store.submit(record.clone(), idempotency).await {
-            Ok(Submitted::Created) => {}
-            Ok(Submitted::Replayed(earlier)) => {
-                // A retry on another API node won the race; ours is dropped.
-                blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Ok(self.replayed(&earlier));
-            }
-            Err(e) => {
-                blobs::remove_generation(self.blobs.as_ref(), &id).await;
-                return Err(match e.into() {
-                    ServiceError::InsufficientCredits {
-                        needed, available, ..
-                    } => ServiceError::InsufficientCredits {
-                        needed,
-                        available,
-                        pricing: format!("{}: {}", model.id, model.settings.price.describe()),
-                    },
-                    other => other,
-                });
-            }
+        if let Some(earlier) = self.enqueue(&record, idempotency, &model).await? {
+            // A retry on another API node won the race; ours is dropped.
+            return Ok(self.replayed(&earlier));
         }
         token.kept = true;
         self.wake.notify_one();
@@ -329,7 +312,38 @@ impl Service {
         })
     }
 
-    fn replayed(&self, earlier: &GenerationRecord) -> Submission {
+    /// Stores a new generation and queues its job. When an idempotent retry won the race
+    /// (on any node), returns the generation it made; the new one's files are removed then,
+    /// and on any failure. Refused credits name the model's pricing.
+    pub(crate) async fn enqueue(
+        &self,
+        record: &GenerationRecord,
+        idempotency: Option<IdempotencyKey>,
+        model: &Model<'_>,
+    ) -> Result<Option<GenerationRecord>> {
+        match self.store.submit(record.clone(), idempotency).await {
+            Ok(Submitted::Created) => Ok(None),
+            Ok(Submitted::Replayed(earlier)) => {
+                blobs::remove_generation(self.blobs.as_ref(), &record.id).await;
+                Ok(Some(*earlier))
+            }
+            Err(e) => {
+                blobs::remove_generation(self.blobs.as_ref(), &record.id).await;
+                Err(match e.into() {
+                    ServiceError::InsufficientCredits {
+                        needed, available, ..
+                    } => ServiceError::InsufficientCredits {
+                        needed,
+                        available,
+                        pricing: format!("{}: {}", model.id, model.settings.price.describe()),
+                    },
+                    other => other,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn replayed(&self, earlier: &GenerationRecord) -> Submission {
         Submission {
             generation: self.view(earlier),
             id: earlier.id.clone(),
