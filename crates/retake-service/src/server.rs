@@ -76,7 +76,9 @@ fn link_secret(config: &ServiceConfig, shared: bool) -> Result<Vec<u8>> {
     if shared && config.video_links == VideoLinks::Signed {
         return Err(storage_error(
             "link_secret",
-            "with a shared database every API node and worker must sign video links alike;              set the same `link_secret` (RETAKE_LINK_SECRET) on every node, e.g. the output              of `openssl rand -hex 32`",
+            "with a shared database every API node and worker must sign video links alike; \
+             set the same `link_secret` (RETAKE_LINK_SECRET) on every node, e.g. the output \
+             of `openssl rand -hex 32`",
         ));
     }
     load_secret(&config.data_dir)
