@@ -5,7 +5,7 @@
 //! stopped (what is already there with the same size is skipped). At the end everything is
 //! compared: keys and balances, generations, and every file's size.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::blobs::{BlobStore, Scratch};
@@ -43,6 +43,29 @@ pub struct MigrateTarget {
 
 fn fail(what: String) -> ServiceError {
     ServiceError::Internal(what)
+}
+
+/// Every file of a generation: its video, first frame and output wherever they are kept, and
+/// whatever else was stored beside its inputs (keyframe images, a look's mask), which a
+/// queued job still needs on the new stores.
+async fn generation_files(
+    blobs: &dyn BlobStore,
+    g: &crate::store::GenerationRecord,
+) -> Result<BTreeSet<String>> {
+    let mut keys: BTreeSet<String> = [
+        Some(&g.media_blob),
+        g.first_frame_blob.as_ref(),
+        g.output_blob.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    let folder = crate::blobs::input_key(&g.id, "");
+    for (key, _) in blobs.list(folder.trim_end_matches('/')).await? {
+        keys.insert(key);
+    }
+    Ok(keys)
 }
 
 /// Copies one file unless the target has it with the same size.
@@ -131,18 +154,12 @@ pub async fn migrate(
         after = last.record.id.clone();
         for g in page {
             if let Some(to_blobs) = &target.blobs {
-                let r = &g.record;
-                let files = [
-                    Some(&r.media_blob),
-                    r.first_frame_blob.as_ref(),
-                    r.output_blob.as_ref(),
-                ];
-                for key in files.into_iter().flatten() {
+                for key in generation_files(from_blobs.as_ref(), &g.record).await? {
                     copy_blob(
                         from_blobs.as_ref(),
                         to_blobs.as_ref(),
                         &scratch,
-                        key,
+                        &key,
                         &mut report,
                     )
                     .await?;
@@ -218,16 +235,9 @@ async fn verify(
             )));
         }
         if target.blobs.is_some() {
-            for key in [
-                Some(&s.media_blob),
-                s.first_frame_blob.as_ref(),
-                s.output_blob.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if let Some(size) = from_blobs.head(key).await? {
-                    if sizes.get(key) != Some(&size) {
+            for key in generation_files(from_blobs.as_ref(), &s).await? {
+                if let Some(size) = from_blobs.head(&key).await? {
+                    if sizes.get(&key) != Some(&size) {
                         return Err(fail(format!(
                             "file `{key}` is missing or differs in the target"
                         )));

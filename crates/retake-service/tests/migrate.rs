@@ -147,3 +147,87 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
         .unwrap();
     assert_eq!(g["state"], "queued", "{g}");
 }
+
+/// A generation still queued when the install is moved keeps everything its job needs: the
+/// look's painted mask (kept beside its inputs) comes along, and a server on the new stores
+/// finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_job_with_a_look_mask_moves_and_finishes_on_the_new_stores() {
+    // No workers: the job stays queued until the move.
+    let mut t = TestServer::start_with(|c| c.workers = 0, Arc::new(MediaPipeline::default())).await;
+    let files = Files::start().await;
+    let k = t.key("q", 1.0).await;
+    let clip = small_clip();
+    let media = files.put("c.mp4", std::fs::read(&clip).unwrap());
+    let mask_png = retake_testkit::scratch("migrate-mask.png");
+    let mut m = Vec::new();
+    for _ in 0..96 {
+        for x in 0..128 {
+            m.extend([if x < 64 { 255u8 } else { 0 }; 3]);
+        }
+    }
+    retake_media::save_png(
+        &retake_media::RgbFrame::from_raw(128, 96, m).unwrap(),
+        &mask_png,
+    )
+    .unwrap();
+    let mask = files.put("m.png", std::fs::read(&mask_png).unwrap());
+    let mut body = luma_body(&media, None);
+    body["look"] = serde_json::json!({"name": "recolour", "hue": 180, "mask": {"url": mask}});
+    let resp = t
+        .post_json(&k.token, "/generations/video/modify", body)
+        .await;
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    let g: Value = resp.json().await.unwrap();
+    let id = g["id"].as_str().unwrap().to_string();
+    t.server.take().unwrap().shutdown().await;
+
+    let (pg, s3) = tokio::task::spawn_blocking(|| (Postgres::shared(), S3Server::shared()))
+        .await
+        .unwrap();
+    let db = tokio::task::spawn_blocking(move || pg.create_database())
+        .await
+        .unwrap();
+    s3.create_bucket("queued");
+    let mut source = t.config.clone();
+    source.s3_endpoint = Some(s3.endpoint.clone());
+    source.s3_access_key_id = Some("test".into());
+    source.s3_secret_access_key = Some("test".into());
+    let target = open_target(&source, &db, Some("s3://queued/prod"))
+        .await
+        .unwrap();
+    let report = migrate(&source, &target, &|_: &str| {}).await.unwrap();
+    // The clip and the mask, both kept beside the queued job's inputs.
+    assert_eq!(
+        (report.generations_copied, report.files_copied),
+        (1, 2),
+        "{report:?}"
+    );
+
+    let fresh = tempfile::tempdir().unwrap();
+    let mut config = test_config(fresh.path());
+    config.database_url = Some(db);
+    config.blob_store = "s3://queued/prod".into();
+    config.s3_endpoint = Some(s3.endpoint.clone());
+    config.s3_access_key_id = Some("test".into());
+    config.s3_secret_access_key = Some("test".into());
+    config.link_secret = Some("a-link-secret-of-at-least-32-characters".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server =
+        retake_service::start(config.clone(), Arc::new(MediaPipeline::default()), listener)
+            .await
+            .unwrap();
+    let moved = TestServer {
+        server: Some(server),
+        dir: fresh,
+        config,
+        http: reqwest::Client::new(),
+    };
+    let done = moved.wait_done(&k.token, &id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+}
