@@ -758,3 +758,74 @@ async fn healthz_and_unknown_routes() {
     assert_eq!(s, 404);
     assert!(d.contains("/dream-machine/v1"), "{d}");
 }
+
+/// An `/agents/v1` edit with a callback is announced in that API's own shape (a
+/// `video_edit` generation with its output list), signed like every other webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_edit_posts_its_webhooks_in_the_agents_shape() {
+    let t = TestServer::start().await;
+    let files = Files::start().await;
+    let (hooks, hook_url) = hook_server().await;
+    let k = t.key("edits", 5.0).await;
+    let clip_path = small_clip();
+    let clip = files.put("c.mp4", std::fs::read(&clip_path).unwrap());
+    let first = files.put("f.png", edited_first_frame(&clip_path));
+    let body = json!({
+        "type": "video_edit",
+        "prompt": "",
+        "source": {"url": clip, "media_type": "video/mp4"},
+        "video": {"edit": {
+            "keyframes": [{"url": first, "media_type": "image/png"}],
+            "keyframe_indexes": [0],
+        }},
+        "callback_url": hook_url,
+    });
+    let resp = t
+        .http
+        .post(format!("{}/agents/v1/generations", t.base()))
+        .bearer_auth(&k.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let g: Value = resp.json().await.unwrap();
+    assert!(status == 200 || status == 201, "{status}: {g}");
+    let id = g["id"].as_str().unwrap().to_string();
+    let mut seen = Vec::new();
+    for _ in 0..300 {
+        seen = hooks.0.lock().unwrap().clone();
+        let last: Option<Value> = seen.last().map(|(_, b)| serde_json::from_str(b).unwrap());
+        if last.is_some_and(|l| l["state"] == "completed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The first delivery is refused by the test's receiver and retried.
+    let bodies: Vec<Value> = seen
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    let states: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.last(), Some(&"completed"), "{bodies:?}");
+    for b in &bodies {
+        assert_eq!(b["id"], id.as_str());
+        assert_eq!(b["type"], "video_edit", "the agents shape: {b}");
+        assert_eq!(b["model"], "ray-3.2", "{b}");
+        assert!(
+            b.get("generation_type").is_none(),
+            "not the Luma shape: {b}"
+        );
+    }
+    let done = bodies.last().unwrap();
+    assert_eq!(done["progress"], 100, "{done}");
+    let url = done["output"][0]["url"].as_str().unwrap();
+    assert_eq!(done["output"][0]["type"], "video", "{done}");
+    assert_mp4_at(url).await;
+    for (headers, body) in &seen {
+        verify_signature(&k.webhook_secret, headers, body);
+    }
+}
