@@ -134,3 +134,69 @@ export function upload(file, bar) {
     xhr.send(file);
   });
 }
+
+// The raw response of an API call (for images and streams), or the API's error.
+export async function apiFetch(method, path, body, signal) {
+  const headers = { Authorization: 'Bearer ' + key };
+  const init = { method, headers, cache: 'no-store', signal };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  const credits = resp.headers.get('x-remaining-credits');
+  if (credits !== null) onCredits(credits);
+  if (!resp.ok) throw await errorFrom(resp.status, await resp.text());
+  return resp;
+}
+
+// An API answer as a blob: URL (an image or a clip), for <img>, <video> and download links.
+export async function blobUrl(method, path, body, signal) {
+  const resp = await apiFetch(method, path, body, signal);
+  return URL.createObjectURL(await resp.blob());
+}
+
+// Reads a server-sent event stream with fetch() (the key goes in the Authorization header,
+// which EventSource cannot send), calling onEvent(name, data) for each event. Resolves when
+// the stream ends; rejects with ApiError for a refused request, or on a network failure.
+export async function readEvents(path, onEvent, signal) {
+  const resp = await apiFetch('GET', path, undefined, signal);
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let at;
+    while ((at = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, at);
+      buf = buf.slice(at + 2);
+      let name = 'message';
+      const data = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) name = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (data.length) onEvent(name, data.join('\n'));
+    }
+  }
+}
+
+// The upload id of an upload URL of this server (`…/v1/uploads/{id}`), or null.
+export function uploadIdOf(url) {
+  const m = /\/v1\/uploads\/([0-9a-fA-F-]{32,36})$/.exec(url || '');
+  return m ? m[1] : null;
+}
+
+// Waits `ms` after the last call before running `f` (for previews and quotes).
+export function debounce(f, ms) {
+  let timer = null;
+  return (...args) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      f(...args);
+    }, ms);
+  };
+}
