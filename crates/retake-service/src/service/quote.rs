@@ -1,6 +1,8 @@
 //! Price quotes: what a create would charge, without creating anything. A quote runs the
 //! create's own validation, fetch, probe and price (`probe_media` / `probe_edit_source` and
-//! `price_of`), so the number shown is the number reserved.
+//! `price_of`), so the number shown is the number reserved. The one check it leaves out is an
+//! edit's "nothing to change" (no edited frame and no usable prompt): the price does not
+//! depend on the edited frames, and a client may upload them only when it submits.
 
 use retake_media::Resolution;
 
@@ -71,7 +73,8 @@ impl Service {
                 catalogue,
                 self.config.max_resolution,
             )?;
-            self.check_edit(&valid)?;
+            // Not `check_edit`: the price does not depend on the edited frames, which a client
+            // may add only when it submits (the studio bakes a look into frame 0 then).
             let model = catalogue
                 .get(&valid.model)
                 .ok_or_else(|| ServiceError::Internal(format!("model {} vanished", valid.model)))?;

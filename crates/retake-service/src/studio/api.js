@@ -120,6 +120,7 @@ export function upload(file, bar) {
     xhr.addEventListener('load', async () => {
       if (xhr.status === 201) {
         bar.value = 100;
+        setTimeout(() => show(bar, false), 1500);
         try {
           resolve(JSON.parse(xhr.responseText));
         } catch (e) {
@@ -150,10 +151,14 @@ export async function apiFetch(method, path, body, signal) {
   return resp;
 }
 
-// An API answer as a blob: URL (an image or a clip), for <img>, <video> and download links.
+// An API answer as a Blob (an image or a clip).
+export async function apiBlob(method, path, body, signal) {
+  return (await apiFetch(method, path, body, signal)).blob();
+}
+
+// An API answer as a blob: URL, for <img>, <video> and download links.
 export async function blobUrl(method, path, body, signal) {
-  const resp = await apiFetch(method, path, body, signal);
-  return URL.createObjectURL(await resp.blob());
+  return URL.createObjectURL(await apiBlob(method, path, body, signal));
 }
 
 // Reads a server-sent event stream with fetch() (the key goes in the Authorization header,

@@ -14,6 +14,7 @@ const state = {
   token: 0,
   painted: false,
   painting: false,
+  last: null, // the last dab, {x, y} in frame pixels
   previews: 0, // previews received (for tests and screen readers)
 };
 
@@ -143,18 +144,29 @@ export function update(frame, look) {
   refreshSoon();
 }
 
-function paintAt(ev) {
+// Paints a dab at the pointer, joined to the last one by a stroke of the brush's width.
+function paintAt(ev, from) {
   const c = $('preview');
   const r = c.getBoundingClientRect();
   const x = ((ev.clientX - r.left) / r.width) * mask.width;
   const y = ((ev.clientY - r.top) / r.height) * mask.height;
-  const radius = (Number($('brush').value) / 100) * Math.max(mask.width, mask.height) / 2;
+  const radius = Math.max(1, (Number($('brush').value) / 100) * Math.max(mask.width, mask.height) / 2);
   const ctx = mask.getContext('2d');
   ctx.fillStyle = '#fff';
+  ctx.strokeStyle = '#fff';
+  ctx.lineCap = 'round';
+  ctx.lineWidth = radius * 2;
   ctx.beginPath();
-  ctx.arc(x, y, Math.max(1, radius), 0, Math.PI * 2);
-  ctx.fill();
+  if (from) {
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(x, y);
+    ctx.stroke();
+  } else {
+    ctx.arc(x, y, radius, 0, Math.PI * 2);
+    ctx.fill();
+  }
   state.painted = true;
+  state.last = { x, y };
   draw();
 }
 
@@ -175,10 +187,10 @@ export function init(onMaskChange) {
     if (!maskOn()) return;
     state.painting = true;
     c.setPointerCapture(ev.pointerId);
-    paintAt(ev);
+    paintAt(ev, null);
   });
   c.addEventListener('pointermove', (ev) => {
-    if (state.painting) paintAt(ev);
+    if (state.painting) paintAt(ev, state.last);
   });
   const stop = () => {
     if (state.painting) onMaskChange();
