@@ -131,9 +131,17 @@ async fn the_page_and_its_info_route_are_served_with_a_strict_policy() {
     assert_eq!(names("models", "id"), ["ray-2", "ray-flash-2"]);
     assert_eq!(info["models"][0]["max_duration_s"], 10.0);
     assert_eq!(info["keyframe_model"]["id"], "ray-3.2");
-    assert_eq!(info["resolutions"], serde_json::json!(["360p", "540p", "720p", "1080p"]));
+    assert_eq!(
+        info["resolutions"],
+        serde_json::json!(["360p", "540p", "720p", "1080p"])
+    );
     assert_eq!(info["max_keyframes"], 64);
-    let r = t.http.get(format!("{base}/studio/nope.js")).send().await.unwrap();
+    let r = t
+        .http
+        .get(format!("{base}/studio/nope.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(
         names("modes", "name"),

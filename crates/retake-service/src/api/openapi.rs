@@ -118,6 +118,8 @@ impl Modify for Security {
         crate::frames::PreviewRequest,
         crate::service::Quote,
         crate::service::QuoteRequest,
+        studio::GenerationEvent,
+        studio::GenerationEventName,
         WebhookStatus,
         DeliveryState,
         ErrorBody,

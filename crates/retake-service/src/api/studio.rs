@@ -122,8 +122,8 @@ pub async fn frame(
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`"),
     ),
     responses(
-        (status = 200, description = "The file, with the type its content shows", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 206, description = "The range asked for", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file, with the type its content shows", content((Vec<u8> = "video/mp4"), (Vec<u8> = "video/quicktime"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "application/octet-stream"))),
+        (status = 206, description = "The range asked for", content((Vec<u8> = "video/mp4"), (Vec<u8> = "video/quicktime"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "application/octet-stream"))),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such upload for this key (or it expired)", body = ErrorBody),
         (status = 416, description = "The range lies outside the file", body = ErrorBody),
@@ -250,6 +250,27 @@ pub async fn quote(
     Ok(Json(svc.quote(&key, &body).await?))
 }
 
+/// The names of the stream's events, for the API schema.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum GenerationEventName {
+    /// `data` is the generation, as `GET /dream-machine/v1/generations/{id}` answers it.
+    Generation,
+    /// `data` is `{"detail": …}`: the generation went away (deleted); the stream ends.
+    Error,
+}
+
+/// One event of `GET /v1/generations/{id}/events` (its `event:` and `data:` lines).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // documents the stream; the events are written by `Sse`
+pub struct GenerationEvent {
+    /// What the event carries.
+    pub event: GenerationEventName,
+    /// JSON text: a Generation for `generation`, `{"detail"}` for `error`.
+    pub data: String,
+}
+
 /// The event stream's state: who asks, about what, and whether this is the first event.
 struct Follow {
     svc: Arc<Service>,
@@ -269,7 +290,7 @@ struct Follow {
     tag = "studio",
     params(("id" = String, Path, description = "Generation id (a UUID)")),
     responses(
-        (status = 200, description = "`event: generation` with `data:` the Generation JSON, every 0.5 s until a terminal state", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`event: generation` with `data:` the Generation JSON, every 0.5 s until a terminal state (each event as this schema describes it)", content_type = "text/event-stream", body = GenerationEvent),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such generation for this key", body = ErrorBody),
         (status = 429, description = "Rate limit; see Retry-After", body = ErrorBody),

@@ -299,11 +299,17 @@ mod tests {
         });
         assert!(!handler, "no inline event handlers");
         for (name, js) in MODULES {
-            assert!(!js.contains("innerHTML"), "{name}: user strings go in as text");
+            assert!(
+                !js.contains("innerHTML"),
+                "{name}: user strings go in as text"
+            );
             assert!(!js.contains("outerHTML"), "{name}");
             assert!(!js.contains("insertAdjacentHTML"), "{name}");
             assert!(!js.contains("eval("), "{name}");
-            assert!(!js.contains("new EventSource"), "{name}: it cannot send the key in a header");
+            assert!(
+                !js.contains("new EventSource"),
+                "{name}: it cannot send the key in a header"
+            );
             assert!(!js.contains("?key="), "{name}: the key never goes in a URL");
         }
     }
