@@ -174,7 +174,16 @@ impl Service {
         id: &str,
     ) -> Result<(ScratchFile, VideoReader)> {
         let (file, record) = self.upload_file(caller, id).await?;
-        if is_image(&record) {
+        self.open_clip(file, &record).await
+    }
+
+    /// Opens an upload's file as a clip.
+    async fn open_clip(
+        &self,
+        file: ScratchFile,
+        record: &UploadRecord,
+    ) -> Result<(ScratchFile, VideoReader)> {
+        if is_image(record) {
             return Err(bad(format!(
                 "upload `{}` is an image ({}); frames come from a clip — upload the MP4 and use \
                  its id",
@@ -307,8 +316,7 @@ impl Service {
                 .await?
                 .map_err(|e| media_error("upload_id", e))?
         } else {
-            drop(file);
-            let (file, reader) = self.upload_clip(caller, &req.upload_id).await?;
+            let (file, reader) = self.open_clip(file, &record).await?;
             let n = frame_n.unwrap_or(0);
             blocking(move || {
                 let _file = file;

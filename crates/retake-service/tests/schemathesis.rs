@@ -60,9 +60,13 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     let config = t.dir.path().join("schemathesis.toml");
     std::fs::write(
         &config,
+        // Only the read-only frame and content routes get it: a stateful run that deletes an
+        // upload it just made must name that one.
         format!(
-            "[parameters]\n\"path.id\" = \"{id}\"\n\"path.task_id\" = \"{id}\"\n\
-             \"path.upload_id\" = \"{upload}\"\n"
+            "[parameters]\n\"path.id\" = \"{id}\"\n\"path.task_id\" = \"{id}\"\n\n\
+             [[operations]]\n\
+             include-path-regex = \"^/v1/uploads/\\\\{{upload_id\\\\}}/(frames|content)\"\n\
+             parameters = {{ \"path.upload_id\" = \"{upload}\" }}\n"
         ),
     )
     .unwrap();

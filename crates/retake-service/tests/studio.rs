@@ -74,6 +74,7 @@ async fn the_page_and_its_info_route_are_served_with_a_strict_policy() {
         ("/studio/follow.js", "text/javascript"),
         ("/studio/compare.js", "text/javascript"),
         ("/studio/history.js", "text/javascript"),
+        ("/studio/request.js", "text/javascript"),
         ("/studio/studio.css", "text/css"),
         ("/studio/icon.svg", "image/svg+xml"),
     ] {

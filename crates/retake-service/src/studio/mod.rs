@@ -27,6 +27,7 @@ const LOOK_JS: &str = include_str!("look.js");
 const FOLLOW_JS: &str = include_str!("follow.js");
 const COMPARE_JS: &str = include_str!("compare.js");
 const HISTORY_JS: &str = include_str!("history.js");
+const REQUEST_JS: &str = include_str!("request.js");
 const STUDIO_CSS: &str = include_str!("studio.css");
 const ICON_SVG: &str = include_str!("icon.svg");
 
@@ -236,7 +237,7 @@ async fn index(State(svc): State<Arc<Service>>) -> Response {
 }
 
 /// The page's script modules, by file name.
-const MODULES: [(&str, &str); 7] = [
+const MODULES: [(&str, &str); 8] = [
     ("studio.js", STUDIO_JS),
     ("api.js", API_JS),
     ("frames.js", FRAMES_JS),
@@ -244,6 +245,7 @@ const MODULES: [(&str, &str); 7] = [
     ("follow.js", FOLLOW_JS),
     ("compare.js", COMPARE_JS),
     ("history.js", HISTORY_JS),
+    ("request.js", REQUEST_JS),
 ];
 
 async fn module(

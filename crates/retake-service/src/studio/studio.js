@@ -5,13 +5,16 @@
 // the Authorization header.
 import {
   $, show, say, sizeText, plain, errorFrom, api, luma, upload, setKey,
-  onCreditsChange, apiBlob, blobUrl, uploadIdOf, debounce,
+  onCreditsChange, blobUrl, uploadIdOf, debounce,
 } from './api.js';
 import * as frames from './frames.js';
 import * as lookEditor from './look.js';
 import * as follower from './follow.js';
 import * as compare from './compare.js';
 import * as history from './history.js';
+import {
+  form, keyframeModel, viaAgents, lookValue, buildRequest, quote,
+} from './request.js';
 import { refreshHistory } from './history.js';
 
 (function () {
@@ -20,8 +23,6 @@ import { refreshHistory } from './history.js';
 
   const state = {
     key: null,
-    info: null,
-    clip: null, // {file, url (blob:), upload, duration, width, height}
     uploading: 0,
     current: null, // generation id shown in the job card
     sources: new Map(), // generation id -> blob URL of the clip it was made from
@@ -43,12 +44,12 @@ import { refreshHistory } from './history.js';
     setKey(key);
     const info = await fetch('/studio/v1/info', { cache: 'no-store' });
     if (!info.ok) throw await errorFrom(info.status, await info.text());
-    state.info = await info.json();
+    form.info = await info.json();
     const c = await api('GET', luma('/credits'));
     $('credits').textContent = String(c.credit_balance);
     forgetKey();
     (remember ? localStorage : sessionStorage).setItem(KEY_ITEM, key);
-    frames.setImageLimit(state.info.max_image_bytes);
+    frames.setImageLimit(form.info.max_image_bytes);
     fillChoices();
     show($('signin'), false);
     show($('account'), true);
@@ -81,18 +82,8 @@ import { refreshHistory } from './history.js';
     select.appendChild(o);
   }
 
-  function keyframeModel() {
-    return state.info && state.info.keyframe_model;
-  }
-
-  // Whether the request goes to the agents API (keyframes past f0, a resolution).
-  function viaAgents() {
-    const km = keyframeModel();
-    return Boolean(km && $('model').value === km.id);
-  }
-
   function fillChoices() {
-    const info = state.info;
+    const info = form.info;
     const mode = $('mode');
     const look = $('look');
     const model = $('model');
@@ -118,14 +109,14 @@ import { refreshHistory } from './history.js';
   }
 
   function currentModel() {
-    const info = state.info;
+    const info = form.info;
     const km = keyframeModel();
     if (km && $('model').value === km.id) return km;
     return info.models.find((x) => x.id === $('model').value);
   }
 
   function describe() {
-    const info = state.info;
+    const info = form.info;
     if (!info) return;
     const m = info.modes.find((x) => x.name === $('mode').value);
     $('mode-help').textContent = m ? m.description : '';
@@ -150,12 +141,12 @@ import { refreshHistory } from './history.js';
   }
 
   function updateSubmit() {
-    $('submit').disabled = !(state.clip && state.clip.upload) || state.uploading > 0;
+    $('submit').disabled = !(form.clip && form.clip.upload) || state.uploading > 0;
   }
 
   function checkDuration() {
-    const clip = state.clip;
-    if (!clip || !clip.duration || !state.info) return true;
+    const clip = form.clip;
+    if (!clip || !clip.duration || !form.info) return true;
     const model = currentModel();
     if (model && clip.duration > model.max_duration_s + 0.05) {
       say($('clip-error'), 'This clip is ' + clip.duration.toFixed(1) + ' s long; ' + model.id +
@@ -182,16 +173,16 @@ import { refreshHistory } from './history.js';
     say($('clip-error'), '');
     say($('make-error'), '');
     $('clip-info').textContent = '';
-    if (state.clip && state.clip.url) {
+    if (form.clip && form.clip.url) {
       // Keep blob URLs that a generation still shows; drop the others.
-      if (![...state.sources.values()].includes(state.clip.url)) URL.revokeObjectURL(state.clip.url);
+      if (![...state.sources.values()].includes(form.clip.url)) URL.revokeObjectURL(form.clip.url);
     }
-    state.clip = null;
+    form.clip = null;
     frames.clear();
     updateSubmit();
     quoteSoon();
     if (!file) return;
-    const max = state.info.max_bytes;
+    const max = form.info.max_bytes;
     if (file.size > max) {
       say($('clip-error'), 'This file is ' + sizeText(file.size) + '; this server takes clips of at most ' +
         sizeText(max) + '. Trim or re-encode it (for example: ffmpeg -i IN -t 5 -c:v libx264 -crf 23 OUT.mp4).');
@@ -202,7 +193,7 @@ import { refreshHistory } from './history.js';
       return;
     }
     const clip = { file, url: URL.createObjectURL(file), upload: null };
-    state.clip = clip;
+    form.clip = clip;
     const meta = await probe(clip.url);
     if (meta) {
       clip.duration = meta.duration;
@@ -219,33 +210,20 @@ import { refreshHistory } from './history.js';
     updateSubmit();
     try {
       clip.upload = await upload(file, $('clip-progress'));
-      if (state.clip === clip) {
+      if (form.clip === clip) {
         $('clip-info').textContent += ' — uploaded';
         frames.load(clip.upload);
         quoteSoon();
       }
     } catch (e) {
-      if (state.clip === clip) {
+      if (form.clip === clip) {
         say($('clip-error'), 'The upload failed: ' + plain(e));
-        state.clip = null;
+        form.clip = null;
       }
     } finally {
       state.uploading -= 1;
       updateSubmit();
     }
-  }
-
-  // The look the controls describe, as the API takes it (no mask), or null.
-  function lookValue() {
-    const look = state.info && state.info.looks.find((x) => x.name === $('look').value);
-    if (!look) return null;
-    const v = { name: look.name, strength: Number($('strength').value) };
-    if (look.takes_hsl) {
-      v.hue = Number($('hue').value);
-      v.saturation = Number($('saturation').value);
-      v.lightness = Number($('lightness').value);
-    }
-    return v;
   }
 
   function editorUpdate() {
@@ -255,102 +233,12 @@ import { refreshHistory } from './history.js';
     $('use-preview').textContent = 'Use this picture as the edited frame f' + p.n;
   }
 
-  // Uploads the painted mask; its URL goes in the look's `mask`.
-  async function uploadMask() {
-    const blob = await lookEditor.maskBlob();
-    return upload(blob, $('frame-edit-progress'));
-  }
-
-  // The create request the form describes: {path, body}. For a quote nothing is uploaded
-  // (the mask and a look's baked frame f0 do not change the price).
-  async function buildRequest(forQuote) {
-    const clip = state.clip;
-    const kfs = frames.keyframes();
-    const look = lookValue();
-    const prompt = $('prompt').value.trim();
-    if (!viaAgents()) {
-      const far = kfs.find((k) => k.n > 0);
-      if (far) {
-        throw new Error('keyframes past the first frame (f' + far.n + ') need the keyframe model; ' +
-          'pick ' + (keyframeModel() ? keyframeModel().id : 'it') + ' as the model, or remove them');
-      }
-      const body = {
-        generation_type: 'modify_video',
-        media: { url: clip.upload.url },
-        mode: $('mode').value,
-        model: $('model').value,
-      };
-      if (prompt) body.prompt = prompt;
-      const first = kfs.find((k) => k.n === 0);
-      if (first) body.first_frame = { url: first.upload.url };
-      if (look) {
-        body.look = look;
-        if (!forQuote && lookEditor.hasMask()) body.look.mask = { url: (await uploadMask()).url };
-      }
-      return { path: luma('/generations/video/modify'), body };
-    }
-    const keyframes = [];
-    const indexes = [];
-    if (look && !kfs.some((k) => k.n === 0) && !forQuote) {
-      // The agents API has no `look`: apply it to frame f0 here (the server's own preview
-      // route, at full size, with the mask) and send that as the f0 keyframe.
-      const l = { ...look };
-      if (lookEditor.hasMask()) l.mask = { url: (await uploadMask()).url };
-      const baked = await apiBlob('POST', '/v1/looks/preview', { look: l, upload_id: clip.upload.id, frame: 0 });
-      const up = await upload(baked, $('frame-edit-progress'));
-      keyframes.push({ url: up.url });
-      indexes.push(0);
-    }
-    for (const k of kfs) {
-      keyframes.push({ url: k.upload.url });
-      indexes.push(k.n);
-    }
-    const edit = { strength: $('mode').value };
-    if (keyframes.length) {
-      edit.keyframes = keyframes;
-      edit.keyframe_indexes = indexes;
-    }
-    const body = {
-      type: 'video_edit',
-      model: keyframeModel().id,
-      source: { url: clip.upload.url, media_type: clip.upload.content_type === 'video/quicktime' ? 'video/quicktime' : 'video/mp4' },
-      video: { resolution: $('resolution').value, edit },
-    };
-    if (prompt) body.prompt = prompt;
-    return { path: '/agents/v1/generations', body };
-  }
-
-  let quoteToken = 0;
-  async function quote() {
-    const token = ++quoteToken;
-    const el = $('quote');
-    if (!state.clip || !state.clip.upload) {
-      el.textContent = '';
-      delete el.dataset.credits;
-      return;
-    }
-    let q;
-    try {
-      const { body } = await buildRequest(true);
-      q = await api('POST', '/v1/quote', body);
-    } catch (e) {
-      if (token !== quoteToken) return;
-      el.textContent = 'No price yet: ' + plain(e);
-      delete el.dataset.credits;
-      return;
-    }
-    if (token !== quoteToken) return;
-    el.dataset.credits = String(q.credits);
-    el.textContent = 'Cost: ' + q.credits.toFixed(2) + ' credits for ' + q.width + '×' + q.height +
-      ', ' + q.frames + ' frames (' + q.resolution + '); the key has ' + q.available.toFixed(2) +
-      (q.enough ? '.' : ' — not enough: ask the operator for more credits.');
-  }
   const quoteSoon = debounce(quote, 300);
 
   async function submit(ev) {
     ev.preventDefault();
     say($('make-error'), '');
-    if (!state.clip || !state.clip.upload) {
+    if (!form.clip || !form.clip.upload) {
       say($('make-error'), 'Choose a clip first and wait for its upload to finish.');
       return;
     }
@@ -359,7 +247,7 @@ import { refreshHistory } from './history.js';
     try {
       const { path, body } = await buildRequest(false);
       const g = await api('POST', path, body);
-      state.sources.set(g.id, state.clip.url);
+      state.sources.set(g.id, form.clip.url);
       localStorage.setItem(CURRENT_ITEM, g.id);
       follow(g.id);
       refreshHistory();
@@ -416,8 +304,8 @@ import { refreshHistory } from './history.js';
         const up = await api('GET', '/v1/uploads/' + encodeURIComponent(id));
         const url = await blobUrl('GET', '/v1/uploads/' + encodeURIComponent(id) + '/content');
         state.sources.set(g.id, url);
-        if (!state.clip && state.uploading === 0) {
-          state.clip = { file: null, url, upload: up };
+        if (!form.clip && state.uploading === 0) {
+          form.clip = { file: null, url, upload: up };
           $('clip-info').textContent = 'The clip of generation ' + g.id.slice(0, 8) + ' (' +
             sizeText(up.bytes) + ')';
           frames.load(up);
