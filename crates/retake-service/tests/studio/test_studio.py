@@ -8,7 +8,9 @@ the downloaded output).
 """
 
 import os
+import struct
 import time
+import zlib
 
 import pytest
 import requests
@@ -356,44 +358,75 @@ def test_upload_scrub_look_mask_quote_submit_events_compare_download(browser):
     browser.set_window_size(1280, 1000)
 
 
-def test_keyframes_past_the_first_frame_go_with_a_resolution(browser):
-    # Pick frame f12 and make its edited image in the page: sepia, used as the keyframe.
+def solid_png(path, width, height, rgb):
+    """A PNG of one colour: an image "edited elsewhere" (no imaging library needed)."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    path.write_bytes(png)
+
+
+def test_keyframes_past_the_first_frame_go_with_a_resolution(browser, tmp_path):
     el(browser, "mask-on").click()  # no mask this time
-    Select(el(browser, "look")).select_by_value("sepia")
+    # Frame f12: an image edited elsewhere, uploaded back for that frame.
     scrub = el(browser, "scrub")
     scrub.send_keys(Keys.HOME)
     for _ in range(12):
         scrub.send_keys(Keys.ARROW_RIGHT)
+    wait(browser, lambda d: el(d, "frame-view").get_attribute("data-frame") == "12", what="frame f12")
+    assert el(browser, "frame-edit-label").text == "Edited image for frame f12"
+    edited = tmp_path / "f12-edited.png"
+    solid_png(edited, 128, 96, (200, 40, 160))
+    el(browser, "frame-edit").send_keys(str(edited))
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#keyframes li[data-frame="12"]'), what="keyframe f12")
+    assert "f12-edited.png" in el(browser, "keyframes").text
+    # Frame f6: its image made in the page, from the sepia look's preview.
+    Select(el(browser, "look")).select_by_value("sepia")
+    browser.find_element(By.CSS_SELECTOR, '#timeline button.thumb[data-frame="6"]').click()
     wait(
         browser,
-        lambda d: el(d, "preview").get_attribute("data-frame") == "12"
+        lambda d: el(d, "preview").get_attribute("data-frame") == "6"
         and el(d, "preview").get_attribute("data-look") == "sepia",
-        what="the preview of f12",
+        what="the preview of f6",
     )
-    assert el(browser, "use-preview").text.endswith("f12")
+    assert el(browser, "use-preview").text.endswith("f6")
     el(browser, "use-preview").click()
-    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#keyframes li[data-frame="12"]'), what="the keyframe")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#keyframes li[data-frame="6"]'), what="keyframe f6")
     # A keyframe past f0 needs the keyframe model, which takes a resolution.
     assert Select(el(browser, "model")).first_selected_option.get_attribute("value") == "ray-3.2"
     assert el(browser, "resolution").is_enabled()
     Select(el(browser, "resolution")).select_by_value("360p")
-    Select(el(browser, "look")).select_by_value("")  # the keyframe carries the look
+    Select(el(browser, "look")).select_by_value("")  # the keyframes carry the change
     browser.execute_script("document.getElementById('quote').removeAttribute('data-credits')")
     Select(el(browser, "mode")).select_by_value("adhere_1")
     quoted = wait_quote(browser)
     assert quoted == 1.5, quoted
     before = credits_now()
+    # Without the event stream (a proxy that drops it), the page falls back to polling.
+    browser.execute_script(
+        """const real = window.fetch;
+           window.__realFetch = real;
+           window.fetch = (url, init) => String(url).endsWith('/events') ?
+             Promise.reject(new TypeError('stream blocked by the test')) : real(url, init);"""
+    )
     el(browser, "submit").click()
     wait_result(browser)
+    assert el(browser, "job").get_attribute("data-transport") == "polling"
+    browser.execute_script("window.fetch = window.__realFetch;")
     gen_id = el(browser, "job-id").text
     assert gen_id != seen["completed"]
     e = requests.get(f"{BASE}/agents/v1/generations/{gen_id}", headers=AUTH, timeout=10).json()
     assert e["state"] == "completed", e
-    assert e["keyframe_frames"] == [12], e
+    assert e["keyframe_frames"] == [6, 12], e
     assert e["cost"] == quoted
     assert credits_now() == round(before - quoted, 2)
-    # Remove the keyframe and go back to ray-2 for what follows.
-    browser.find_element(By.CSS_SELECTOR, '#keyframes li[data-frame="12"] button[aria-label^="Remove"]').click()
+    # Remove the keyframes and go back to ray-2 for what follows.
+    for n in ("6", "12"):
+        browser.find_element(By.CSS_SELECTOR, f'#keyframes li[data-frame="{n}"] button[aria-label^="Remove"]').click()
+    assert el(browser, "keyframes-none").is_displayed()
     Select(el(browser, "model")).select_by_value("ray-2")
     assert not el(browser, "resolution").is_enabled()
 
