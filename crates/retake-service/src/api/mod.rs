@@ -1,5 +1,6 @@
 //! The HTTP surface: routes only. Handlers live by surface (`luma`, `segmind`, `runapi`,
-//! `agents`, `uploads`).
+//! `agents`, `uploads`, and `studio`: the frames, preview, quote and event routes the studio
+//! needs).
 
 mod agents;
 mod auth;

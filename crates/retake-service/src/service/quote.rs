@@ -21,7 +21,7 @@ pub enum QuoteRequest {
     /// A Luma create (`POST /dream-machine/v1/generations/video/modify`).
     Luma(ModifyVideoRequest),
     /// An agents edit (`POST /agents/v1/generations`), told apart by its `type` or `source`.
-    Edit(EditRequest),
+    Edit(Box<EditRequest>),
 }
 
 /// What a create would cost.
