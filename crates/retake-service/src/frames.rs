@@ -49,6 +49,11 @@ pub struct FrameStrip {
     pub output_frames: usize,
     /// Source length, seconds.
     pub duration_s: f64,
+    /// Source frame rate (the output is always 24 fps).
+    pub source_fps: f64,
+    /// What happens to the sound: `kept` (AAC, copied into the output), `dropped` (another
+    /// codec; the output is silent) or `none` (the clip has none).
+    pub audio: String,
     /// Width of a full frame (`frames/{n}`), pixels: the output's.
     pub width: u32,
     /// Height of a full frame, pixels.
@@ -241,6 +246,13 @@ impl Service {
             let wanted: Vec<usize> = placed.iter().map(|(_, o)| *o).collect();
             let output_frames = reader.frame_count();
             let duration_s = reader.info().video.duration_s;
+            let source_fps = reader.info().video.fps;
+            let audio = match &reader.info().audio {
+                None => "none",
+                Some(a) if a.passthrough => "kept",
+                Some(_) => "dropped",
+            }
+            .to_string();
             let frames =
                 decode_frames(&mut reader, &wanted).map_err(|e| media_error("the upload", e))?;
             let th = ((width as f64 * out_h as f64 / out_w.max(1) as f64).round() as u32).max(1);
@@ -269,6 +281,8 @@ impl Service {
                 source_frames: sources,
                 output_frames,
                 duration_s,
+                source_fps,
+                audio,
                 width: out_w,
                 height: out_h,
                 thumbnails,

@@ -83,6 +83,8 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
     let strip: serde_json::Value = r.json().await.unwrap();
     assert_eq!(strip["source_frames"], 24);
     assert_eq!(strip["output_frames"], 24);
+    assert_eq!(strip["source_fps"], 24.0);
+    assert_eq!(strip["audio"], "none", "the test pattern has no sound");
     assert_eq!(
         (strip["width"].as_u64(), strip["height"].as_u64()),
         (Some(128), Some(96))

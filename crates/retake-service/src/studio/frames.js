@@ -79,8 +79,11 @@ export async function load(up) {
   }
   if (state.upload !== up) return;
   state.strip = strip;
+  const sound = { kept: 'its sound is kept', dropped: 'its sound is not AAC and is dropped',
+    none: 'it has no sound' }[strip.audio] || '';
   $('frames-info').textContent = strip.source_frames + ' frames (0 to ' +
-    (strip.source_frames - 1) + '), ' + strip.width + '×' + strip.height + ' each.';
+    (strip.source_frames - 1) + ') at ' + Number(strip.source_fps.toFixed(3)) + ' fps; the output is ' +
+    strip.width + '×' + strip.height + ', ' + strip.output_frames + ' frames at 24 fps; ' + sound + '.';
   const scrub = $('scrub');
   scrub.max = String(Math.max(0, strip.source_frames - 1));
   scrub.value = '0';

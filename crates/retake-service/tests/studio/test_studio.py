@@ -178,7 +178,8 @@ def test_upload_scrub_look_mask_quote_submit_events_compare_download(browser):
         what="the thumbnails",
     )
     assert len(thumbs) == 12, len(thumbs)
-    assert "24 frames (0 to 23)" in el(browser, "frames-info").text
+    info = el(browser, "frames-info").text
+    assert "24 frames (0 to 23) at 24 fps; the output is 128×96, 24 frames at 24 fps; it has no sound" in info, info
     wait(browser, lambda d: el(d, "frame-view").get_attribute("data-frame") == "0", what="frame f0")
     # Scrub with the keyboard: five steps right is frame f5.
     scrub = el(browser, "scrub")
