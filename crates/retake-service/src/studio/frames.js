@@ -2,7 +2,7 @@
 // picked frame at full size (GET /v1/uploads/{id}/frames/{n}) to download and edit elsewhere,
 // and the keyframes: edited images uploaded back for source frames (frame 0 is the edited
 // first frame). Frame numbers are source frames, as the API's keyframe_indexes count them.
-import { $, show, say, plain, api, blobUrl, upload, sizeText } from './api.js';
+import { $, show, say, plain, api, blobUrl, upload, sizeText, debounce } from './api.js';
 
 const state = {
   upload: null, // the clip's upload {id, url}
@@ -196,7 +196,9 @@ export function init() {
   $('scrub').addEventListener('input', () => {
     $('scrub-value').textContent = 'f' + $('scrub').value;
   });
-  $('scrub').addEventListener('change', () => pick(Number($('scrub').value)));
+  // Each frame is decoded on the server: held arrow keys ask only for where they stop.
+  const pickSoon = debounce((n) => pick(n), 150);
+  $('scrub').addEventListener('change', () => pickSoon(Number($('scrub').value)));
   $('frame-edit').addEventListener('change', async () => {
     const f = $('frame-edit').files[0];
     if (f) await setEdited(f);
