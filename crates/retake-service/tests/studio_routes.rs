@@ -382,6 +382,7 @@ async fn a_quote_is_what_the_create_reserves_and_charges() {
         .await
         .unwrap();
     let id = g["id"].as_str().unwrap();
+    assert_eq!(g["cost"], 2.06, "the generation shows what it holds");
     assert_eq!(t.wait_done(&k.token, id).await["state"], "completed");
     let c: serde_json::Value = t.get(&k.token, "/credits").await.json().await.unwrap();
     assert_eq!(c["credit_balance"], 20.0 - 2.06, "charged what was quoted");

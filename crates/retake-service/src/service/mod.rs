@@ -264,6 +264,7 @@ impl Service {
             } else {
                 g.progress
             },
+            cost: g.cost.as_f64(),
             webhooks: g
                 .webhooks
                 .iter()

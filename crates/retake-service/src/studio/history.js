@@ -1,6 +1,27 @@
-// The key's generations (GET /dream-machine/v1/generations): state, what was asked, age;
-// open, cancel and delete. Everything from the server goes on the page as text.
-import { $, say, ageText, plain, api, luma } from './api.js';
+// The key's generations (GET /dream-machine/v1/generations): a thumbnail of the source
+// (its first frame, while the upload is kept), state, what was asked, cost, age; open, cancel
+// and delete. Everything from the server goes on the page as text.
+import { $, say, ageText, plain, api, luma, uploadIdOf } from './api.js';
+
+const thumbs = new Map(); // upload id -> Promise of a data: URL (or null)
+
+// The first frame of an upload as a small data: URL, fetched once per upload.
+function thumbnail(uploadId) {
+  if (!thumbs.has(uploadId)) {
+    thumbs.set(uploadId, api('GET', '/v1/uploads/' + encodeURIComponent(uploadId) +
+      '/frames?count=1&width=96').then((s) => (s.thumbnails[0] ? s.thumbnails[0].image : null))
+      .catch(() => null));
+  }
+  return thumbs.get(uploadId);
+}
+
+function costText(g) {
+  if (typeof g.cost !== 'number') return '';
+  const c = g.cost.toFixed(2) + ' credits';
+  if (g.state === 'failed') return c + ' released';
+  if (g.state === 'completed') return c;
+  return c + ' held';
+}
 
 let hooks = {
   open: () => {},
@@ -56,8 +77,22 @@ export async function refreshHistory() {
     head.textContent = g.state + (g.state === 'dreaming' ? ' ' + g.progress + ' %' : '');
     const what = document.createElement('span');
     what.className = 'gen-what';
-    what.textContent = (describeRequest(g.request) || g.model) + ' · ' + ageText(g.created_at);
-    li.append(head, what);
+    what.textContent = [describeRequest(g.request) || g.model, costText(g), ageText(g.created_at)]
+      .filter(Boolean).join(' · ');
+    const img = document.createElement('img');
+    img.className = 'gen-thumb';
+    img.alt = '';
+    img.hidden = true;
+    const uploadId = uploadIdOf(g.request && g.request.media && g.request.media.url);
+    if (uploadId) {
+      thumbnail(uploadId).then((url) => {
+        if (url) {
+          img.src = url;
+          img.hidden = false;
+        }
+      });
+    }
+    li.append(img, head, what);
     const short = g.id.slice(0, 8);
     li.appendChild(button('Open', 'Open generation ' + short, () => hooks.open(g)));
     if (g.state === 'queued' || g.state === 'dreaming') {

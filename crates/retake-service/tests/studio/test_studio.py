@@ -339,11 +339,20 @@ def test_upload_scrub_look_mask_quote_submit_events_compare_download(browser):
     with open(os.path.join(OUT, "output.mp4"), "wb") as f:
         f.write(video.content)
 
-    # History shows it, completed.
+    # History shows it, completed, with its cost and a thumbnail of its source.
     wait(
         browser,
         lambda d: d.find_elements(By.CSS_SELECTOR, f'li.gen[data-id="{gen_id}"] .state-completed'),
         what="the history entry",
+    )
+    row = f'li.gen[data-id="{gen_id}"]'
+    assert "2.06 credits" in browser.find_element(By.CSS_SELECTOR, row + " .gen-what").text
+    wait(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, row + " img.gen-thumb").get_attribute("src").startswith(
+            "data:image/png;base64,"
+        ),
+        what="the history thumbnail",
     )
     browser.execute_script("window.scrollTo(0, 0)")
     page_height = "return document.documentElement.scrollHeight"
