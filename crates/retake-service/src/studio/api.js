@@ -75,6 +75,15 @@ export function plain(err) {
     '). Check that it is running and try again.';
 }
 
+// Like plain(), but the page's own refusals (plain Errors: a form that cannot be sent as it
+// is) are said as they are; network failures (TypeErrors) and API errors as plain() says them.
+export function words(err) {
+  if (!(err instanceof ApiError) && !(err instanceof TypeError) && err && err.message) {
+    return err.message.charAt(0).toUpperCase() + err.message.slice(1) + '.';
+  }
+  return plain(err);
+}
+
 export async function errorFrom(status, text) {
   let detail = '';
   try {

@@ -16,6 +16,7 @@ const state = {
   painting: false,
   last: null, // the last dab, {x, y} in frame pixels
   previews: 0, // previews received (for tests and screen readers)
+  shown: null, // what the preview was last asked for
 };
 
 const mask = document.createElement('canvas'); // transparent, white where painted
@@ -138,10 +139,18 @@ const refreshSoon = debounce(fetchPreview, 250);
 
 // Shows the preview for `frame` ({n, url, width, height, uploadId}) with `look` (or null).
 export function update(frame, look) {
+  show($('editor'), Boolean(frame && frame.url));
+  const key = JSON.stringify([frame && frame.url, look]);
+  if (key === state.shown) return; // nothing changed (another field of the form did)
+  state.shown = key;
   state.frame = frame;
   state.look = look;
-  show($('editor'), Boolean(frame && frame.url));
   refreshSoon();
+}
+
+// Whether the mask is on with nothing painted (the look would go nowhere).
+export function maskEmpty() {
+  return maskOn() && !state.painted;
 }
 
 // Paints a dab at the pointer, joined to the last one by a stroke of the brush's width.

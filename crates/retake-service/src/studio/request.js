@@ -1,6 +1,6 @@
 // The create request the form describes — for the Luma API, or for the agents API when the
 // keyframe model is picked — and its price from POST /v1/quote, shown before submitting.
-import { $, plain, api, apiBlob, luma, upload } from './api.js';
+import { $, words, api, apiBlob, luma, upload } from './api.js';
 import * as frames from './frames.js';
 import * as lookEditor from './look.js';
 
@@ -43,6 +43,10 @@ export async function buildRequest(forQuote) {
   const kfs = frames.keyframes();
   const look = lookValue();
   const prompt = $('prompt').value.trim();
+  if (look && !forQuote && lookEditor.maskEmpty()) {
+    throw new Error('the mask is empty: paint where the look goes, or untick “Paint where the ' +
+      'look goes” to apply it to the whole frame');
+  }
   if (!viaAgents()) {
     const far = kfs.find((k) => k.n > 0);
     if (far) {
@@ -110,7 +114,7 @@ export async function quote() {
     q = await api('POST', '/v1/quote', body);
   } catch (e) {
     if (token !== quoteToken) return;
-    el.textContent = 'No price yet: ' + plain(e);
+    el.textContent = 'No price yet: ' + words(e);
     delete el.dataset.credits;
     return;
   }

@@ -4,7 +4,7 @@
 // key lives in sessionStorage (or localStorage when "remember" is ticked) and is sent only in
 // the Authorization header.
 import {
-  $, show, say, sizeText, plain, errorFrom, api, luma, upload, setKey,
+  $, show, say, sizeText, plain, words, errorFrom, api, luma, upload, setKey,
   onCreditsChange, blobUrl, uploadIdOf, debounce,
 } from './api.js';
 import * as frames from './frames.js';
@@ -252,7 +252,7 @@ import { refreshHistory } from './history.js';
       follow(g.id);
       refreshHistory();
     } catch (e) {
-      say($('make-error'), plain(e).replace(/^Cannot reach the retake server \((.*)\)\. Check that it is running and try again\.$/, '$1'));
+      say($('make-error'), words(e));
     } finally {
       updateSubmit();
     }
@@ -326,13 +326,13 @@ import { refreshHistory } from './history.js';
 
   function showGeneration(g) {
     $('job-id').textContent = g.id;
-    const words = {
+    const stateWords = {
       queued: 'queued, waiting for a worker',
       dreaming: 'working',
       completed: 'completed',
       failed: 'failed',
     };
-    $('job-state').textContent = (words[g.state] || g.state) +
+    $('job-state').textContent = (stateWords[g.state] || g.state) +
       (g.state === 'dreaming' ? ' (' + g.progress + ' %)' : '');
     $('job-progress').value = g.state === 'completed' ? 100 : (g.progress || 0);
     const running = g.state === 'queued' || g.state === 'dreaming';

@@ -216,9 +216,14 @@ def test_upload_scrub_look_mask_quote_submit_events_compare_download(browser):
         what="the look's preview",
     )
     assert "Preview of recolour on frame f0" in el(browser, "preview-state").text
-    # Paint a mask: a stroke across the left part of the frame.
+    # Paint a mask: a stroke across the left part of the frame. Nothing painted yet: refused.
     el(browser, "mask-on").click()
+    el(browser, "submit").click()
+    msg = wait(browser, lambda d: visible_text(d, "make-error"), what="the empty-mask refusal")
+    assert msg.startswith("The mask is empty: paint where the look goes"), msg
     canvas = el(browser, "preview")
+    # Pointer actions do not scroll: bring the picture into view first.
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
     w = canvas.size["width"]
     ActionChains(browser).move_to_element_with_offset(canvas, -w // 3, 0).click_and_hold().move_by_offset(
         w // 6, 0
@@ -320,6 +325,7 @@ def test_upload_scrub_look_mask_quote_submit_events_compare_download(browser):
     clip = lambda: browser.execute_script("return document.getElementById('wipe-after').style.clipPath")
     assert clip() == "inset(0px 60% 0px 0px)", clip()
     box = el(browser, "wipe-box")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
     bw = box.size["width"]
     ActionChains(browser).move_to_element_with_offset(box, -bw // 2 + 2, 0).click_and_hold().move_by_offset(
         int(bw * 0.8), 0
