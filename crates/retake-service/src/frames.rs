@@ -21,8 +21,8 @@ use crate::store::{KeyRecord, UploadRecord};
 /// Most thumbnails one strip holds.
 pub const MAX_THUMBNAILS: u32 = 60;
 
-/// Widest thumbnail, pixels.
-pub const MAX_THUMBNAIL_WIDTH: u32 = 640;
+/// Widest thumbnail, pixels (60 of them stay a few MB of JSON).
+pub const MAX_THUMBNAIL_WIDTH: u32 = 320;
 
 /// Longest side of a preview, pixels.
 pub const MAX_PREVIEW_SIDE: u32 = 1920;

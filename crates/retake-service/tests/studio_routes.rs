@@ -147,6 +147,17 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
     .await;
     assert_eq!(status, 400);
     assert!(detail.contains("ask for 1 to 60"), "{detail}");
+    let (status, detail) = detail_of(
+        get(
+            &t,
+            Some(&k.token),
+            &format!("/v1/uploads/{id}/frames?width=321"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(detail.contains("16 to 320 pixels wide"), "{detail}");
 
     // No key: 401. Another key's upload: 404, whatever the frame number says.
     for path in [

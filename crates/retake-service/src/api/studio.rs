@@ -47,7 +47,7 @@ fn png(bytes: Vec<u8>) -> Response {
     params(
         ("upload_id" = String, Path, description = "Upload id of a clip (a UUID)"),
         ("count" = Option<u32>, Query, minimum = 1, maximum = 60, description = "How many thumbnails (default 12)"),
-        ("width" = Option<u32>, Query, minimum = 16, maximum = 640, description = "Thumbnail width, pixels (default 160)"),
+        ("width" = Option<u32>, Query, minimum = 16, maximum = 320, description = "Thumbnail width, pixels (default 160)"),
     ),
     responses(
         (status = 200, description = "Frame numbers and thumbnails", body = FrameStrip),
