@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::error::{Result, ServiceError};
 use crate::pricing::OutputSize;
 use crate::service::{
-    blocking, check_idempotency_key, media_error, ScratchFile, Service, Submission,
+    blocking, check_idempotency_key, media_error, price_of, ScratchFile, Service, Submission,
 };
 use crate::store::{now_ms, CreditState, GenerationRecord, IdempotencyKey, KeyRecord};
 
@@ -102,6 +102,17 @@ struct Inputs {
     source_height: u32,
     media_blob: String,
     first_frame_blob: Option<String>,
+    keyframe_frames: Vec<usize>,
+}
+
+/// An edit's source, fetched and probed (not yet stored).
+pub(crate) struct ProbedSource {
+    /// The clip, in a scratch file.
+    pub(crate) media: ScratchFile,
+    /// What the edit makes: the size at the requested tier and the frame count.
+    pub(crate) out: OutputSize,
+    source_width: u32,
+    source_height: u32,
     keyframe_frames: Vec<usize>,
 }
 
@@ -199,14 +210,15 @@ impl Service {
         Ok(file)
     }
 
-    /// Fetches, probes and checks every input, then stores them under generation `id`.
-    async fn edit_inputs(
+    /// Fetches the edit's source and probes it at the requested tier: the scratch file, the
+    /// output it makes and where the keyframes land. Creates and quotes both go through
+    /// here, so a quote is what a create charges.
+    pub(crate) async fn probe_edit_source(
         &self,
         caller: &KeyRecord,
-        id: &str,
         valid: &ValidEdit,
         model: &Model<'_>,
-    ) -> Result<Inputs> {
+    ) -> Result<ProbedSource> {
         let limits = Limits {
             output_cap: valid.resolution.cap(valid.upscale),
             ..self.config.limits_for(model)
@@ -261,6 +273,35 @@ impl Service {
             .map_err(|m| ServiceError::UnreadableMedia(format!("source: {m}")))?;
         let keyframe_frames = placed
             .map_err(|m| ServiceError::BadRequest(format!("video.edit.keyframe_indexes: {m}")))?;
+        Ok(ProbedSource {
+            media,
+            out: OutputSize {
+                width,
+                height,
+                frames: frames as u32,
+            },
+            source_width,
+            source_height,
+            keyframe_frames,
+        })
+    }
+
+    /// Fetches, probes and checks every input, then stores them under generation `id`.
+    async fn edit_inputs(
+        &self,
+        caller: &KeyRecord,
+        id: &str,
+        valid: &ValidEdit,
+        model: &Model<'_>,
+    ) -> Result<Inputs> {
+        let ProbedSource {
+            media,
+            out,
+            source_width,
+            source_height,
+            keyframe_frames,
+        } = self.probe_edit_source(caller, valid, model).await?;
+        let (width, height) = (out.width, out.height);
         let start = match &valid.start_frame {
             None => None,
             Some(r) => Some(
@@ -290,13 +331,37 @@ impl Service {
         Ok(Inputs {
             width,
             height,
-            frames: frames as u32,
+            frames: out.frames,
             source_width,
             source_height,
             media_blob,
             first_frame_blob,
             keyframe_frames,
         })
+    }
+
+    /// Refuses an edit with nothing to change on this server (no edited frame, and no prompt
+    /// or no model for one).
+    pub(crate) fn check_edit(&self, valid: &ValidEdit) -> Result<()> {
+        let edited = valid.keyframes.len() + usize::from(valid.start_frame.is_some());
+        if edited == 0 {
+            let why = match (&valid.prompt, self.pipeline.supports_prompt_only()) {
+                (None, _) => {
+                    "nothing to change: send edited frames in video.edit.keyframes (with their \
+                     source frames in video.edit.keyframe_indexes), or a prompt"
+                }
+                (Some(_), false) => {
+                    "this server has no diffusion model, so a prompt alone cannot restyle the \
+                     clip; send edited frames in video.edit.keyframes (export them with `retake \
+                     frame CLIP --source-frame N`), or ask the operator to set `model_dir`"
+                }
+                (Some(_), true) => "",
+            };
+            if !why.is_empty() {
+                return Err(ServiceError::BadRequest(why.into()));
+            }
+        }
+        Ok(())
     }
 
     /// Creates a video edit: checks the request, fetches and checks its inputs, reserves the
@@ -334,24 +399,7 @@ impl Service {
         let model = catalogue
             .get(&valid.model)
             .ok_or_else(|| ServiceError::Internal(format!("model {} vanished", valid.model)))?;
-        let edited = valid.keyframes.len() + usize::from(valid.start_frame.is_some());
-        if edited == 0 {
-            let why = match (&valid.prompt, self.pipeline.supports_prompt_only()) {
-                (None, _) => {
-                    "nothing to change: send edited frames in video.edit.keyframes (with their \
-                     source frames in video.edit.keyframe_indexes), or a prompt"
-                }
-                (Some(_), false) => {
-                    "this server has no diffusion model, so a prompt alone cannot restyle the \
-                     clip; send edited frames in video.edit.keyframes (export them with `retake \
-                     frame CLIP --source-frame N`), or ask the operator to set `model_dir`"
-                }
-                (Some(_), true) => "",
-            };
-            if !why.is_empty() {
-                return Err(ServiceError::BadRequest(why.into()));
-            }
-        }
+        self.check_edit(&valid)?;
         let mut token = self.take_create_token(caller)?;
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
         let inputs = match self.edit_inputs(caller, &id, &valid, &model).await {
@@ -412,11 +460,14 @@ impl Service {
             width: inputs.width,
             height: inputs.height,
             frames: inputs.frames,
-            cost: model.settings.price.cost(OutputSize {
-                width: inputs.width,
-                height: inputs.height,
-                frames: inputs.frames,
-            }),
+            cost: price_of(
+                &model,
+                OutputSize {
+                    width: inputs.width,
+                    height: inputs.height,
+                    frames: inputs.frames,
+                },
+            ),
             credit_state: CreditState::Reserved,
             callback_url: valid.callback_url.clone(),
             webhooks: Vec::new(),

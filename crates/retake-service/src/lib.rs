@@ -15,6 +15,7 @@ pub mod edits;
 pub mod error;
 pub mod fetch;
 pub mod files;
+pub mod frames;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;

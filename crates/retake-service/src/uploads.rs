@@ -157,8 +157,8 @@ impl Service {
         Ok(())
     }
 
-    /// The blob of an upload URL's upload, if it is the caller's.
-    pub(crate) async fn upload_blob(&self, caller: &KeyRecord, id: &str) -> Result<String> {
+    /// The record of an upload of the caller's that is ready to use.
+    pub(crate) async fn upload_record(&self, caller: &KeyRecord, id: &str) -> Result<UploadRecord> {
         let id = parse_uuid(id).ok_or_else(|| not_found(id))?;
         let u = self
             .store
@@ -173,7 +173,12 @@ impl Service {
                 u.state.as_str()
             )));
         }
-        Ok(u.blob)
+        Ok(u)
+    }
+
+    /// The blob of an upload URL's upload, if it is the caller's.
+    pub(crate) async fn upload_blob(&self, caller: &KeyRecord, id: &str) -> Result<String> {
+        Ok(self.upload_record(caller, id).await?.blob)
     }
 
     /// Removes an upload (the synchronous endpoint's files, once copied into a generation).

@@ -43,10 +43,31 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     let id = g["id"].as_str().unwrap().to_string();
     assert_eq!(t.wait_done(&k.token, &id).await["state"], "completed");
 
+    // A real clip upload, so the frame routes are fuzzed against real frames too.
+    let up: serde_json::Value = t
+        .http
+        .post(format!("{}/v1/uploads", t.base()))
+        .bearer_auth(&k.token)
+        .body(std::fs::read(&clip_path).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upload = up["id"].as_str().unwrap();
+
     let config = t.dir.path().join("schemathesis.toml");
     std::fs::write(
         &config,
-        format!("[parameters]\n\"path.id\" = \"{id}\"\n\"path.task_id\" = \"{id}\"\n"),
+        // Only the read-only frame and content routes get it: a stateful run that deletes an
+        // upload it just made must name that one.
+        format!(
+            "[parameters]\n\"path.id\" = \"{id}\"\n\"path.task_id\" = \"{id}\"\n\n\
+             [[operations]]\n\
+             include-path-regex = \"^/v1/uploads/\\\\{{upload_id\\\\}}/(frames|content)\"\n\
+             parameters = {{ \"path.upload_id\" = \"{upload}\" }}\n"
+        ),
     )
     .unwrap();
     let report = t.dir.path().join("st-report");
@@ -91,8 +112,9 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "schemathesis found problems:\n{text}");
-    // 18 Luma, Segmind, uploads and operations routes, RunAPI's 7, the studio's info, and
-    // the agents surface's 11 (5 for generations, 6 for files).
-    assert!(text.contains("37 selected / 37 total"), "{text}");
+    // 18 Luma, Segmind, uploads and operations routes, RunAPI's 7, the studio's info and its
+    // 6 routes (frames, a frame, an upload's content, preview, quote, events), and the agents
+    // surface's 11 (5 for generations, 6 for files).
+    assert!(text.contains("43 selected / 43 total"), "{text}");
     assert!(!text.contains("FAILURES"), "{text}");
 }

@@ -49,8 +49,15 @@ impl ClipPipeline for HoldOnPrompt {
 /// Uploads cap for the browser test: the small clip fits, a file one byte over does not.
 const MAX_BYTES: u64 = 2_000_000;
 
+/// Prices high enough that the 1 s test clip costs more than the 0.01 minimum, so the quote
+/// the page shows and the charge it checks are real numbers: 2.06 on ray-2, 1.5 on ray-3.2.
 fn tweak(c: &mut ServiceConfig) {
     c.max_bytes = MAX_BYTES;
+    c.catalogue = serde_json::from_value(serde_json::json!({
+        "ray-2": {"price": {"per_mpx": 7.0}},
+        "ray-3.2": {"price": {"per_second": {"360p": 1.5, "540p": 2.5, "720p": 3.5, "1080p": 8}}},
+    }))
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,6 +69,12 @@ async fn the_page_and_its_info_route_are_served_with_a_strict_policy() {
         ("/studio/", "text/html"),
         ("/studio/studio.js", "text/javascript"),
         ("/studio/api.js", "text/javascript"),
+        ("/studio/frames.js", "text/javascript"),
+        ("/studio/look.js", "text/javascript"),
+        ("/studio/follow.js", "text/javascript"),
+        ("/studio/compare.js", "text/javascript"),
+        ("/studio/history.js", "text/javascript"),
+        ("/studio/request.js", "text/javascript"),
         ("/studio/studio.css", "text/css"),
         ("/studio/icon.svg", "image/svg+xml"),
     ] {
@@ -118,6 +131,19 @@ async fn the_page_and_its_info_route_are_served_with_a_strict_policy() {
     };
     assert_eq!(names("models", "id"), ["ray-2", "ray-flash-2"]);
     assert_eq!(info["models"][0]["max_duration_s"], 10.0);
+    assert_eq!(info["keyframe_model"]["id"], "ray-3.2");
+    assert_eq!(
+        info["resolutions"],
+        serde_json::json!(["360p", "540p", "720p", "1080p"])
+    );
+    assert_eq!(info["max_keyframes"], 64);
+    let r = t
+        .http
+        .get(format!("{base}/studio/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     assert_eq!(
         names("modes", "name"),
         [
@@ -185,7 +211,7 @@ async fn the_studio_runs_the_whole_job_in_headless_chromium() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(run.status.success(), "pytest failed:\n{text}");
-    assert!(text.contains("6 passed"), "{text}");
+    assert!(text.contains("7 passed"), "{text}");
 
     // The file the page's download link served: an H.264 MP4 at exactly 24 fps, 1 s long.
     let probe = retake_testkit::ffprobe_json(

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes only. Handlers live by surface (`luma`, `segmind`, `runapi`,
-//! `agents`, `uploads`).
+//! `agents`, `uploads`, and `studio`: the frames, preview, quote and event routes the studio
+//! needs).
 
 mod agents;
 mod auth;
@@ -11,6 +12,7 @@ mod luma;
 mod openapi;
 mod runapi;
 mod segmind;
+mod studio;
 mod uploads;
 pub mod video;
 
@@ -196,6 +198,19 @@ pub fn router(svc: Arc<Service>) -> Router {
             "/v1/uploads/{upload_id}",
             get(uploads::get).delete(uploads::delete),
         )
+        .route("/v1/uploads/{upload_id}/frames", get(studio::frames))
+        .route("/v1/uploads/{upload_id}/frames/{n}", get(studio::frame))
+        .route("/v1/uploads/{upload_id}/content", get(studio::content))
+        .route(
+            "/v1/looks/preview",
+            post(studio::preview).layer(from_fn_with_state(json_cap, body::cap_body)),
+        )
+        .route(
+            "/v1/quote",
+            // A quote takes what a create takes, inline files included; its own cap applies.
+            post(studio::quote).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/generations/{id}/events", get(studio::events))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))

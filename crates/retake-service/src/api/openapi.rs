@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
-use super::{agents, files, luma, runapi, segmind, uploads};
+use super::{agents, files, luma, runapi, segmind, studio, uploads};
 use crate::domain::{
     Assets, CreateFileRequest, CreateFileResponse, DeliveryState, DepthControl, EditControls,
     EditFailureCode, EditGeneration, EditGenerationList, EditModelName, EditOptions, EditOutput,
@@ -91,6 +91,12 @@ impl Modify for Security {
         super::healthz,
         super::metrics,
         crate::studio::info,
+        studio::frames,
+        studio::frame,
+        studio::content,
+        studio::preview,
+        studio::quote,
+        studio::events,
     ),
     components(schemas(
         Generation,
@@ -107,6 +113,13 @@ impl Modify for Security {
         GenerationList,
         Upload,
         UploadList,
+        crate::frames::FrameStrip,
+        crate::frames::Thumbnail,
+        crate::frames::PreviewRequest,
+        crate::service::Quote,
+        crate::service::QuoteRequest,
+        studio::GenerationEvent,
+        studio::GenerationEventName,
         WebhookStatus,
         DeliveryState,
         ErrorBody,

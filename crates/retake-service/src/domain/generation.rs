@@ -110,6 +110,11 @@ pub struct Generation {
     /// How far along it is, 0–100 (an extra field the SDKs ignore).
     #[schema(minimum = 0, maximum = 100)]
     pub progress: u8,
+    /// Credits it costs: held while it runs, charged when it completes, released when it
+    /// fails (an extra field the SDKs ignore).
+    #[serde(default)]
+    #[schema(minimum = 0.0)]
+    pub cost: f64,
     /// With a `callback_url`: how delivery of each webhook event went, so a receiver that
     /// missed one can tell (an extra field the SDKs ignore).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,10 +1,13 @@
 //! The service layer: what every API surface calls. Handlers parse and map errors; the
 //! decisions (validation, pricing, ownership, credits) live here.
 
+mod quote;
 mod submit;
 
+pub use quote::{Quote, QuoteRequest};
+
 pub use submit::Submission;
-pub(crate) use submit::{blocking, check_idempotency_key, media_error};
+pub(crate) use submit::{blocking, check_idempotency_key, media_error, price_of};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -261,6 +264,7 @@ impl Service {
             } else {
                 g.progress
             },
+            cost: g.cost.as_f64(),
             webhooks: g
                 .webhooks
                 .iter()

@@ -114,6 +114,12 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
 }
 
+/// What a generation of `model` making `out` costs: the one price every create reserves and
+/// every quote shows.
+pub(crate) fn price_of(model: &Model<'_>, out: OutputSize) -> crate::pricing::Credits {
+    model.settings.price.cost(out)
+}
+
 /// SHA-256 (hex) of a request's normalised JSON, to recognise an idempotent replay.
 fn request_hash(request: &ModifyVideoRequest) -> Result<String> {
     let json = serde_json::to_vec(request).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -198,7 +204,7 @@ impl Service {
     }
 
     /// Checks what a request asks for against what this server can do.
-    async fn check_request(&self, valid: &ValidRequest) -> Result<()> {
+    pub(crate) async fn check_request(&self, valid: &ValidRequest) -> Result<()> {
         let has_model = self.pipeline.supports_prompt_only();
         // An edited first frame or a built-in look is enough on any server; a prompt alone
         // needs a model.
@@ -288,11 +294,14 @@ impl Service {
             width,
             height,
             frames,
-            cost: model.settings.price.cost(OutputSize {
-                width,
-                height,
-                frames,
-            }),
+            cost: price_of(
+                &model,
+                OutputSize {
+                    width,
+                    height,
+                    frames,
+                },
+            ),
             credit_state: CreditState::Reserved,
             callback_url: valid.callback_url.clone(),
             webhooks: Vec::new(),
@@ -352,15 +361,15 @@ impl Service {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn submit_inner(
+    /// Fetches the request's clip and probes it against the model's limits: the scratch
+    /// file and the output's width, height and frame count (what the price is computed
+    /// from). Creates and quotes both go through here, so a quote is what a create charges.
+    pub(crate) async fn probe_media(
         &self,
         caller: &KeyRecord,
-        id: &str,
         valid: &ValidRequest,
         model: &Model<'_>,
-    ) -> Result<(u32, u32, u32, String, Option<String>)> {
-        let media_blob = blobs::input_key(id, "media");
+    ) -> Result<(ScratchFile, OutputSize)> {
         let limits = self.config.limits_for(model);
         let max_duration_s = limits.max_duration_s;
         // The clip's length is checked below, against the model's limit, with a message
@@ -387,7 +396,29 @@ impl Service {
         }
         check_motion(source_frames, frames)
             .map_err(|m| ServiceError::UnreadableMedia(format!("media.url: {m}")))?;
-        let frames = frames as u32;
+        let out = OutputSize {
+            width,
+            height,
+            frames: frames as u32,
+        };
+        Ok((media, out))
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn submit_inner(
+        &self,
+        caller: &KeyRecord,
+        id: &str,
+        valid: &ValidRequest,
+        model: &Model<'_>,
+    ) -> Result<(u32, u32, u32, String, Option<String>)> {
+        let media_blob = blobs::input_key(id, "media");
+        let (media, out) = self.probe_media(caller, valid, model).await?;
+        let OutputSize {
+            width,
+            height,
+            frames,
+        } = out;
         let first_frame = match &valid.first_frame_url {
             None => None,
             Some(url) => {

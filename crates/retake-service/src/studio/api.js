@@ -75,6 +75,15 @@ export function plain(err) {
     '). Check that it is running and try again.';
 }
 
+// Like plain(), but the page's own refusals (plain Errors: a form that cannot be sent as it
+// is) are said as they are; network failures (TypeErrors) and API errors as plain() says them.
+export function words(err) {
+  if (!(err instanceof ApiError) && !(err instanceof TypeError) && err && err.message) {
+    return err.message.charAt(0).toUpperCase() + err.message.slice(1) + '.';
+  }
+  return plain(err);
+}
+
 export async function errorFrom(status, text) {
   let detail = '';
   try {
@@ -120,6 +129,7 @@ export function upload(file, bar) {
     xhr.addEventListener('load', async () => {
       if (xhr.status === 201) {
         bar.value = 100;
+        setTimeout(() => show(bar, false), 1500);
         try {
           resolve(JSON.parse(xhr.responseText));
         } catch (e) {
@@ -133,4 +143,74 @@ export function upload(file, bar) {
     xhr.addEventListener('abort', () => reject(new Error('the upload was stopped')));
     xhr.send(file);
   });
+}
+
+// The raw response of an API call (for images and streams), or the API's error.
+export async function apiFetch(method, path, body, signal) {
+  const headers = { Authorization: 'Bearer ' + key };
+  const init = { method, headers, cache: 'no-store', signal };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, init);
+  const credits = resp.headers.get('x-remaining-credits');
+  if (credits !== null) onCredits(credits);
+  if (!resp.ok) throw await errorFrom(resp.status, await resp.text());
+  return resp;
+}
+
+// An API answer as a Blob (an image or a clip).
+export async function apiBlob(method, path, body, signal) {
+  return (await apiFetch(method, path, body, signal)).blob();
+}
+
+// An API answer as a blob: URL, for <img>, <video> and download links.
+export async function blobUrl(method, path, body, signal) {
+  return URL.createObjectURL(await apiBlob(method, path, body, signal));
+}
+
+// Reads a server-sent event stream with fetch() (the key goes in the Authorization header,
+// which EventSource cannot send), calling onEvent(name, data) for each event. Resolves when
+// the stream ends; rejects with ApiError for a refused request, or on a network failure.
+export async function readEvents(path, onEvent, signal) {
+  const resp = await apiFetch('GET', path, undefined, signal);
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let at;
+    while ((at = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, at);
+      buf = buf.slice(at + 2);
+      let name = 'message';
+      const data = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) name = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (data.length) onEvent(name, data.join('\n'));
+    }
+  }
+}
+
+// The upload id of an upload URL of this server (`…/v1/uploads/{id}`), or null.
+export function uploadIdOf(url) {
+  const m = /\/v1\/uploads\/([0-9a-fA-F-]{32,36})$/.exec(url || '');
+  return m ? m[1] : null;
+}
+
+// Waits `ms` after the last call before running `f` (for previews and quotes).
+export function debounce(f, ms) {
+  let timer = null;
+  return (...args) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      f(...args);
+    }, ms);
+  };
 }

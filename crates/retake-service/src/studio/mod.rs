@@ -22,6 +22,12 @@ use crate::service::Service;
 const INDEX_HTML: &str = include_str!("index.html");
 const STUDIO_JS: &str = include_str!("studio.js");
 const API_JS: &str = include_str!("api.js");
+const FRAMES_JS: &str = include_str!("frames.js");
+const LOOK_JS: &str = include_str!("look.js");
+const FOLLOW_JS: &str = include_str!("follow.js");
+const COMPARE_JS: &str = include_str!("compare.js");
+const HISTORY_JS: &str = include_str!("history.js");
+const REQUEST_JS: &str = include_str!("request.js");
 const STUDIO_CSS: &str = include_str!("studio.css");
 const ICON_SVG: &str = include_str!("icon.svg");
 
@@ -77,6 +83,13 @@ pub struct StudioInfo {
     pub looks: Vec<StudioLook>,
     /// Whether prompt-only requests work here (the server has a diffusion model folder).
     pub prompts_need_no_frame: bool,
+    /// The model that takes keyframes past the first frame and an output resolution (on
+    /// `/agents/v1`), if this server offers one.
+    pub keyframe_model: Option<StudioModel>,
+    /// The output resolutions the keyframe model takes here, smallest first.
+    pub resolutions: Vec<&'static str>,
+    /// Most keyframes one generation takes.
+    pub max_keyframes: usize,
 }
 
 /// The nine modes in plain words.
@@ -141,6 +154,20 @@ pub async fn info(State(svc): State<Arc<Service>>) -> Json<StudioInfo> {
             price: m.settings.price.describe(),
         })
         .collect();
+    let keyframe_model = c
+        .catalogue
+        .models()
+        .find(|m| m.surface == Surface::Agents)
+        .map(|m| StudioModel {
+            id: m.id.to_string(),
+            max_duration_s: c.max_duration_for(&m),
+            price: m.settings.price.describe(),
+        });
+    let resolutions = retake_media::Resolution::ALL
+        .into_iter()
+        .filter(|r| *r <= c.max_resolution)
+        .map(retake_media::Resolution::name)
+        .collect();
     let looks = retake_pipeline::looks::catalogue()
         .into_iter()
         .map(|l| StudioLook {
@@ -159,6 +186,9 @@ pub async fn info(State(svc): State<Arc<Service>>) -> Json<StudioInfo> {
         modes: MODES.into_iter().collect(),
         looks,
         prompts_need_no_frame: c.model_dir.is_some(),
+        keyframe_model,
+        resolutions,
+        max_keyframes: crate::domain::MAX_EDIT_KEYFRAMES,
     })
 }
 
@@ -206,12 +236,29 @@ async fn index(State(svc): State<Arc<Service>>) -> Response {
     asset(&svc, "text/html; charset=utf-8", INDEX_HTML)
 }
 
-async fn script(State(svc): State<Arc<Service>>) -> Response {
-    asset(&svc, "text/javascript; charset=utf-8", STUDIO_JS)
-}
+/// The page's script modules, by file name.
+const MODULES: [(&str, &str); 8] = [
+    ("studio.js", STUDIO_JS),
+    ("api.js", API_JS),
+    ("frames.js", FRAMES_JS),
+    ("look.js", LOOK_JS),
+    ("follow.js", FOLLOW_JS),
+    ("compare.js", COMPARE_JS),
+    ("history.js", HISTORY_JS),
+    ("request.js", REQUEST_JS),
+];
 
-async fn api_script(State(svc): State<Arc<Service>>) -> Response {
-    asset(&svc, "text/javascript; charset=utf-8", API_JS)
+async fn module(
+    State(svc): State<Arc<Service>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    match MODULES.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => asset(&svc, "text/javascript; charset=utf-8", body),
+        None => crate::api::ApiError(crate::error::ServiceError::NotFound(format!(
+            "the studio has no script `{name}`"
+        )))
+        .into_response(),
+    }
 }
 
 async fn style(State(svc): State<Arc<Service>>) -> Response {
@@ -228,8 +275,7 @@ pub fn routes() -> Router<Arc<Service>> {
         .route("/", get(index))
         .route("/studio", get(index))
         .route("/studio/", get(index))
-        .route("/studio/studio.js", get(script))
-        .route("/studio/api.js", get(api_script))
+        .route("/studio/{script}", get(module))
         .route("/studio/studio.css", get(style))
         .route("/studio/icon.svg", get(icon))
         .route("/favicon.ico", get(icon))
@@ -254,12 +300,20 @@ mod tests {
             !name.is_empty() && rest[name.len()..].starts_with('=')
         });
         assert!(!handler, "no inline event handlers");
-        assert!(
-            !STUDIO_JS.contains("innerHTML"),
-            "user strings go in as text"
-        );
-        assert!(!STUDIO_JS.contains("insertAdjacentHTML"));
-        assert!(!STUDIO_JS.contains("eval("));
+        for (name, js) in MODULES {
+            assert!(
+                !js.contains("innerHTML"),
+                "{name}: user strings go in as text"
+            );
+            assert!(!js.contains("outerHTML"), "{name}");
+            assert!(!js.contains("insertAdjacentHTML"), "{name}");
+            assert!(!js.contains("eval("), "{name}");
+            assert!(
+                !js.contains("new EventSource"),
+                "{name}: it cannot send the key in a header"
+            );
+            assert!(!js.contains("?key="), "{name}: the key never goes in a URL");
+        }
     }
 
     #[test]

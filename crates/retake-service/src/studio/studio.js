@@ -4,23 +4,27 @@
 // key lives in sessionStorage (or localStorage when "remember" is ticked) and is sent only in
 // the Authorization header.
 import {
-  $, show, say, sizeText, ageText, ApiError, plain, errorFrom, api, luma, upload, setKey,
-  onCreditsChange,
+  $, show, say, sizeText, plain, words, errorFrom, api, luma, upload, setKey,
+  onCreditsChange, blobUrl, uploadIdOf, debounce,
 } from './api.js';
+import * as frames from './frames.js';
+import * as lookEditor from './look.js';
+import * as follower from './follow.js';
+import * as compare from './compare.js';
+import * as history from './history.js';
+import {
+  form, keyframeModel, viaAgents, lookValue, buildRequest, quote,
+} from './request.js';
+import { refreshHistory } from './history.js';
 
 (function () {
   const KEY_ITEM = 'retake.key';
   const CURRENT_ITEM = 'retake.current';
-  const POLL_MS = 500;
 
   const state = {
     key: null,
-    info: null,
-    clip: null, // {file, url (blob:), upload, duration, width, height}
-    first: null, // {file, upload}
     uploading: 0,
-    current: null, // generation id being followed
-    pollTimer: null,
+    current: null, // generation id shown in the job card
     sources: new Map(), // generation id -> blob URL of the clip it was made from
   };
 
@@ -40,11 +44,12 @@ import {
     setKey(key);
     const info = await fetch('/studio/v1/info', { cache: 'no-store' });
     if (!info.ok) throw await errorFrom(info.status, await info.text());
-    state.info = await info.json();
+    form.info = await info.json();
     const c = await api('GET', luma('/credits'));
     $('credits').textContent = String(c.credit_balance);
     forgetKey();
     (remember ? localStorage : sessionStorage).setItem(KEY_ITEM, key);
+    frames.setImageLimit(form.info.max_image_bytes);
     fillChoices();
     show($('signin'), false);
     show($('account'), true);
@@ -58,7 +63,8 @@ import {
   function signOut() {
     forgetKey();
     localStorage.removeItem(CURRENT_ITEM);
-    stopPolling();
+    follower.stop();
+    state.current = null;
     state.key = null;
     setKey(null);
     $('key').value = '';
@@ -77,52 +83,71 @@ import {
   }
 
   function fillChoices() {
-    const info = state.info;
+    const info = form.info;
     const mode = $('mode');
     const look = $('look');
     const model = $('model');
-    mode.replaceChildren();
-    look.replaceChildren();
-    model.replaceChildren();
+    const res = $('resolution');
+    for (const s of [mode, look, model, res]) s.replaceChildren();
     for (const m of info.modes) option(mode, m.name, m.name.replace('_', ' '));
     mode.value = 'flex_1';
-    option(look, '', 'None (use the edited first frame or the prompt)');
+    option(look, '', 'None (use edited frames or the prompt)');
     for (const l of info.looks) option(look, l.name, l.name.replace(/_/g, ' '));
     for (const m of info.models) option(model, m.id, m.id);
+    const km = keyframeModel();
+    if (km) option(model, km.id, km.id + ' (keyframes, resolution)');
+    for (const r of info.resolutions) option(res, r, r);
+    res.value = info.resolutions.includes('720p') ? '720p' : (info.resolutions[0] || '');
     $('clip-limits').textContent = 'At most ' + sizeText(info.max_bytes) + '; output is ' +
       info.output_fps + ' fps, at most ' + info.size_cap.replace('x', '×') + ', same duration, sound kept.';
     $('prompt').maxLength = info.max_prompt_chars;
     $('prompt-help').textContent = info.prompts_need_no_frame ?
       'What to change. This server has a diffusion model, so a prompt alone works.' :
       'This server has no diffusion model: a prompt is kept with the request but the change ' +
-      'comes from the look or the edited first frame.';
+      'comes from the look or the edited frames.';
     describe();
   }
 
+  function currentModel() {
+    const info = form.info;
+    const km = keyframeModel();
+    if (km && $('model').value === km.id) return km;
+    return info.models.find((x) => x.id === $('model').value);
+  }
+
   function describe() {
-    const info = state.info;
+    const info = form.info;
     if (!info) return;
     const m = info.modes.find((x) => x.name === $('mode').value);
     $('mode-help').textContent = m ? m.description : '';
     const l = info.looks.find((x) => x.name === $('look').value);
     $('look-help').textContent = l ? l.description :
-      'Without a look, upload an edited first frame (or write a prompt, on a server with a model).';
+      'Without a look, upload edited frames (or write a prompt, on a server with a model).';
     $('strength').disabled = !l;
     show($('hsl'), Boolean(l && l.takes_hsl));
-    const model = info.models.find((x) => x.id === $('model').value);
-    $('model-help').textContent = model ?
-      'Clips up to ' + model.max_duration_s + ' s; ' + model.price + '.' : '';
+    const model = currentModel();
+    const agents = viaAgents();
+    $('model-help').textContent = model ? 'Clips up to ' + model.max_duration_s + ' s; ' +
+      model.price + '.' + (agents ? ' Takes keyframes at any frame; a look is applied to ' +
+      'frame f0 in the page and sent as its keyframe.' : '') : '';
+    $('resolution').disabled = !agents;
+    $('resolution-help').textContent = agents ?
+      'The output’s shorter side (a smaller clip keeps its size).' :
+      'Only with the keyframe model' + (keyframeModel() ? ' (' + keyframeModel().id + ')' : '') +
+      '; ' + 'the others make at most ' + info.size_cap.replace('x', '×') + '.';
     checkDuration();
+    editorUpdate();
+    quoteSoon();
   }
 
   function updateSubmit() {
-    $('submit').disabled = !(state.clip && state.clip.upload) || state.uploading > 0;
+    $('submit').disabled = !(form.clip && form.clip.upload) || state.uploading > 0;
   }
 
   function checkDuration() {
-    const clip = state.clip;
-    if (!clip || !clip.duration || !state.info) return true;
-    const model = state.info.models.find((x) => x.id === $('model').value);
+    const clip = form.clip;
+    if (!clip || !clip.duration || !form.info) return true;
+    const model = currentModel();
     if (model && clip.duration > model.max_duration_s + 0.05) {
       say($('clip-error'), 'This clip is ' + clip.duration.toFixed(1) + ' s long; ' + model.id +
         ' takes at most ' + model.max_duration_s + ' s. Trim it first (or pick another model).');
@@ -148,14 +173,16 @@ import {
     say($('clip-error'), '');
     say($('make-error'), '');
     $('clip-info').textContent = '';
-    if (state.clip && state.clip.url) {
+    if (form.clip && form.clip.url) {
       // Keep blob URLs that a generation still shows; drop the others.
-      if (![...state.sources.values()].includes(state.clip.url)) URL.revokeObjectURL(state.clip.url);
+      if (![...state.sources.values()].includes(form.clip.url)) URL.revokeObjectURL(form.clip.url);
     }
-    state.clip = null;
+    form.clip = null;
+    frames.clear();
     updateSubmit();
+    quoteSoon();
     if (!file) return;
-    const max = state.info.max_bytes;
+    const max = form.info.max_bytes;
     if (file.size > max) {
       say($('clip-error'), 'This file is ' + sizeText(file.size) + '; this server takes clips of at most ' +
         sizeText(max) + '. Trim or re-encode it (for example: ffmpeg -i IN -t 5 -c:v libx264 -crf 23 OUT.mp4).');
@@ -166,7 +193,7 @@ import {
       return;
     }
     const clip = { file, url: URL.createObjectURL(file), upload: null };
-    state.clip = clip;
+    form.clip = clip;
     const meta = await probe(clip.url);
     if (meta) {
       clip.duration = meta.duration;
@@ -183,13 +210,15 @@ import {
     updateSubmit();
     try {
       clip.upload = await upload(file, $('clip-progress'));
-      if (state.clip === clip) {
+      if (form.clip === clip) {
         $('clip-info').textContent += ' — uploaded';
+        frames.load(clip.upload);
+        quoteSoon();
       }
     } catch (e) {
-      if (state.clip === clip) {
+      if (form.clip === clip) {
         say($('clip-error'), 'The upload failed: ' + plain(e));
-        state.clip = null;
+        form.clip = null;
       }
     } finally {
       state.uploading -= 1;
@@ -197,67 +226,33 @@ import {
     }
   }
 
-  async function takeFirst(file) {
-    say($('first-error'), '');
-    $('first-info').textContent = '';
-    state.first = null;
-    if (!file) return;
-    if (file.size > state.info.max_image_bytes) {
-      say($('first-error'), 'This image is ' + sizeText(file.size) + '; the server takes at most ' +
-        sizeText(state.info.max_image_bytes) + '. Save it smaller (PNG, JPEG or WebP).');
-      return;
-    }
-    const first = { file, upload: null };
-    state.first = first;
-    state.uploading += 1;
-    updateSubmit();
-    try {
-      first.upload = await upload(file, $('first-progress'));
-      $('first-info').textContent = file.name + ' uploaded (' + sizeText(file.size) + ')';
-    } catch (e) {
-      say($('first-error'), 'The upload failed: ' + plain(e));
-      if (state.first === first) state.first = null;
-    } finally {
-      state.uploading -= 1;
-      updateSubmit();
-    }
+  function editorUpdate() {
+    const p = frames.picked();
+    const up = frames.current();
+    lookEditor.update(up && p.url ? { ...p, uploadId: up.id } : null, lookValue());
+    $('use-preview').textContent = 'Use this picture as the edited frame f' + p.n;
   }
+
+  const quoteSoon = debounce(quote, 300);
 
   async function submit(ev) {
     ev.preventDefault();
     say($('make-error'), '');
-    if (!state.clip || !state.clip.upload) {
+    if (!form.clip || !form.clip.upload) {
       say($('make-error'), 'Choose a clip first and wait for its upload to finish.');
       return;
     }
     if (!checkDuration()) return;
-    const body = {
-      generation_type: 'modify_video',
-      media: { url: state.clip.upload.url },
-      mode: $('mode').value,
-      model: $('model').value,
-    };
-    const prompt = $('prompt').value.trim();
-    if (prompt) body.prompt = prompt;
-    if (state.first && state.first.upload) body.first_frame = { url: state.first.upload.url };
-    const look = state.info.looks.find((x) => x.name === $('look').value);
-    if (look) {
-      body.look = { name: look.name, strength: Number($('strength').value) };
-      if (look.takes_hsl) {
-        body.look.hue = Number($('hue').value);
-        body.look.saturation = Number($('saturation').value);
-        body.look.lightness = Number($('lightness').value);
-      }
-    }
     $('submit').disabled = true;
     try {
-      const g = await api('POST', luma('/generations/video/modify'), body);
-      state.sources.set(g.id, state.clip.url);
+      const { path, body } = await buildRequest(false);
+      const g = await api('POST', path, body);
+      state.sources.set(g.id, form.clip.url);
       localStorage.setItem(CURRENT_ITEM, g.id);
       follow(g.id);
       refreshHistory();
     } catch (e) {
-      say($('make-error'), plain(e));
+      say($('make-error'), words(e));
     } finally {
       updateSubmit();
     }
@@ -265,14 +260,7 @@ import {
 
   // --- following a generation ------------------------------------------------------------
 
-  function stopPolling() {
-    if (state.pollTimer) clearTimeout(state.pollTimer);
-    state.pollTimer = null;
-    state.current = null;
-  }
-
   function follow(id) {
-    stopPolling();
     state.current = id;
     $('job-id').textContent = id;
     $('job-state').textContent = 'checking…';
@@ -281,54 +269,76 @@ import {
     show($('cancel'), true);
     show($('job'), true);
     show($('result'), false);
-    poll(id);
-  }
-
-  async function poll(id) {
-    if (state.current !== id) return;
-    let g;
-    try {
-      g = await api('GET', luma('/generations/' + encodeURIComponent(id)));
-    } catch (e) {
-      if (state.current !== id) return;
-      if (e instanceof ApiError && (e.status === 404 || e.status === 401)) {
+    let restored = false;
+    follower.follow(id, {
+      onGeneration: (g) => {
+        if (state.current !== id) return;
+        showGeneration(g);
+        if (!restored) {
+          restored = true;
+          restoreSource(g);
+        }
+        if (g.state === 'completed' || g.state === 'failed') {
+          localStorage.removeItem(CURRENT_ITEM);
+          refreshHistory();
+        }
+      },
+      onGone: (e) => {
+        if (state.current !== id) return;
         say($('job-error'), plain(e));
         localStorage.removeItem(CURRENT_ITEM);
         show($('cancel'), false);
-        stopPolling();
-        return;
+      },
+      onTrouble: (e) => {
+        if (state.current === id) say($('job-error'), e ? plain(e) : '');
+      },
+    });
+  }
+
+  // Brings back the source clip of a generation made from an upload (after a reload, or
+  // from the history): its bytes for the previews, and the timeline.
+  async function restoreSource(g) {
+    const id = uploadIdOf(g.request && g.request.media && g.request.media.url);
+    if (!state.sources.has(g.id) && id) {
+      try {
+        const up = await api('GET', '/v1/uploads/' + encodeURIComponent(id));
+        const url = await blobUrl('GET', '/v1/uploads/' + encodeURIComponent(id) + '/content');
+        state.sources.set(g.id, url);
+        if (!form.clip && state.uploading === 0) {
+          form.clip = { file: null, url, upload: up };
+          $('clip-info').textContent = 'The clip of generation ' + g.id.slice(0, 8) + ' (' +
+            sizeText(up.bytes) + ')';
+          frames.load(up);
+          updateSubmit();
+          quoteSoon();
+        }
+      } catch (e) {
+        // Expired or deleted: the output is still shown on its own.
       }
-      // A network blip or a busy server: say so and keep trying.
-      say($('job-error'), plain(e));
-      state.pollTimer = setTimeout(() => poll(id), POLL_MS * 2);
-      return;
     }
-    if (state.current !== id) return;
-    say($('job-error'), '');
-    showGeneration(g);
-    if (g.state === 'completed' || g.state === 'failed') {
-      localStorage.removeItem(CURRENT_ITEM);
-      state.current = null;
-      refreshHistory();
-      return;
-    }
-    state.pollTimer = setTimeout(() => poll(id), POLL_MS);
+    if (state.current !== g.id) return;
+    const src = state.sources.get(g.id);
+    const v = $('job-source');
+    if (src && v.src !== src) v.src = src;
+    show($('job-source-figure'), Boolean(src) && !(g.state === 'completed'));
+    if (g.state === 'completed' && g.assets && g.assets.video) showResult(g);
   }
 
   function showGeneration(g) {
     $('job-id').textContent = g.id;
-    const words = {
+    const stateWords = {
       queued: 'queued, waiting for a worker',
       dreaming: 'working',
       completed: 'completed',
       failed: 'failed',
     };
-    $('job-state').textContent = (words[g.state] || g.state) +
+    $('job-state').textContent = (stateWords[g.state] || g.state) +
       (g.state === 'dreaming' ? ' (' + g.progress + ' %)' : '');
     $('job-progress').value = g.state === 'completed' ? 100 : (g.progress || 0);
     const running = g.state === 'queued' || g.state === 'dreaming';
     show($('cancel'), running);
     show($('job'), true);
+    if (!running) show($('job-source-figure'), false);
     if (g.state === 'failed') {
       say($('job-error'), g.failure_reason || 'It failed without a reason.');
     }
@@ -338,47 +348,25 @@ import {
   function showResult(g) {
     const out = $('out-video');
     const src = $('src-video');
-    out.src = g.assets.video;
+    if (out.getAttribute('src') !== g.assets.video) out.src = g.assets.video;
     const a = $('download');
     a.href = g.assets.video;
     a.setAttribute('download', 'retake-' + g.id + '.mp4');
     const source = state.sources.get(g.id);
     if (source) {
-      src.src = source;
+      if (src.getAttribute('src') !== source) src.src = source;
       show($('src-figure'), true);
       show($('src-note'), false);
       show($('play-both'), true);
+      show($('wipe-wrap'), true);
     } else {
       src.removeAttribute('src');
       show($('src-figure'), false);
       show($('src-note'), true);
       show($('play-both'), false);
+      show($('wipe-wrap'), false);
     }
     show($('result'), true);
-  }
-
-  // The output drives; the source follows it (muted, so the sound is the output's).
-  function syncVideos() {
-    const out = $('out-video');
-    const src = $('src-video');
-    const follow = () => {
-      if (!src.src) return;
-      if (Math.abs(src.currentTime - out.currentTime) > 0.08) src.currentTime = out.currentTime;
-    };
-    out.addEventListener('play', () => {
-      if (!src.src) return;
-      follow();
-      src.play().catch(() => {});
-    });
-    out.addEventListener('pause', () => src.pause());
-    out.addEventListener('seeked', follow);
-    out.addEventListener('timeupdate', follow);
-    out.addEventListener('ended', () => src.pause());
-    $('play-both').addEventListener('click', () => {
-      out.currentTime = 0;
-      if (src.src) src.currentTime = 0;
-      out.play().catch(() => {});
-    });
   }
 
   async function cancelCurrent() {
@@ -386,103 +374,13 @@ import {
     if (!id) return;
     try {
       await api('POST', luma('/generations/' + encodeURIComponent(id) + '/cancel'));
-      if (!state.current) follow(id);
+      if (!follower.following()) follow(id);
     } catch (e) {
       say($('job-error'), plain(e));
     }
   }
 
-  // --- history ---------------------------------------------------------------------------
-
-  function button(text, label, onClick) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.textContent = text;
-    b.setAttribute('aria-label', label);
-    b.addEventListener('click', onClick);
-    return b;
-  }
-
-  function describeRequest(r) {
-    const parts = [];
-    if (r && r.look) parts.push('look ' + (typeof r.look === 'string' ? r.look : r.look.name));
-    if (r && r.first_frame) parts.push('edited first frame');
-    if (r && r.prompt) parts.push('“' + r.prompt + '”');
-    if (r && r.mode) parts.push(r.mode);
-    return parts.join(', ');
-  }
-
-  async function refreshHistory() {
-    say($('history-error'), '');
-    let page;
-    try {
-      page = await api('GET', luma('/generations?limit=20'));
-    } catch (e) {
-      say($('history-error'), plain(e));
-      return;
-    }
-    const list = $('history-list');
-    list.replaceChildren();
-    if (page.generations.length === 0) {
-      const li = document.createElement('li');
-      li.textContent = 'Nothing yet.';
-      list.appendChild(li);
-    }
-    for (const g of page.generations) {
-      const li = document.createElement('li');
-      li.className = 'gen';
-      li.dataset.id = g.id;
-      const head = document.createElement('span');
-      head.className = 'gen-state state-' + g.state;
-      head.textContent = g.state + (g.state === 'dreaming' ? ' ' + g.progress + ' %' : '');
-      const what = document.createElement('span');
-      what.className = 'gen-what';
-      what.textContent = (describeRequest(g.request) || g.model) + ' · ' + ageText(g.created_at);
-      li.append(head, what);
-      const short = g.id.slice(0, 8);
-      li.appendChild(button('Open', 'Open generation ' + short, () => {
-        if (g.state === 'completed' || g.state === 'failed') {
-          stopPolling();
-          api('GET', luma('/generations/' + encodeURIComponent(g.id)))
-            .then((fresh) => {
-              show($('result'), false);
-              showGeneration(fresh);
-              show($('job'), true);
-            })
-            .catch((e) => say($('history-error'), plain(e)));
-        } else {
-          localStorage.setItem(CURRENT_ITEM, g.id);
-          follow(g.id);
-        }
-      }));
-      if (g.state === 'queued' || g.state === 'dreaming') {
-        li.appendChild(button('Cancel', 'Cancel generation ' + short, async () => {
-          try {
-            await api('POST', luma('/generations/' + encodeURIComponent(g.id) + '/cancel'));
-          } catch (e) {
-            say($('history-error'), plain(e));
-          }
-          refreshHistory();
-        }));
-      }
-      li.appendChild(button('Delete', 'Delete generation ' + short, async () => {
-        try {
-          await api('DELETE', luma('/generations/' + encodeURIComponent(g.id)));
-          if (state.current === g.id || $('job-id').textContent === g.id) {
-            stopPolling();
-            localStorage.removeItem(CURRENT_ITEM);
-            show($('job'), false);
-            show($('result'), false);
-          }
-        } catch (e) {
-          say($('history-error'), plain(e));
-        }
-        refreshHistory();
-      }));
-      list.appendChild(li);
-    }
-  }
-
+  // --- wiring ----------------------------------------------------------------------------
   // --- wiring ----------------------------------------------------------------------------
 
   function start() {
@@ -507,7 +405,6 @@ import {
     });
     $('signout').addEventListener('click', signOut);
     $('clip').addEventListener('change', () => takeClip($('clip').files[0]));
-    $('first').addEventListener('change', () => takeFirst($('first').files[0]));
     const drop = $('drop');
     drop.addEventListener('dragover', (e) => {
       e.preventDefault();
@@ -519,10 +416,30 @@ import {
       drop.classList.remove('over');
       if (e.dataTransfer && e.dataTransfer.files.length) takeClip(e.dataTransfer.files[0]);
     });
-    for (const id of ['mode', 'look', 'model']) $(id).addEventListener('change', describe);
+    frames.init();
+    frames.onChange((what) => {
+      if (what === 'keyframes') {
+        const km = keyframeModel();
+        if (km && frames.keyframes().some((k) => k.n > 0) && $('model').value !== km.id) {
+          $('model').value = km.id;
+        }
+        describe();
+      } else {
+        editorUpdate();
+      }
+    });
+    lookEditor.init(quoteSoon);
+    $('use-preview').addEventListener('click', async () => {
+      if (!lookEditor.ready()) return;
+      const blob = await lookEditor.previewBlob();
+      if (blob) await frames.setEdited(blob, 'the look from the preview');
+    });
+    for (const id of ['mode', 'look', 'model', 'resolution']) $(id).addEventListener('change', describe);
+    $('prompt').addEventListener('input', quoteSoon);
     const slider = (id, text) => {
       const update = () => { $(id + '-value').textContent = text(Number($(id).value)); };
       $(id).addEventListener('input', update);
+      $(id).addEventListener('change', editorUpdate);
       update();
     };
     slider('strength', (v) => v.toFixed(2));
@@ -531,8 +448,34 @@ import {
     slider('lightness', (v) => v.toFixed(2));
     $('make-form').addEventListener('submit', submit);
     $('cancel').addEventListener('click', cancelCurrent);
-    $('history-refresh').addEventListener('click', refreshHistory);
-    syncVideos();
+    history.init({
+      open(g) {
+        if (g.state === 'completed' || g.state === 'failed') {
+          follower.stop();
+          api('GET', luma('/generations/' + encodeURIComponent(g.id)))
+            .then((fresh) => {
+              show($('result'), false);
+              state.current = fresh.id;
+              showGeneration(fresh);
+              restoreSource(fresh);
+            })
+            .catch((e) => say($('history-error'), plain(e)));
+        } else {
+          localStorage.setItem(CURRENT_ITEM, g.id);
+          follow(g.id);
+        }
+      },
+      deleted(id) {
+        if (state.current === id || $('job-id').textContent === id) {
+          follower.stop();
+          state.current = null;
+          localStorage.removeItem(CURRENT_ITEM);
+          show($('job'), false);
+          show($('result'), false);
+        }
+      },
+    });
+    compare.init();
     onCreditsChange((c) => { $('credits').textContent = c; });
 
     const key = savedKey();

@@ -8,12 +8,15 @@ the downloaded output).
 """
 
 import os
+import struct
 import time
+import zlib
 
 import pytest
 import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -128,39 +131,150 @@ def test_sign_in_shows_credits_and_refuses_an_over_limit_file(browser, tmp_path)
     assert uploads_count() == 0, "an over-limit file must not be uploaded"
 
 
-def test_upload_look_submit_progress_result_and_download(browser):
+def credits_now():
+    r = requests.get(f"{BASE}/dream-machine/v1/credits", headers=AUTH, timeout=10)
+    r.raise_for_status()
+    return r.json()["credit_balance"]
+
+
+def png_size(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def wait_result(driver, secs=60):
+    states = set()
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        if el(driver, "job").is_displayed():
+            states.add(el(driver, "job-state").text.split(" ")[0])
+        if el(driver, "result").is_displayed():
+            return states
+        err = visible_text(driver, "job-error") or visible_text(driver, "make-error")
+        assert not err, err
+        time.sleep(0.05)
+    raise AssertionError(f"no result; states seen: {states}")
+
+
+def wait_quote(driver):
+    return float(wait(
+        driver,
+        lambda d: el(d, "quote").get_attribute("data-credits"),
+        what="the price quote",
+    ))
+
+
+def test_upload_scrub_look_mask_quote_submit_events_compare_download(browser):
     el(browser, "clip").send_keys(CLIP)
     wait(browser, lambda d: "uploaded" in el(d, "clip-info").text, what="the upload")
     assert int(el(browser, "clip-progress").get_attribute("value")) == 100
     assert "128×96" in el(browser, "clip-info").text
     assert uploads_count() == 1
-    Select(el(browser, "look")).select_by_value("watercolour")
-    assert "pigment" in el(browser, "look-help").text
+
+    # The timeline: thumbnails of the uploaded clip, frame f0 picked and shown.
+    thumbs = wait(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline button.thumb") or None,
+        what="the thumbnails",
+    )
+    assert len(thumbs) == 12, len(thumbs)
+    info = el(browser, "frames-info").text
+    assert "24 frames (0 to 23) at 24 fps; the output is 128×96, 24 frames at 24 fps; it has no sound" in info, info
+    wait(browser, lambda d: el(d, "frame-view").get_attribute("data-frame") == "0", what="frame f0")
+    # Scrub with the keyboard: five steps right is frame f5.
+    scrub = el(browser, "scrub")
+    for _ in range(5):
+        scrub.send_keys(Keys.ARROW_RIGHT)
+    wait(browser, lambda d: el(d, "frame-view").get_attribute("data-frame") == "5", what="frame f5")
+    assert el(browser, "scrub-value").text == "f5"
+    # A thumbnail picks its frame.
+    last = thumbs[-1]
+    assert last.get_attribute("data-frame") == "23"
+    last.click()
+    wait(browser, lambda d: el(d, "frame-view").get_attribute("data-frame") == "23", what="frame f23")
+    assert last.get_attribute("aria-pressed") == "true"
+    # The frame downloads as a PNG at the output size, named by its frame number.
+    link = el(browser, "frame-download")
+    assert link.get_attribute("download") == "frame-f23.png"
+    assert link.get_attribute("href") == el(browser, "frame-view").get_attribute("src")
+    assert link.get_attribute("href").startswith("blob:")
+    size = browser.execute_script(
+        "const i = document.getElementById('frame-view'); return [i.naturalWidth, i.naturalHeight];"
+    )
+    assert size == [128, 96], size
+    thumbs[0].click()
+    wait(browser, lambda d: el(d, "frame-view").get_attribute("data-frame") == "0", what="frame f0 again")
+
+    # A look with a live preview of the picked frame.
+    before_previews = int(el(browser, "preview").get_attribute("data-previews") or 0)
+    Select(el(browser, "look")).select_by_value("recolour")
+    el(browser, "hue").send_keys(Keys.END)
+    wait(
+        browser,
+        lambda d: el(d, "preview").get_attribute("data-look") == "recolour"
+        and int(el(d, "preview").get_attribute("data-previews") or 0) > before_previews,
+        what="the look's preview",
+    )
+    assert "Preview of recolour on frame f0" in el(browser, "preview-state").text
+    # Paint a mask: a stroke across the left part of the frame. Nothing painted yet: refused.
+    el(browser, "mask-on").click()
+    el(browser, "submit").click()
+    msg = wait(browser, lambda d: visible_text(d, "make-error"), what="the empty-mask refusal")
+    assert msg.startswith("The mask is empty: paint where the look goes"), msg
+    canvas = el(browser, "preview")
+    # Pointer actions do not scroll: bring the picture into view first.
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    w = canvas.size["width"]
+    ActionChains(browser).move_to_element_with_offset(canvas, -w // 3, 0).click_and_hold().move_by_offset(
+        w // 6, 0
+    ).move_by_offset(w // 6, 0).release().perform()
+    # The preview now mixes the look in only where painted: the right edge is the frame itself.
+    same_right, changed_left = browser.execute_script(
+        """const c = document.getElementById('preview'), ctx = c.getContext('2d');
+           const f = document.getElementById('frame-view');
+           const o = document.createElement('canvas'); o.width = c.width; o.height = c.height;
+           const octx = o.getContext('2d'); octx.drawImage(f, 0, 0);
+           const a = ctx.getImageData(0, 0, c.width, c.height).data;
+           const b = octx.getImageData(0, 0, c.width, c.height).data;
+           let right = true, left = 0, y = c.height >> 1;
+           for (let x = 0; x < c.width; x++) {
+             const i = (y * c.width + x) * 4;
+             const d = Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+             if (x > c.width * 0.9 && d > 0) right = false;
+             if (x > c.width * 0.25 && x < c.width * 0.45 && d > 30) left++;
+           }
+           return [right, left];"""
+    )
+    assert same_right, "the look stays out of the unpainted part"
+    assert changed_left > 5, changed_left
+
+    # The price before submitting, from the server's own pricing.
     Select(el(browser, "mode")).select_by_value("flex_2")
+    quoted = wait_quote(browser)
+    assert quoted == 2.06, quoted
+    assert "Cost: 2.06 credits" in el(browser, "quote").text
+    before = credits_now()
     el(browser, "submit").click()
 
-    # Follow the job: record what the page shows while it runs.
-    states = set()
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if el(browser, "job").is_displayed():
-            states.add(el(browser, "job-state").text.split(" ")[0])
-        if el(browser, "result").is_displayed():
-            break
-        err = visible_text(browser, "job-error") or visible_text(browser, "make-error")
-        assert not err, err
-        time.sleep(0.05)
-    assert el(browser, "result").is_displayed(), f"no result; states seen: {states}"
+    # Follow the job over the event stream.
+    states = wait_result(browser)
+    assert el(browser, "job").get_attribute("data-transport") == "events", "progress came by SSE"
     assert el(browser, "job-state").text == "completed"
     assert int(el(browser, "job-progress").get_attribute("value")) == 100
     gen_id = el(browser, "job-id").text
     seen["completed"] = gen_id
     assert browser.execute_script("return localStorage.getItem('retake.current')") is None
+    assert credits_now() == round(before - quoted, 2), "charged what was quoted"
 
     g = requests.get(f"{BASE}/dream-machine/v1/generations/{gen_id}", headers=AUTH, timeout=10).json()
     assert g["state"] == "completed"
-    assert g["request"]["look"]["name"] == "watercolour"
+    assert g["request"]["look"]["name"] == "recolour"
+    assert g["request"]["look"]["hue"] == 180.0
     assert g["request"]["mode"] == "flex_2"
+    mask_url = g["request"]["look"]["mask"]["url"]
+    mask = requests.get(mask_url + "/content", headers=AUTH, timeout=10)
+    assert mask.status_code == 200
+    assert png_size(mask.content) == (128, 96)
 
     # Both videos load; the source is the local clip, the output the signed link.
     src = el(browser, "src-video").get_attribute("src")
@@ -190,6 +304,36 @@ def test_upload_look_submit_progress_result_and_download(browser):
     assert drift[0] is False and drift[1] is False, drift
     assert drift[2] < 0.25, drift
 
+    # The wipe: the frame where the output is paused, output left and source right.
+    browser.execute_script(
+        "const o = document.getElementById('out-video'); o.pause(); o.currentTime = 0.02;"
+    )
+    wait(browser, lambda d: el(d, "wipe-box").get_attribute("data-drawn") == "true", what="the wipe")
+    differs = browser.execute_script(
+        """const a = document.getElementById('wipe-after'), b = document.getElementById('wipe-before');
+           const da = a.getContext('2d').getImageData(0, 0, a.width, a.height).data;
+           const db = b.getContext('2d').getImageData(0, 0, b.width, b.height).data;
+           let n = 0; for (let i = 0; i < da.length; i += 4) if (Math.abs(da[i] - db[i]) > 30) n++;
+           return n;"""
+    )
+    assert differs > 20, f"the output differs from the source where the mask was painted: {differs}"
+    wipe = el(browser, "wipe")
+    assert wipe.get_attribute("value") == "50"
+    for _ in range(10):
+        wipe.send_keys(Keys.ARROW_LEFT)
+    assert wipe.get_attribute("value") == "40"
+    clip = lambda: browser.execute_script("return document.getElementById('wipe-after').style.clipPath")
+    assert clip() == "inset(0px 60% 0px 0px)", clip()
+    box = el(browser, "wipe-box")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    bw = box.size["width"]
+    ActionChains(browser).move_to_element_with_offset(box, -bw // 2 + 2, 0).click_and_hold().move_by_offset(
+        int(bw * 0.8), 0
+    ).release().perform()
+    moved = int(wipe.get_attribute("value"))
+    assert 75 <= moved <= 85, moved
+    assert clip() == f"inset(0px {100 - moved}% 0px 0px)", clip()
+
     link = el(browser, "download")
     assert link.get_attribute("download") == f"retake-{gen_id}.mp4"
     href = link.get_attribute("href")
@@ -201,22 +345,106 @@ def test_upload_look_submit_progress_result_and_download(browser):
     with open(os.path.join(OUT, "output.mp4"), "wb") as f:
         f.write(video.content)
 
-    # History shows it, completed.
+    # History shows it, completed, with its cost and a thumbnail of its source.
     wait(
         browser,
         lambda d: d.find_elements(By.CSS_SELECTOR, f'li.gen[data-id="{gen_id}"] .state-completed'),
         what="the history entry",
     )
-    browser.execute_script("document.getElementById('out-video').pause()")
+    row = f'li.gen[data-id="{gen_id}"]'
+    assert "2.06 credits" in browser.find_element(By.CSS_SELECTOR, row + " .gen-what").text
+    wait(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, row + " img.gen-thumb").get_attribute("src").startswith(
+            "data:image/png;base64,"
+        ),
+        what="the history thumbnail",
+    )
     browser.execute_script("window.scrollTo(0, 0)")
-    browser.set_window_size(1280, 1900)
+    page_height = "return document.documentElement.scrollHeight"
+    browser.set_window_size(1280, 1000)
+    browser.set_window_size(1280, min(6000, browser.execute_script(page_height) + 140))
     browser.save_screenshot(os.path.join(OUT, "studio-desktop.png"))
-    browser.set_window_size(390, 2600)
+    browser.set_window_size(390, 1000)
+    browser.set_window_size(390, min(8000, browser.execute_script(page_height) + 140))
     browser.save_screenshot(os.path.join(OUT, "studio-phone.png"))
     # At phone width nothing runs off the side.
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, width
     browser.set_window_size(1280, 1000)
+
+
+def solid_png(path, width, height, rgb):
+    """A PNG of one colour: an image "edited elsewhere" (no imaging library needed)."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    path.write_bytes(png)
+
+
+def test_keyframes_past_the_first_frame_go_with_a_resolution(browser, tmp_path):
+    el(browser, "mask-on").click()  # no mask this time
+    # Frame f12: an image edited elsewhere, uploaded back for that frame.
+    scrub = el(browser, "scrub")
+    scrub.send_keys(Keys.HOME)
+    for _ in range(12):
+        scrub.send_keys(Keys.ARROW_RIGHT)
+    wait(browser, lambda d: el(d, "frame-view").get_attribute("data-frame") == "12", what="frame f12")
+    assert el(browser, "frame-edit-label").text == "Edited image for frame f12"
+    edited = tmp_path / "f12-edited.png"
+    solid_png(edited, 128, 96, (200, 40, 160))
+    el(browser, "frame-edit").send_keys(str(edited))
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#keyframes li[data-frame="12"]'), what="keyframe f12")
+    assert "f12-edited.png" in el(browser, "keyframes").text
+    # Frame f6: its image made in the page, from the sepia look's preview.
+    Select(el(browser, "look")).select_by_value("sepia")
+    browser.find_element(By.CSS_SELECTOR, '#timeline button.thumb[data-frame="6"]').click()
+    wait(
+        browser,
+        lambda d: el(d, "preview").get_attribute("data-frame") == "6"
+        and el(d, "preview").get_attribute("data-look") == "sepia",
+        what="the preview of f6",
+    )
+    assert el(browser, "use-preview").text.endswith("f6")
+    el(browser, "use-preview").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#keyframes li[data-frame="6"]'), what="keyframe f6")
+    # A keyframe past f0 needs the keyframe model, which takes a resolution.
+    assert Select(el(browser, "model")).first_selected_option.get_attribute("value") == "ray-3.2"
+    assert el(browser, "resolution").is_enabled()
+    Select(el(browser, "resolution")).select_by_value("360p")
+    Select(el(browser, "look")).select_by_value("")  # the keyframes carry the change
+    browser.execute_script("document.getElementById('quote').removeAttribute('data-credits')")
+    Select(el(browser, "mode")).select_by_value("adhere_1")
+    quoted = wait_quote(browser)
+    assert quoted == 1.5, quoted
+    before = credits_now()
+    # Without the event stream (a proxy that drops it), the page falls back to polling.
+    browser.execute_script(
+        """const real = window.fetch;
+           window.__realFetch = real;
+           window.fetch = (url, init) => String(url).endsWith('/events') ?
+             Promise.reject(new TypeError('stream blocked by the test')) : real(url, init);"""
+    )
+    el(browser, "submit").click()
+    wait_result(browser)
+    assert el(browser, "job").get_attribute("data-transport") == "polling"
+    browser.execute_script("window.fetch = window.__realFetch;")
+    gen_id = el(browser, "job-id").text
+    assert gen_id != seen["completed"]
+    e = requests.get(f"{BASE}/agents/v1/generations/{gen_id}", headers=AUTH, timeout=10).json()
+    assert e["state"] == "completed", e
+    assert e["keyframe_frames"] == [6, 12], e
+    assert e["cost"] == quoted
+    assert credits_now() == round(before - quoted, 2)
+    # Remove the keyframes and go back to ray-2 for what follows.
+    for n in ("6", "12"):
+        browser.find_element(By.CSS_SELECTOR, f'#keyframes li[data-frame="{n}"] button[aria-label^="Remove"]').click()
+    assert el(browser, "keyframes-none").is_displayed()
+    Select(el(browser, "model")).select_by_value("ray-2")
+    assert not el(browser, "resolution").is_enabled()
 
 
 def test_reload_mid_job_resumes_and_cancel_releases(browser):
@@ -247,6 +475,19 @@ def test_reload_mid_job_resumes_and_cancel_releases(browser):
     wait(browser, lambda d: el(d, "job-state").text == "working (50 %)", what="its progress")
     assert int(el(browser, "job-progress").get_attribute("value")) == 50
     assert not el(browser, "signin").is_displayed()
+    assert el(browser, "job").get_attribute("data-transport") == "events"
+    # The source clip comes back from the server, and its timeline with it.
+    wait(
+        browser,
+        lambda d: d.execute_script(
+            "const v = document.getElementById('job-source');"
+            "return v.src.startsWith('blob:') && v.readyState >= 2;"
+        ),
+        what="the source preview after reload",
+    )
+    assert el(browser, "job-source").is_displayed()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#timeline button.thumb")) == 12, what="the timeline")
+    assert el(browser, "submit").is_enabled()
 
     el(browser, "cancel").click()
     wait(browser, lambda d: el(d, "job-state").text == "failed", what="the cancelled state")
