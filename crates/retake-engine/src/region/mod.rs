@@ -1,10 +1,13 @@
 //! Small local edits carried as whole layers. Each connected part of a local edit (a badge, a
-//! sticker, a logo) follows one motion model, a map from the keyframe to the current frame
-//! built from per-frame similarities (shift, turn, change of size), each fitted robustly to the optical flow over the part and a ring around it, and is
-//! drawn from the keyframe through that one map. Per-pixel matches drift apart where the flow
-//! is poor (dark cloth, flat paint) and smear such an edit; a single map cannot, so the edit
-//! stays as crisp as it was painted, and where the map is uncertain it is wrong as a whole
-//! (slightly misplaced) rather than torn.
+//! sticker, a logo) follows one motion model, a map from the keyframe to the current frame,
+//! and is drawn from the keyframe through that one map. Each frame the map is first carried
+//! on by a similarity fitted robustly to the optical flow over the part and a ring around it
+//! (`chain`), then registered directly against the keyframe's source over the part and a
+//! wider ring (`register`: a similarity, or a homography where it fits clearly better), so
+//! that the per-frame fits' small errors do not add up to drift. Per-pixel matches drift apart
+//! where the flow is poor (dark cloth, flat paint) and smear such an edit; a single map cannot,
+//! so the edit stays as crisp as it was painted, and where the map is uncertain it is wrong as
+//! a whole (slightly misplaced) rather than torn.
 //!
 //! Where something passes in front of the part (the source there no longer looks like the
 //! keyframe's source under the map), the part is hidden, pixel by pixel, and comes back when
@@ -357,10 +360,11 @@ impl Region {
         ]
     }
 
-    /// One frame on: the flow's increment gives a first map (and the part's last registered
-    /// map a second), each is refined by registering the template against `cur` (this
-    /// frame's smoothed luma), and the better registration is kept. Where neither registers
-    /// (the part is hidden, or out of the frame) the flow's map stands.
+    /// One frame on: the flow's increment gives a first map, the part's last registered map
+    /// a second and its last closely registered one a third; each is refined by registering
+    /// the template against `cur` (this frame's levels, see `register::levels`), and the best
+    /// registration is kept, the one from the trusted map unless another is clearly better.
+    /// Where none registers (the part is hidden, or out of the frame) the flow's map stands.
     fn advance(&mut self, fwd: &FlowField, bwd: &FlowField, prev: &Plane, cur: &[Plane]) {
         let (chained, flow_ok) = chain::step(
             &self.map,
@@ -393,7 +397,7 @@ impl Region {
             if fit.map.distance(seed, self.centre, r) > bound {
                 continue;
             }
-            if k == 2 {
+            if seed.distance(&self.trusted, self.centre, r) < 0.5 {
                 from_trusted = Some(fit);
             }
             if fit.cost > LOOSE_COST {
