@@ -74,8 +74,8 @@ fn frame(k: usize) -> RgbFrame {
             };
             let grain = 8.0 * (hash(x as i64, y as i64, 100 + k as i64) - 0.5);
             let i = (y * W + x) * 3;
-            for ch in 0..3 {
-                f.data_mut()[i + ch] = (rgb[ch] + grain).round().clamp(0.0, 255.0) as u8;
+            for (o, c) in f.data_mut()[i..i + 3].iter_mut().zip(rgb) {
+                *o = (c + grain).round().clamp(0.0, 255.0) as u8;
             }
         }
     }
