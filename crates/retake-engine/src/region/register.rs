@@ -68,15 +68,21 @@ impl Model {
 }
 
 impl Template {
-    /// A template of `points` (keyframe positions and weights) on `key` (the keyframe source's
-    /// luma at working resolution, smoothed as the frames it is registered to will be).
-    /// `key` holds the keyframe's levels, coarsest first, as [`levels`] makes them.
+    /// A template of `points` (keyframe positions and weights) on `key`, the keyframe
+    /// source's luma at working resolution as [`levels`] makes it (coarsest level first). With
+    /// no level the template is empty and never registers.
     pub fn new(points: Vec<([f32; 2], f32)>, key: &[Plane], centre: [f32; 2], scale: f32) -> Self {
-        let (fine, coarse) = key.split_last().expect("at least one level");
-        let points: Vec<_> = points
-            .into_iter()
-            .map(|(p, w)| (p, w, fine.sample(p[0], p[1])))
-            .collect();
+        let (points, coarse) = match key.split_last() {
+            Some((fine, coarse)) => (
+                points
+                    .into_iter()
+                    .map(|(p, w)| (p, w, fine.sample(p[0], p[1])))
+                    .collect(),
+                coarse,
+            ),
+            None => (Vec::new(), key),
+        };
+        let points: Vec<([f32; 2], f32, f32)> = points;
         let coarse = coarse
             .iter()
             .map(|l| {
