@@ -290,7 +290,7 @@ impl Propagator {
                 self.nnf.pos.clone_from(&pos);
                 if let Some((regions, _, _)) = &mut self.regions {
                     // The parts of a local edit move as wholes, along the flow.
-                    regions.advance(&fwd, &bwd, prev);
+                    regions.advance(&fwd, &bwd, prev, &luma);
                 }
                 carried = Some((bwd, occ));
                 track = pos;
