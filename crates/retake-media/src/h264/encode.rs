@@ -107,11 +107,13 @@ pub struct EncodeSettings {
     pub encoder: EncoderKind,
     /// Frames per second (we always write 24).
     pub fps: u32,
-    /// Target bits per pixel per frame; 0.12 gives about 2.6 Mb/s at 1280×720, 24 fps.
+    /// OpenH264 only: target bits per pixel per frame; 0.12 gives about 2.6 Mb/s at
+    /// 1280×720, 24 fps (x264 targets quality: [`EncodeSettings::x264_quality`]).
     pub bits_per_pixel: f32,
     /// A keyframe every this many frames, so players can seek.
     pub keyframe_interval: u32,
-    /// Highest quantiser the rate control may use (12–51; lower is finer), a quality floor:
+    /// OpenH264 only: highest quantiser the rate control may use (12–51; lower is finer), a
+    /// quality floor:
     /// where a frame needs more bits than `bits_per_pixel` gives to stay under it, it gets
     /// them, so detailed footage costs more bytes instead of losing the detail a user painted.
     /// 0 (the default) picks it from the frame size ([`EncodeSettings::quality_cap`]).
