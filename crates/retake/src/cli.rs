@@ -72,7 +72,7 @@ pub enum Command {
         #[command(flatten)]
         look: ModifyLookArgs,
         #[command(flatten)]
-        diffusion: DiffusionArgs,
+        diffusion: Box<DiffusionArgs>,
         /// Strength: adhere_1..3 (subtle) · flex_1..3 (balanced) · reimagine_1..3 (bold).
         #[arg(long, default_value_t = Mode::default(), value_parser = parse_mode)]
         mode: Mode,

@@ -137,6 +137,8 @@ impl H264Decoder {
             self.annexb.extend_from_slice(nal);
             pos += len;
         }
+        // One arm without the `ffmpeg` feature, two with it.
+        #[allow(clippy::infallible_destructuring_match)]
         let inner = match &mut self.inner {
             Backend::OpenH264(d) => d,
             #[cfg(feature = "ffmpeg")]
@@ -169,6 +171,8 @@ impl H264Decoder {
 
     /// Drains the pictures still held for reordering.
     pub fn flush(&mut self, out: &mut Vec<Picture>) {
+        // One arm without the `ffmpeg` feature, two with it.
+        #[allow(clippy::infallible_destructuring_match)]
         let inner = match &mut self.inner {
             Backend::OpenH264(d) => d,
             #[cfg(feature = "ffmpeg")]
