@@ -9,6 +9,8 @@
 # requests (what Segmind's sample code uses), pytest, schemathesis (the service's client and
 # API-fuzzing tests), selenium (the studio's browser test) and moto (an S3-compatible server
 # the blob tests run against).
+# With RETAKE_FFMPEG=1 it also installs what the optional `ffmpeg` feature (the x264
+# encoder) builds against: Debian's FFmpeg development packages, pkg-config and libclang.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 need=()
@@ -24,6 +26,12 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+if [ "${RETAKE_FFMPEG:-0}" = 1 ]; then
+  for pkg in libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
+    libavfilter-dev libavdevice-dev pkg-config clang libclang-dev; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
+  done
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -1,4 +1,5 @@
-//! YUV 4:2:0 ↔ RGB conversion in 16.16 fixed point, parallel over row pairs.
+//! YUV ↔ RGB conversion in 16.16 fixed point, parallel over rows: 4:2:0 both ways, 4:4:4
+//! (and 4:2:2) for the optional x264 encoder and the decoders that come with it.
 
 use rayon::prelude::*;
 
@@ -77,6 +78,37 @@ pub fn yuv420_to_rgb(
     spec: ColorSpec,
     out: &mut [u8],
 ) {
+    yuv_to_rgb(
+        width,
+        height,
+        y,
+        y_stride,
+        u,
+        v,
+        uv_stride,
+        (1, 1),
+        spec,
+        out,
+    );
+}
+
+/// Converts planar YUV with chroma subsampled by `1 << shift.0` horizontally and
+/// `1 << shift.1` vertically ((1, 1) is 4:2:0, (1, 0) 4:2:2, (0, 0) 4:4:4) to an RGB frame;
+/// subsampled chroma is upsampled by replication.
+#[allow(clippy::too_many_arguments)]
+pub fn yuv_to_rgb(
+    width: usize,
+    height: usize,
+    y: &[u8],
+    y_stride: usize,
+    u: &[u8],
+    v: &[u8],
+    uv_stride: usize,
+    shift: (u32, u32),
+    spec: ColorSpec,
+    out: &mut [u8],
+) {
+    let (sx, sy) = shift;
     let (kr, kb) = spec.matrix.kr_kb();
     let kg = 1.0 - kr - kb;
     let (ys, cs, yo) = if spec.full_range {
@@ -95,11 +127,11 @@ pub fn yuv420_to_rgb(
         .take(height)
         .for_each(|(row, line)| {
             let yrow = &y[row * y_stride..row * y_stride + width];
-            let crow = (row / 2) * uv_stride;
+            let crow = (row >> sy) * uv_stride;
             for x in 0..width {
                 let yy = (yrow[x] as i32 - yo) * y_mul;
-                let cu = u[crow + x / 2] as i32 - 128;
-                let cv = v[crow + x / 2] as i32 - 128;
+                let cu = u[crow + (x >> sx)] as i32 - 128;
+                let cv = v[crow + (x >> sx)] as i32 - 128;
                 let px = &mut line[x * 3..x * 3 + 3];
                 px[0] = clamp(yy + r_v * cv);
                 px[1] = clamp(yy - g_u * cu - g_v * cv);
@@ -162,6 +194,48 @@ pub fn rgb_to_i420(frame: &RgbFrame, spec: ColorSpec, out: &mut I420) {
         });
 }
 
+/// Converts an RGB frame to planar YUV 4:4:4 (`width * height` bytes per plane, Y then U
+/// then V) with the same matrix and rounding as [`rgb_to_i420`], chroma kept at every pixel.
+pub fn rgb_to_i444(frame: &RgbFrame, spec: ColorSpec, out: &mut Vec<u8>) {
+    let w = frame.width() as usize;
+    let h = frame.height() as usize;
+    out.resize(3 * w * h, 0);
+    let (kr, kb) = spec.matrix.kr_kb();
+    let kg = 1.0 - kr - kb;
+    let (ys, cs, yo) = if spec.full_range {
+        (1.0, 1.0, 0)
+    } else {
+        (219.0 / 255.0, 224.0 / 255.0, 16)
+    };
+    let c = |v: f64| (v * ONE).round() as i32;
+    let (yr, yg, yb) = (c(kr * ys), c(kg * ys), c(kb * ys));
+    let ur = c(-kr / (2.0 * (1.0 - kb)) * cs);
+    let ug = c(-kg / (2.0 * (1.0 - kb)) * cs);
+    let ub = c(0.5 * cs);
+    let vr = c(0.5 * cs);
+    let vg = c(-kg / (2.0 * (1.0 - kr)) * cs);
+    let vb = c(-kb / (2.0 * (1.0 - kr)) * cs);
+    let rgb = frame.data();
+    let (luma, chroma) = out.split_at_mut(w * h);
+    let (u_plane, v_plane) = chroma.split_at_mut(w * h);
+    luma.par_chunks_mut(w)
+        .zip(u_plane.par_chunks_mut(w))
+        .zip(v_plane.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(row, ((yrow, urow), vrow))| {
+            for x in 0..w {
+                let px = (row * w + x) * 3;
+                let (r, g, b) = (rgb[px] as i32, rgb[px + 1] as i32, rgb[px + 2] as i32);
+                let yy = (yr * r + yg * g + yb * b + (1 << 15)) >> 16;
+                let uu = (ur * r + ug * g + ub * b + (1 << 15)) >> 16;
+                let vv = (vr * r + vg * g + vb * b + (1 << 15)) >> 16;
+                yrow[x] = (yy + yo).clamp(0, 255) as u8;
+                urow[x] = (uu + 128).clamp(0, 255) as u8;
+                vrow[x] = (vv + 128).clamp(0, 255) as u8;
+            }
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +275,35 @@ mod tests {
                 assert!(e < 3.0, "{matrix:?} full={full_range}: mean error {e}");
             }
         }
+    }
+
+    #[test]
+    fn full_chroma_round_trip_keeps_saturated_edges() {
+        // Alternating saturated red and blue columns: 4:2:0 averages them to purple, 4:4:4
+        // must give both back to within rounding.
+        let mut data = Vec::new();
+        for i in 0..(16 * 8) {
+            data.extend_from_slice(if i % 2 == 0 {
+                &[230, 20, 20]
+            } else {
+                &[20, 20, 230]
+            });
+        }
+        let frame = RgbFrame::from_raw(16, 8, data).unwrap();
+        let mut yuv = Vec::new();
+        rgb_to_i444(&frame, ColorSpec::OUTPUT, &mut yuv);
+        let (y, c) = yuv.split_at(16 * 8);
+        let (u, v) = c.split_at(16 * 8);
+        let mut back = vec![0u8; 16 * 8 * 3];
+        yuv_to_rgb(16, 8, y, 16, u, v, 16, (0, 0), ColorSpec::OUTPUT, &mut back);
+        let worst = frame
+            .data()
+            .iter()
+            .zip(&back)
+            .map(|(&a, &b)| (a as i32 - b as i32).abs())
+            .max()
+            .unwrap();
+        assert!(worst <= 2, "worst channel error {worst}");
     }
 
     #[test]

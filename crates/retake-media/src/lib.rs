@@ -1,7 +1,8 @@
 //! Media foundation for retake: probe, decode, retime to 24 fps, resize, encode and mux.
 //!
 //! Everything here is pure Rust plus OpenH264 compiled from source, so a plain `cargo build`
-//! is enough on a fresh machine. Frames stream through one at a time: memory stays at a few
+//! is enough on a fresh machine; the optional `ffmpeg` feature adds libx264 encoding and
+//! FFmpeg decoding through the system's FFmpeg libraries. Frames stream through one at a time: memory stays at a few
 //! frames whatever the clip's length.
 
 pub mod color;
@@ -24,7 +25,7 @@ mod writer;
 
 pub use error::{Limit, MediaError, Result};
 pub use frame::RgbFrame;
-pub use h264::encode::EncodeSettings;
+pub use h264::encode::{EncodeSettings, EncoderKind};
 pub use image_io::{decode_image, load_image, save_png};
 pub use limits::Limits;
 pub use probe::{probe, AudioInfo, OutputInfo, ProbeInfo, VideoInfo};

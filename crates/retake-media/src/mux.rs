@@ -86,6 +86,8 @@ pub struct Mp4Writer {
     sample_buf: Vec<u8>,
     /// Set once the file has been renamed into place, so `Drop` leaves it alone.
     finished: bool,
+    /// The compressor name in the video sample description.
+    compressor: &'static str,
 }
 
 impl Mp4Writer {
@@ -134,7 +136,13 @@ impl Mp4Writer {
             last: Last::None,
             sample_buf: Vec::new(),
             finished: false,
+            compressor: "retake (OpenH264)",
         })
+    }
+
+    /// Names the encoder in the video sample description (31 bytes at most are kept).
+    pub fn set_compressor_name(&mut self, name: &'static str) {
+        self.compressor = name;
     }
 
     /// Appends sample bytes to the data file and returns the offset they start at.
@@ -331,7 +339,7 @@ impl Mp4Writer {
         let cfg = self.video_cfg;
         let sps = self.sps.as_deref().unwrap_or_default();
         let pps = self.pps.as_deref().unwrap_or_default();
-        let mut stbl = boxes::stsd(&boxes::avc1(cfg, sps, pps));
+        let mut stbl = boxes::stsd(&boxes::avc1(cfg, sps, pps, self.compressor));
         stbl.extend_from_slice(&self.video.stbl_tables(true, base, co64));
         let mut minf = boxes::vmhd();
         minf.extend_from_slice(&boxes::dinf());

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::color::{yuv420_to_rgb, ColorSpec, Matrix};
+use crate::color::{yuv_to_rgb, ColorSpec, Matrix};
 use crate::demux::{AudioTrack, Codec, Demuxer};
 use crate::h264::decode::{H264Decoder, Picture};
 use crate::probe::{probe_demuxer, unsupported_codec_message, ProbeInfo};
@@ -220,7 +220,7 @@ impl VideoReader {
     fn convert(&mut self, pic: &Picture) -> Result<RgbFrame> {
         let (w, h) = (pic.width, pic.height);
         let mut rgb = vec![0u8; w * h * 3];
-        yuv420_to_rgb(
+        yuv_to_rgb(
             w,
             h,
             &pic.y,
@@ -228,6 +228,7 @@ impl VideoReader {
             &pic.u,
             &pic.v,
             pic.chroma_width(),
+            pic.chroma_shift,
             self.spec,
             &mut rgb,
         );

@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::demux::Sample;
-use crate::h264::encode::{EncodeSettings, H264Encoder};
+use crate::h264::encode::{EncodeSettings, Packet, VideoEncoder};
 use crate::mux::{AudioTrackConfig, Mp4Writer, VideoTrackConfig};
 use crate::reader::AudioSource;
 use crate::{MediaError, Result, RgbFrame};
@@ -47,12 +47,15 @@ impl AudioCopy {
 
 /// Writes frames to an MP4. Nothing appears at the final path until [`VideoWriter::finish`].
 pub struct VideoWriter {
-    encoder: H264Encoder,
+    encoder: VideoEncoder,
     mux: Mp4Writer,
     audio: Option<AudioCopy>,
     fps: u32,
+    /// Frames pushed.
     frames: u64,
-    buf: Vec<u8>,
+    /// Frames written to the file (the encoder may hold a few for its look-ahead).
+    written: u64,
+    packets: Vec<Packet>,
 }
 
 impl VideoWriter {
@@ -64,7 +67,7 @@ impl VideoWriter {
         audio: Option<&AudioSource>,
         settings: EncodeSettings,
     ) -> Result<Self> {
-        let encoder = H264Encoder::new(width, height, settings)?;
+        let encoder = VideoEncoder::new(width, height, settings)?;
         let audio_config = audio.map(|a| AudioTrackConfig {
             sample_rate: a.track.timescale,
             channels: a.track.channels,
@@ -88,7 +91,7 @@ impl VideoWriter {
             }),
             None => None,
         };
-        let mux = Mp4Writer::create(
+        let mut mux = Mp4Writer::create(
             path,
             VideoTrackConfig {
                 width,
@@ -97,26 +100,36 @@ impl VideoWriter {
             },
             audio_config,
         )?;
+        mux.set_compressor_name(encoder.label());
         Ok(Self {
             encoder,
             mux,
             audio: audio_copy,
             fps: settings.fps,
             frames: 0,
-            buf: Vec::new(),
+            written: 0,
+            packets: Vec::new(),
         })
     }
 
     /// Encodes and writes the next frame.
     pub fn push(&mut self, frame: &RgbFrame) -> Result<()> {
-        // Interleave: audio that starts before this frame goes first.
-        let now = self.frames as f64 / self.fps as f64;
-        if let Some(a) = self.audio.as_mut() {
-            a.copy_until(now, &mut self.mux)?;
-        }
-        let key = self.encoder.encode(frame, &mut self.buf)?;
-        self.mux.write_video(&self.buf, key)?;
+        self.encoder.encode(frame, &mut self.packets)?;
         self.frames += 1;
+        self.write_packets()
+    }
+
+    /// Writes the coded frames the encoder has given back, each after the audio that starts
+    /// before it.
+    fn write_packets(&mut self) -> Result<()> {
+        for p in std::mem::take(&mut self.packets) {
+            let now = self.written as f64 / self.fps as f64;
+            if let Some(a) = self.audio.as_mut() {
+                a.copy_until(now, &mut self.mux)?;
+            }
+            self.mux.write_video(&p.data, p.key)?;
+            self.written += 1;
+        }
         Ok(())
     }
 
@@ -131,6 +144,14 @@ impl VideoWriter {
             return Err(MediaError::InvalidArgument(
                 "no frames were written; refusing to create an empty video".into(),
             ));
+        }
+        self.encoder.finish(&mut self.packets)?;
+        self.write_packets()?;
+        if self.written != self.frames {
+            return Err(MediaError::Encode(format!(
+                "the encoder gave back {} of {} frames",
+                self.written, self.frames
+            )));
         }
         let end = self.frames as f64 / self.fps as f64;
         if let Some(a) = self.audio.as_mut() {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use retake_diffusion::{ComputeDType, DeviceChoice, VaeChoice};
 use retake_engine::{Mode, Profile};
-use retake_media::{Limits, Resolution, SizeCap};
+use retake_media::{EncodeSettings, EncoderKind, Limits, Resolution, SizeCap};
 use retake_pipeline::looks::LookName;
 use retake_pipeline::KeyframeAt;
 
@@ -72,7 +72,7 @@ pub enum Command {
         #[command(flatten)]
         look: ModifyLookArgs,
         #[command(flatten)]
-        diffusion: DiffusionArgs,
+        diffusion: Box<DiffusionArgs>,
         /// Strength: adhere_1..3 (subtle) · flex_1..3 (balanced) · reimagine_1..3 (bold).
         #[arg(long, default_value_t = Mode::default(), value_parser = parse_mode)]
         mode: Mode,
@@ -93,6 +93,8 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        encoder: EncoderArgs,
     },
     /// Style an image with a built-in look (no model needed); `retake looks` lists them.
     Look {
@@ -182,6 +184,8 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        encoder: EncoderArgs,
     },
     /// Run the HTTP service (Luma- and Segmind-compatible API) with in-process workers.
     Serve(crate::commands::serve::ServeArgs),
@@ -258,6 +262,37 @@ pub struct HslArgs {
     /// Recolour only: lightness change, -1 (black) to 1 (white); default 0.
     #[arg(long, value_name = "L", allow_negative_numbers = true)]
     pub lightness: Option<f32>,
+}
+
+/// Which H.264 encoder writes the output.
+#[derive(Args, Debug, Clone)]
+pub struct EncoderArgs {
+    /// H.264 encoder: `openh264` (always built; Constrained Baseline), `x264` (High profile,
+    /// quality-targeted: the edited first frame comes back closer; plays everywhere) or
+    /// `x264-444` (High 4:4:4: full colour resolution, but Firefox, Safari and a default
+    /// build of retake cannot play it). x264 needs a build with `--features ffmpeg`, where
+    /// it is the default.
+    #[arg(long, env = "RETAKE_ENCODER", default_value_t = EncoderKind::default(), value_parser = parse_encoder)]
+    pub encoder: EncoderKind,
+}
+
+impl EncoderArgs {
+    /// The encoder settings these flags describe.
+    pub fn settings(&self) -> EncodeSettings {
+        EncodeSettings {
+            encoder: self.encoder,
+            ..EncodeSettings::default()
+        }
+    }
+}
+
+fn parse_encoder(s: &str) -> Result<EncoderKind, String> {
+    let kind: EncoderKind = s.parse()?;
+    kind.check_built().map_err(|e| match e {
+        retake_media::MediaError::InvalidArgument(m) => m,
+        other => other.to_string(),
+    })?;
+    Ok(kind)
 }
 
 /// Limits on accepted clips; each can also be set by environment variable.

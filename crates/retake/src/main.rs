@@ -66,6 +66,7 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             mute,
             json,
             limits,
+            encoder,
         } => commands::modify::run(
             retake_pipeline::ModifyRequest {
                 first_frame,
@@ -93,6 +94,7 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
                 seed,
                 mute,
                 limits: limits.limits(),
+                encode: encoder.settings(),
                 ..retake_pipeline::ModifyRequest::new(clip, output)
             },
             &diffusion,
@@ -140,7 +142,19 @@ fn run(cli: Cli, cancel: &AtomicBool) -> Result<(), CliError> {
             mute,
             json,
             limits,
-        } => commands::convert::run(&clip, &output, mute, json, &limits.limits(), quiet, cancel),
+            encoder,
+        } => commands::convert::run(
+            &clip,
+            &output,
+            commands::convert::ConvertOptions {
+                mute,
+                json,
+                encode: encoder.settings(),
+            },
+            &limits.limits(),
+            quiet,
+            cancel,
+        ),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Worker(args) => commands::serve::run_worker(&args),
         Command::Keys(args) => commands::keys::run(&args),

@@ -179,6 +179,54 @@ fn bad_command_lines_exit_2() {
     assert!(stderr(&o).contains("LONGxSHORT"));
 }
 
+/// Without the `ffmpeg` feature, asking for x264 is refused before any work, saying how to
+/// get it; with it, `--encoder x264-444` writes High 4:4:4 that ffmpeg reads at 24 fps.
+#[test]
+fn encoder_choice() {
+    let clip = clip_with_audio();
+    let out = scratch("encoder-choice.mp4");
+    let o = retake(&["convert", &s(&clip), "-o", &s(&out), "--encoder", "vp9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("openh264, x264 or x264-444"),
+        "{}",
+        stderr(&o)
+    );
+    let o = retake(&[
+        "convert",
+        &s(&clip),
+        "-o",
+        &s(&out),
+        "--encoder",
+        "x264-444",
+    ]);
+    if cfg!(feature = "ffmpeg") {
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v = ffprobe_json(&out, &["-show_streams"]);
+        let streams = v["streams"].as_array().unwrap();
+        let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+        assert_eq!(video["profile"], "High 4:4:4 Predictive");
+        assert_eq!(video["pix_fmt"], "yuv444p");
+        assert_eq!(video["r_frame_rate"], "24/1");
+        assert!(streams.iter().any(|s| s["codec_type"] == "audio"));
+        std::fs::remove_file(&out).unwrap();
+    } else {
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("`ffmpeg` feature"), "{e}");
+        assert!(e.contains("--encoder openh264"), "{e}");
+        assert!(!out.exists());
+        // The environment variable is checked the same way.
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_retake"))
+            .args(["convert", &s(&clip), "-o", &s(&out)])
+            .env("RETAKE_ENCODER", "x264")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("`ffmpeg` feature"));
+    }
+}
+
 #[test]
 fn unwritable_output_exits_4_or_1_without_leaving_files() {
     let clip = clip_with_audio();

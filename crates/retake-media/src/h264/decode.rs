@@ -1,4 +1,6 @@
-//! H.264 decoding with OpenH264, keeping each picture's identity through B-frame reordering.
+//! H.264 decoding with OpenH264 (or, with the `ffmpeg` feature, FFmpeg for the 4:4:4 and
+//! 4:2:2 streams OpenH264 cannot read), keeping each picture's identity through B-frame
+//! reordering.
 
 use std::ptr::null_mut;
 
@@ -19,9 +21,11 @@ pub struct Picture {
     pub width: usize,
     /// Height in pixels.
     pub height: usize,
+    /// Chroma subsampling as shifts: (1, 1) for 4:2:0, (1, 0) for 4:2:2, (0, 0) for 4:4:4.
+    pub chroma_shift: (u32, u32),
     /// Luma plane, `width * height`.
     pub y: Vec<u8>,
-    /// Cb plane, `ceil(width/2) * ceil(height/2)`.
+    /// Cb plane, [`Picture::chroma_width`] by `ceil(height / 2^chroma_shift.1)`.
     pub u: Vec<u8>,
     /// Cr plane, same size as `u`.
     pub v: Vec<u8>,
@@ -30,13 +34,20 @@ pub struct Picture {
 impl Picture {
     /// Chroma plane width.
     pub fn chroma_width(&self) -> usize {
-        self.width.div_ceil(2)
+        self.width.div_ceil(1 << self.chroma_shift.0)
     }
+}
+
+/// The library that decodes.
+enum Backend {
+    OpenH264(Box<Decoder>),
+    #[cfg(feature = "ffmpeg")]
+    Ffmpeg(Box<super::ffdecode::FfDecoder>),
 }
 
 /// An H.264 decoder fed with MP4 samples (length-prefixed NAL units).
 pub struct H264Decoder {
-    inner: Decoder,
+    inner: Backend,
     length_size: usize,
     /// SPS and PPS as Annex-B, sent before the first sample.
     header: Vec<u8>,
@@ -59,6 +70,17 @@ impl H264Decoder {
             header.extend_from_slice(&[0, 0, 0, 1]);
             header.extend_from_slice(nal);
         }
+        #[cfg(feature = "ffmpeg")]
+        if sps.needs_ffmpeg() {
+            return Ok(Self {
+                inner: Backend::Ffmpeg(Box::new(super::ffdecode::FfDecoder::new()?)),
+                length_size,
+                header,
+                header_sent: false,
+                sps,
+                annexb: Vec::new(),
+            });
+        }
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
         let mut inner = Decoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| MediaError::Decode(format!("cannot start the decoder: {e}")))?;
@@ -72,7 +94,7 @@ impl H264Decoder {
                 .set_option(DECODER_OPTION_ERROR_CON_IDC, (&raw mut ec).cast());
         }
         Ok(Self {
-            inner,
+            inner: Backend::OpenH264(Box::new(inner)),
             length_size,
             header,
             header_sent: false,
@@ -115,6 +137,13 @@ impl H264Decoder {
             self.annexb.extend_from_slice(nal);
             pos += len;
         }
+        // One arm without the `ffmpeg` feature, two with it.
+        #[allow(clippy::infallible_destructuring_match)]
+        let inner = match &mut self.inner {
+            Backend::OpenH264(d) => d,
+            #[cfg(feature = "ffmpeg")]
+            Backend::Ffmpeg(d) => return d.decode(&self.annexb, tag, out),
+        };
         let mut dst = [null_mut::<u8>(); 3];
         let mut info = SBufferInfo {
             uiInBsTimeStamp: tag,
@@ -122,7 +151,7 @@ impl H264Decoder {
         };
         // SAFETY: pointers are valid for the call; OpenH264 fills `dst`/`info`.
         let state = unsafe {
-            self.inner.raw_api().decode_frame_no_delay(
+            inner.raw_api().decode_frame_no_delay(
                 self.annexb.as_ptr(),
                 self.annexb.len() as i32,
                 dst.as_mut_ptr(),
@@ -142,10 +171,17 @@ impl H264Decoder {
 
     /// Drains the pictures still held for reordering.
     pub fn flush(&mut self, out: &mut Vec<Picture>) {
+        // One arm without the `ffmpeg` feature, two with it.
+        #[allow(clippy::infallible_destructuring_match)]
+        let inner = match &mut self.inner {
+            Backend::OpenH264(d) => d,
+            #[cfg(feature = "ffmpeg")]
+            Backend::Ffmpeg(d) => return d.flush(out),
+        };
         let mut remaining: i32 = 0;
         // SAFETY: matching option id and pointer type.
         unsafe {
-            self.inner.raw_api().get_option(
+            inner.raw_api().get_option(
                 DECODER_OPTION_NUM_OF_FRAMES_REMAINING_IN_BUFFER,
                 (&raw mut remaining).cast(),
             );
@@ -155,9 +191,7 @@ impl H264Decoder {
             let mut info = SBufferInfo::default();
             // SAFETY: as above.
             unsafe {
-                self.inner
-                    .raw_api()
-                    .flush_frame(dst.as_mut_ptr(), &raw mut info);
+                inner.raw_api().flush_frame(dst.as_mut_ptr(), &raw mut info);
             }
             if let Some(p) = picture_from(&dst, &info) {
                 out.push(p);
@@ -195,6 +229,7 @@ fn picture_from(dst: &[*mut u8; 3], info: &SBufferInfo) -> Option<Picture> {
         tag: info.uiOutYuvTimeStamp,
         width: w,
         height: h,
+        chroma_shift: (1, 1),
         y: copy(dst[0], ys, w, h),
         u: copy(dst[1], cs, cw, ch),
         v: copy(dst[2], cs, cw, ch),

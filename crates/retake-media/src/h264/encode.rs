@@ -1,4 +1,5 @@
-//! H.264 encoding with OpenH264: RGB frames in, Annex-B access units out.
+//! H.264 encoding: RGB frames in, Annex-B access units out. OpenH264 (always built) or, with
+//! the `ffmpeg` feature, libx264 ([`super::x264`]); [`EncoderKind`] picks one at run time.
 
 use openh264::encoder::{
     Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
@@ -19,20 +20,109 @@ fn qp_cap(qp: u8) -> u8 {
     qp.clamp(MIN_QP, 51)
 }
 
+/// Which H.264 encoder writes the output. The default is x264 (4:2:0) in a build with the
+/// `ffmpeg` feature and OpenH264 otherwise: both play in every browser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum EncoderKind {
+    /// OpenH264, Constrained Baseline, 4:2:0: always built, plays everywhere.
+    #[serde(rename = "openh264")]
+    OpenH264,
+    /// libx264, High profile, 4:2:0, quality-targeted: plays everywhere (`ffmpeg` feature).
+    #[serde(rename = "x264")]
+    X264,
+    /// libx264, High 4:4:4 Predictive: full colour resolution, so a painted edge keeps its
+    /// colour at small sizes, but most browsers (Firefox, Safari) and OpenH264 itself do not
+    /// decode it (`ffmpeg` feature).
+    #[serde(rename = "x264-444")]
+    X264Yuv444,
+}
+
+impl Default for EncoderKind {
+    fn default() -> Self {
+        if cfg!(feature = "ffmpeg") {
+            EncoderKind::X264
+        } else {
+            EncoderKind::OpenH264
+        }
+    }
+}
+
+impl EncoderKind {
+    /// Every encoder by its name.
+    pub const ALL: [EncoderKind; 3] = [
+        EncoderKind::OpenH264,
+        EncoderKind::X264,
+        EncoderKind::X264Yuv444,
+    ];
+
+    /// The name a user gives (`openh264`, `x264`, `x264-444`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EncoderKind::OpenH264 => "openh264",
+            EncoderKind::X264 => "x264",
+            EncoderKind::X264Yuv444 => "x264-444",
+        }
+    }
+
+    /// Whether this build has the encoder.
+    pub fn is_built(self) -> bool {
+        self == EncoderKind::OpenH264 || cfg!(feature = "ffmpeg")
+    }
+
+    /// `Ok` when this build has the encoder; otherwise an error that says how to get it.
+    pub fn check_built(self) -> Result<()> {
+        if self.is_built() {
+            return Ok(());
+        }
+        Err(MediaError::InvalidArgument(format!(
+            "the {} encoder is not in this build of retake: it needs the `ffmpeg` feature \
+             (`cargo build --release --features ffmpeg` with Debian's FFmpeg development \
+             packages; see the README's \"Encoders\"), or use `--encoder openh264`",
+            self.name()
+        )))
+    }
+}
+
+impl std::fmt::Display for EncoderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for EncoderKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown encoder '{s}': use openh264, x264 or x264-444"))
+    }
+}
+
 /// Encoder settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EncodeSettings {
+    /// Which encoder.
+    pub encoder: EncoderKind,
     /// Frames per second (we always write 24).
     pub fps: u32,
-    /// Target bits per pixel per frame; 0.12 gives about 2.6 Mb/s at 1280×720, 24 fps.
+    /// OpenH264 only: target bits per pixel per frame; 0.12 gives about 2.6 Mb/s at
+    /// 1280×720, 24 fps (x264 targets quality: [`EncodeSettings::x264_quality`]).
     pub bits_per_pixel: f32,
     /// A keyframe every this many frames, so players can seek.
     pub keyframe_interval: u32,
-    /// Highest quantiser the rate control may use (12–51; lower is finer), a quality floor:
+    /// OpenH264 only: highest quantiser the rate control may use (12–51; lower is finer), a
+    /// quality floor:
     /// where a frame needs more bits than `bits_per_pixel` gives to stay under it, it gets
     /// them, so detailed footage costs more bytes instead of losing the detail a user painted.
     /// 0 (the default) picks it from the frame size ([`EncodeSettings::quality_cap`]).
     pub max_qp: u8,
+    /// x264 only: its constant rate factor for the clip (lower is finer); 0 (the default)
+    /// picks it from the frame size ([`EncodeSettings::x264_quality`]).
+    pub crf: f32,
+    /// x264 only: the fixed quantiser of frame 0, the edited frame (0: from the frame size).
+    pub first_qp: u8,
 }
 
 impl Default for EncodeSettings {
@@ -42,6 +132,9 @@ impl Default for EncodeSettings {
             bits_per_pixel: 0.12,
             keyframe_interval: 48,
             max_qp: 0,
+            encoder: EncoderKind::default(),
+            crf: 0.0,
+            first_qp: 0,
         }
     }
 }
@@ -63,6 +156,107 @@ impl EncodeSettings {
             20
         } else {
             22
+        }
+    }
+
+    /// x264's rate factor for the clip and quantiser for frame 0 at `width`×`height`:
+    /// `crf` and `first_qp` where set, otherwise what keeps frame 0 at 40 dB PSNR or more
+    /// where the chroma format allows it (measured in BENCHMARKS.md, "Output fidelity"). 4:2:0
+    /// cannot get there below 640×480 whatever the quantiser (a painted edge's colour is
+    /// halved in both directions); there frame 0 gets the finest quantiser that still pays.
+    pub fn x264_quality(&self, width: u32, height: u32) -> (f32, u8) {
+        let px = width as u64 * height as u64;
+        let full_chroma = self.encoder == EncoderKind::X264Yuv444;
+        let (crf, first_qp) = match (px, full_chroma) {
+            (..=76_800, false) => (16.0, 12),
+            (..=76_800, true) => (16.0, 14),
+            (..=307_200, false) => (18.0, 12),
+            (..=307_200, true) => (18.0, 16),
+            (_, false) => (20.0, 16),
+            (_, true) => (20.0, 18),
+        };
+        let crf = if self.crf > 0.0 { self.crf } else { crf };
+        let first_qp = if self.first_qp > 0 {
+            self.first_qp.min(51)
+        } else {
+            first_qp
+        };
+        (crf, first_qp)
+    }
+
+    /// x264's speed preset: `veryfast` encodes 720p at about OpenH264's speed, 3–4× faster
+    /// than `medium`; frame 0 has a fixed quantiser, so the preset changes its size, not its
+    /// fidelity.
+    pub fn x264_preset(&self) -> &'static str {
+        "veryfast"
+    }
+}
+
+/// A coded frame: Annex-B bytes and whether it is a keyframe.
+pub(crate) struct Packet {
+    pub data: Vec<u8>,
+    pub key: bool,
+}
+
+/// The encoder a writer drives, whichever it is.
+pub(crate) enum VideoEncoder {
+    OpenH264(Box<H264Encoder>),
+    #[cfg(feature = "ffmpeg")]
+    X264(Box<super::x264::X264Encoder>),
+}
+
+impl VideoEncoder {
+    /// Starts the encoder `settings.encoder` names, or says why this build has none.
+    pub fn new(width: u32, height: u32, settings: EncodeSettings) -> Result<Self> {
+        settings.encoder.check_built()?;
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+            return Err(MediaError::InvalidArgument(format!(
+                "the encoder needs even, non-zero dimensions, got {width}x{height}"
+            )));
+        }
+        match settings.encoder {
+            #[cfg(feature = "ffmpeg")]
+            EncoderKind::X264 | EncoderKind::X264Yuv444 => Ok(VideoEncoder::X264(Box::new(
+                super::x264::X264Encoder::new(width, height, settings)?,
+            ))),
+            _ => Ok(VideoEncoder::OpenH264(Box::new(H264Encoder::new(
+                width, height, settings,
+            )?))),
+        }
+    }
+
+    /// Encodes one frame; the coded frames ready now are appended to `out`.
+    pub fn encode(&mut self, frame: &RgbFrame, out: &mut Vec<Packet>) -> Result<()> {
+        match self {
+            VideoEncoder::OpenH264(e) => {
+                let mut data = Vec::new();
+                let key = e.encode(frame, &mut data)?;
+                out.push(Packet { data, key });
+                Ok(())
+            }
+            #[cfg(feature = "ffmpeg")]
+            VideoEncoder::X264(e) => e.encode(frame, out),
+        }
+    }
+
+    /// Ends the stream; frames the encoder still holds are appended to `out`.
+    pub fn finish(&mut self, out: &mut Vec<Packet>) -> Result<()> {
+        match self {
+            VideoEncoder::OpenH264(_) => {
+                let _ = out;
+                Ok(())
+            }
+            #[cfg(feature = "ffmpeg")]
+            VideoEncoder::X264(e) => e.finish(out),
+        }
+    }
+
+    /// The name written into the file's sample description.
+    pub fn label(&self) -> &'static str {
+        match self {
+            VideoEncoder::OpenH264(_) => "retake (OpenH264)",
+            #[cfg(feature = "ffmpeg")]
+            VideoEncoder::X264(_) => "retake (x264)",
         }
     }
 }

@@ -2,4 +2,8 @@
 
 pub mod decode;
 pub mod encode;
+#[cfg(feature = "ffmpeg")]
+mod ffdecode;
 pub mod sps;
+#[cfg(feature = "ffmpeg")]
+mod x264;

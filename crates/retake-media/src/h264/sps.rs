@@ -29,6 +29,24 @@ pub struct Sps {
 }
 
 impl Sps {
+    /// Whether OpenH264 decodes this stream: 8-bit, progressive, 4:2:0, no 4:4:4 tools.
+    pub fn openh264_decodes(&self) -> bool {
+        self.bit_depth == 8
+            && self.frame_mbs_only
+            && self.chroma_format_idc == 1
+            && !matches!(self.profile_idc, 244 | 44)
+    }
+
+    /// Whether this stream goes to FFmpeg's decoder instead (`ffmpeg` feature): 8-bit
+    /// progressive 4:2:2 and 4:4:4, such as what `--encoder x264-444` writes.
+    pub fn needs_ffmpeg(&self) -> bool {
+        cfg!(feature = "ffmpeg")
+            && !self.openh264_decodes()
+            && self.bit_depth == 8
+            && self.frame_mbs_only
+            && matches!(self.chroma_format_idc, 1..=3)
+    }
+
     /// A human name for the profile, e.g. "High" or "Constrained Baseline".
     pub fn profile_name(&self) -> String {
         match self.profile_idc {
@@ -50,8 +68,11 @@ impl Sps {
         format!("{}.{}", self.level_idc / 10, self.level_idc % 10)
     }
 
-    /// Why OpenH264 cannot decode this stream, if it cannot.
+    /// Why this build cannot decode this stream, if it cannot.
     pub fn unsupported_reason(&self) -> Option<String> {
+        if self.needs_ffmpeg() {
+            return None;
+        }
         if self.bit_depth != 8 {
             return Some(format!(
                 "H.264 {} ({}-bit) is not supported; retake decodes 8-bit Baseline, Main and High \

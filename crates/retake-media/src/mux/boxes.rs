@@ -189,7 +189,7 @@ pub(super) fn stsd(entry: &[u8]) -> Vec<u8> {
 }
 
 /// The `avc1` sample entry with its `avcC` (one SPS, one PPS) and a square-pixel `pasp`.
-pub(super) fn avc1(cfg: VideoTrackConfig, sps: &[u8], pps: &[u8]) -> Vec<u8> {
+pub(super) fn avc1(cfg: VideoTrackConfig, sps: &[u8], pps: &[u8], compressor: &str) -> Vec<u8> {
     let mut p = Vec::with_capacity(128 + sps.len() + pps.len());
     p.zeros(6);
     p.u16(1); // data_reference_index
@@ -201,7 +201,7 @@ pub(super) fn avc1(cfg: VideoTrackConfig, sps: &[u8], pps: &[u8]) -> Vec<u8> {
     p.zeros(4);
     p.u16(1); // frame_count
     let mut name = [0u8; 32];
-    let label = b"retake (OpenH264)";
+    let label = &compressor.as_bytes()[..compressor.len().min(31)];
     name[0] = label.len() as u8;
     name[1..=label.len()].copy_from_slice(label);
     p.extend_from_slice(&name);
@@ -220,6 +220,16 @@ pub(super) fn avc1(cfg: VideoTrackConfig, sps: &[u8], pps: &[u8]) -> Vec<u8> {
     avcc.push(1); // one PPS
     avcc.u16(pps.len() as u16);
     avcc.extend_from_slice(pps);
+    // High profiles (x264's output) add chroma format and bit depths (ISO/IEC 14496-15).
+    if let Ok(s) = crate::h264::sps::parse_sps(sps) {
+        if matches!(s.profile_idc, 100 | 110 | 122 | 144 | 244) {
+            let depth = s.bit_depth.saturating_sub(8).min(7) as u8;
+            avcc.push(0xfc | (s.chroma_format_idc.min(3) as u8));
+            avcc.push(0xf8 | depth);
+            avcc.push(0xf8 | depth);
+            avcc.push(0); // no SPS extensions
+        }
+    }
     p.extend_from_slice(&boxed(b"avcC", &avcc));
     let mut pasp = Vec::with_capacity(8);
     pasp.u32(1);

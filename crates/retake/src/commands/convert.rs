@@ -3,17 +3,26 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use retake_media::{transcode, Limits, MediaError, TranscodeOptions, VideoReader};
+use retake_media::{transcode, EncodeSettings, Limits, MediaError, TranscodeOptions, VideoReader};
 
 use crate::exit::{input_error, CliError};
 use crate::progress::frames_bar;
+
+/// How `retake convert` writes its output.
+pub struct ConvertOptions {
+    /// Drop the audio.
+    pub mute: bool,
+    /// Print a JSON report when done.
+    pub json: bool,
+    /// The encoder and its settings.
+    pub encode: EncodeSettings,
+}
 
 /// Re-encodes `clip` to `output` as retake writes every output.
 pub fn run(
     clip: &Path,
     output: &Path,
-    mute: bool,
-    json: bool,
+    opts: ConvertOptions,
     limits: &Limits,
     quiet: bool,
     cancel: &AtomicBool,
@@ -22,8 +31,8 @@ pub fn run(
     let reader = VideoReader::open(clip, limits).map_err(input_error)?;
     let bar = frames_bar(reader.frame_count(), "convert", quiet);
     let options = TranscodeOptions {
-        mute,
-        ..Default::default()
+        mute: opts.mute,
+        encode: opts.encode,
     };
     let report = transcode::<MediaError, _>(
         reader,
@@ -35,7 +44,7 @@ pub fn run(
     )
     .map_err(CliError::from_media)?;
     bar.finish_and_clear();
-    if json {
+    if opts.json {
         let text =
             serde_json::to_string_pretty(&report).map_err(|e| CliError::internal(e.into()))?;
         println!("{text}");

@@ -13,6 +13,7 @@ pub fn retake(a: &[&str]) -> Output {
         .env_remove("RETAKE_MAX_DURATION_S")
         .env_remove("RETAKE_MAX_BYTES")
         .env_remove("RETAKE_SIZE_CAP")
+        .env_remove("RETAKE_ENCODER")
         .output()
         .expect("cannot run retake")
 }
