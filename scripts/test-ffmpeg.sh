@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The optional `ffmpeg` feature (the x264 encoder and FFmpeg decoder): lints and tests the
-# crates that have it, built with it. Not part of CI (`.ci/run`): it needs Debian's FFmpeg
-# development packages and libclang (installed here through setup.sh) and adds a few minutes
-# of building; run it after touching the encoders, the reader or the muxer.
+# crates that have it, built with it. CI (scripts/test.sh) runs only the encoders' own tests
+# with the feature; this runs everything with it (a few minutes more of building): run it after
+# touching the encoders, the reader or the muxer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RETAKE_FFMPEG=1 bash scripts/setup.sh
