@@ -45,17 +45,27 @@ EDIT_THRESHOLD = 20.0  # mean |edited - source| (0-255) that makes a pixel part 
 OCCLUDED = 40.0  # mean |source_k - warped source_0| past which a tracked pixel is hidden
 
 
-def recolour_dark_full(a):
-    """The cup edit over the whole frame (the cup is the only dark object in that clip)."""
+SKIN = 18.0  # red minus blue (0-255) past which a dark pixel is skin, not the black cup
+
+
+def recolour_cup(a):
+    """The cup edit wherever the cup is in a frame: every dark pixel recoloured, as edits.py
+    does inside its box on frame 0, except skin. The shaded underside of the forearm holding
+    the cup is dark too and reaches the frame's right edge; the user's edit never touched it,
+    and counting it made frame 0's own edit score 0.57 against this truth (0.99 without it)."""
     from PIL import Image
 
     img = Image.fromarray(a.astype(np.uint8))
     h, w = a.shape[:2]
-    return np.asarray(recolour_dark(img, (0, 0, w, h), (40, 90, 230))).astype(np.float32)
+    out = np.asarray(recolour_dark(img, (0, 0, w, h), (40, 90, 230))).astype(np.float32)
+    a = a.astype(np.float32)
+    skin = (a[..., 0] - a[..., 2]) > SKIN
+    out[skin] = a[skin]
+    return out
 
 
 # Edits that are a function of the pixel: the truth in frame k is the edit applied to it.
-PER_PIXEL = {"cup": recolour_dark_full}
+PER_PIXEL = {"cup": recolour_cup}
 
 
 def make(clip, source, out):
