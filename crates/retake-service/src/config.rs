@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use retake_media::{Limits, Resolution, SizeCap};
+use retake_media::{EncoderKind, Limits, Resolution, SizeCap};
 use retake_pipeline::{ComputeDType, DeviceChoice, EngineOptions, VaeChoice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -169,6 +169,10 @@ pub struct ServiceConfig {
     /// Autoencoder for keyframes: `auto` (the model's tiny one when it has one), `full`,
     /// `tiny`, or an autoencoder folder.
     pub diffusion_vae: String,
+    /// Video encoder of the outputs: `auto` (this build's default: `openh264`, or `x264` in a
+    /// build with the `ffmpeg` feature), `openh264`, `x264`, `x264-444` (the last two need
+    /// that feature; see the README's "Encoders").
+    pub encoder: String,
     /// Every model's longest clip and price (a table; it must stay the last setting, as TOML
     /// writes tables after plain values).
     pub catalogue: Catalogue,
@@ -241,6 +245,7 @@ impl Default for ServiceConfig {
             diffusion_device: "cpu".into(),
             diffusion_dtype: "auto".into(),
             diffusion_vae: "auto".into(),
+            encoder: "auto".into(),
             catalogue: Catalogue::default(),
         }
     }
@@ -324,6 +329,27 @@ pub struct LoadedConfig {
 }
 
 impl ServiceConfig {
+    /// The encoder `encoder` names, `None` for `auto` (the build's default); one this build
+    /// lacks is an error naming the setting and the way to get it.
+    pub fn encoder_kind(&self) -> Result<Option<EncoderKind>, ConfigError> {
+        if self.encoder.trim().eq_ignore_ascii_case("auto") {
+            return Ok(None);
+        }
+        let bad = |message: String| ConfigError::Invalid {
+            key: "encoder",
+            message,
+        };
+        let kind: EncoderKind = self.encoder.parse().map_err(bad)?;
+        if !kind.is_built() {
+            return Err(bad(format!(
+                "the {} encoder is not in this build of retake: it needs the `ffmpeg` feature \
+                 (see the README's \"Encoders\"); use `auto` or `openh264`",
+                kind.name()
+            )));
+        }
+        Ok(Some(kind))
+    }
+
     /// How this node runs its diffusion model; a device or precision it cannot read is an
     /// error naming the setting (`validate` calls this, so a loaded configuration has none).
     pub fn diffusion_options(&self) -> Result<EngineOptions, ConfigError> {
@@ -597,6 +623,7 @@ impl ServiceConfig {
             return bad("diffusion_size", "use 64 to 2048 pixels".into());
         }
         self.diffusion_options()?;
+        self.encoder_kind()?;
         if !(1..=1_000_000).contains(&self.max_connections) {
             return bad(
                 "max_connections",
@@ -762,6 +789,28 @@ mod tests {
             printed.contains("workers = 2  # from RETAKE_WORKERS"),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn the_encoder_setting_is_read_and_checked_against_the_build() {
+        let kind = |v: &str| {
+            ServiceConfig::load(None, env(&[("RETAKE_ENCODER", v)]))
+                .map(|l| l.config.encoder_kind().unwrap())
+        };
+        assert_eq!(kind("auto").unwrap(), None, "auto is the build's default");
+        assert_eq!(kind("OpenH264").unwrap(), Some(EncoderKind::OpenH264));
+        let e = kind("h265").unwrap_err().to_string();
+        assert!(e.contains("encoder") && e.contains("openh264, x264"), "{e}");
+        let x264 = kind("x264");
+        if EncoderKind::X264.is_built() {
+            assert_eq!(x264.unwrap(), Some(EncoderKind::X264));
+        } else {
+            let e = x264.unwrap_err().to_string();
+            assert!(
+                e.contains("encoder") && e.contains("`ffmpeg` feature"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
-use retake_media::EncoderKind;
 use retake_pipeline::{resolve_model, DiffusionEngine};
 use retake_service::{Admin, ClipPipeline, MediaPipeline, ServiceConfig, ShutdownSignal};
 
@@ -67,14 +66,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// The clip pipeline, with the diffusion model loaded once for all workers when one is set.
 fn pipeline(config: &ServiceConfig) -> Result<Arc<dyn ClipPipeline>, CliError> {
     let mut p = MediaPipeline::new(config.limits());
-    // The encoder, as for `retake modify`: RETAKE_ENCODER, or the build's default.
-    if let Some(name) = std::env::var_os("RETAKE_ENCODER") {
-        let name = name.to_string_lossy();
-        let kind: EncoderKind = name
-            .parse()
-            .map_err(|e: String| CliError::usage(anyhow!("RETAKE_ENCODER: {e}")))?;
-        kind.check_built()
-            .map_err(|e| CliError::usage(anyhow!("RETAKE_ENCODER: {e}")))?;
+    // The `encoder` setting (RETAKE_ENCODER, as for `retake modify`), or the build's default.
+    if let Some(kind) = config
+        .encoder_kind()
+        .map_err(|e| CliError::usage(e.into()))?
+    {
         p.options.encode.encoder = kind;
     }
     if let Some(dir) = &config.model_dir {
