@@ -12,6 +12,49 @@ use retake_service::MediaPipeline;
 use retake_testkit::services::{Postgres, S3Server};
 use serde_json::Value;
 
+/// A new PostgreSQL database and S3 bucket to move into, and the source settings with the S3
+/// server's endpoint and credentials added (`retake migrate` reads them from there).
+async fn new_stores(
+    source: &retake_service::ServiceConfig,
+    bucket: &str,
+) -> (retake_service::ServiceConfig, String, String) {
+    let (pg, s3) = tokio::task::spawn_blocking(|| (Postgres::shared(), S3Server::shared()))
+        .await
+        .unwrap();
+    let db = tokio::task::spawn_blocking(move || pg.create_database())
+        .await
+        .unwrap();
+    s3.create_bucket(bucket);
+    let mut source = source.clone();
+    source.s3_endpoint = Some(s3.endpoint.clone());
+    source.s3_access_key_id = Some("test".into());
+    source.s3_secret_access_key = Some("test".into());
+    (source, db, s3.endpoint.clone())
+}
+
+/// A server on the moved stores, with an empty data folder.
+async fn server_on(db: &str, blobs: &str, endpoint: &str) -> TestServer {
+    let fresh = tempfile::tempdir().unwrap();
+    let mut config = test_config(fresh.path());
+    config.database_url = Some(db.to_string());
+    config.blob_store = blobs.into();
+    config.s3_endpoint = Some(endpoint.to_string());
+    config.s3_access_key_id = Some("test".into());
+    config.s3_secret_access_key = Some("test".into());
+    config.link_secret = Some("a-link-secret-of-at-least-32-characters".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server =
+        retake_service::start(config.clone(), Arc::new(MediaPipeline::default()), listener)
+            .await
+            .unwrap();
+    TestServer {
+        server: Some(server),
+        dir: fresh,
+        config,
+        http: reqwest::Client::new(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
     let mut t = TestServer::start().await;
@@ -55,17 +98,7 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
     let old_base = t.base();
     t.server.take().unwrap().shutdown().await;
 
-    let (pg, s3) = tokio::task::spawn_blocking(|| (Postgres::shared(), S3Server::shared()))
-        .await
-        .unwrap();
-    let db = tokio::task::spawn_blocking(move || pg.create_database())
-        .await
-        .unwrap();
-    s3.create_bucket("moved");
-    let mut source = t.config.clone();
-    source.s3_endpoint = Some(s3.endpoint.clone());
-    source.s3_access_key_id = Some("test".into());
-    source.s3_secret_access_key = Some("test".into());
+    let (source, db, endpoint) = new_stores(&t.config, "moved").await;
     let target = open_target(&source, &db, Some("s3://moved/prod"))
         .await
         .unwrap();
@@ -100,25 +133,7 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
     );
 
     // A server on the new stores, with an empty data folder, serves everything as before.
-    let fresh = tempfile::tempdir().unwrap();
-    let mut config = test_config(fresh.path());
-    config.database_url = Some(db);
-    config.blob_store = "s3://moved/prod".into();
-    config.s3_endpoint = Some(s3.endpoint.clone());
-    config.s3_access_key_id = Some("test".into());
-    config.s3_secret_access_key = Some("test".into());
-    config.link_secret = Some("a-link-secret-of-at-least-32-characters".into());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server =
-        retake_service::start(config.clone(), Arc::new(MediaPipeline::default()), listener)
-            .await
-            .unwrap();
-    let moved = TestServer {
-        server: Some(server),
-        dir: fresh,
-        config,
-        http: reqwest::Client::new(),
-    };
+    let moved = server_on(&db, "s3://moved/prod", &endpoint).await;
     let g = moved.get(&k.token, &format!("/generations/{id}")).await;
     assert_eq!(remaining(&g), Some(0.99), "the balance came along");
     let g: Value = g.json().await.unwrap();
@@ -187,17 +202,7 @@ async fn a_queued_job_with_a_look_mask_moves_and_finishes_on_the_new_stores() {
     let id = g["id"].as_str().unwrap().to_string();
     t.server.take().unwrap().shutdown().await;
 
-    let (pg, s3) = tokio::task::spawn_blocking(|| (Postgres::shared(), S3Server::shared()))
-        .await
-        .unwrap();
-    let db = tokio::task::spawn_blocking(move || pg.create_database())
-        .await
-        .unwrap();
-    s3.create_bucket("queued");
-    let mut source = t.config.clone();
-    source.s3_endpoint = Some(s3.endpoint.clone());
-    source.s3_access_key_id = Some("test".into());
-    source.s3_secret_access_key = Some("test".into());
+    let (source, db, endpoint) = new_stores(&t.config, "queued").await;
     let target = open_target(&source, &db, Some("s3://queued/prod"))
         .await
         .unwrap();
@@ -209,25 +214,7 @@ async fn a_queued_job_with_a_look_mask_moves_and_finishes_on_the_new_stores() {
         "{report:?}"
     );
 
-    let fresh = tempfile::tempdir().unwrap();
-    let mut config = test_config(fresh.path());
-    config.database_url = Some(db);
-    config.blob_store = "s3://queued/prod".into();
-    config.s3_endpoint = Some(s3.endpoint.clone());
-    config.s3_access_key_id = Some("test".into());
-    config.s3_secret_access_key = Some("test".into());
-    config.link_secret = Some("a-link-secret-of-at-least-32-characters".into());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server =
-        retake_service::start(config.clone(), Arc::new(MediaPipeline::default()), listener)
-            .await
-            .unwrap();
-    let moved = TestServer {
-        server: Some(server),
-        dir: fresh,
-        config,
-        http: reqwest::Client::new(),
-    };
+    let moved = server_on(&db, "s3://queued/prod", &endpoint).await;
     let done = moved.wait_done(&k.token, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
 }
