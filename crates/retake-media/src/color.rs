@@ -140,6 +140,45 @@ pub fn yuv_to_rgb(
         });
 }
 
+/// The RGB → YUV matrix of `spec` in 16-bit fixed point, and the luma offset.
+struct Forward {
+    yr: i32,
+    yg: i32,
+    yb: i32,
+    ur: i32,
+    ug: i32,
+    ub: i32,
+    vr: i32,
+    vg: i32,
+    vb: i32,
+    yo: i32,
+}
+
+impl Forward {
+    fn of(spec: ColorSpec) -> Self {
+        let (kr, kb) = spec.matrix.kr_kb();
+        let kg = 1.0 - kr - kb;
+        let (ys, cs, yo) = if spec.full_range {
+            (1.0, 1.0, 0)
+        } else {
+            (219.0 / 255.0, 224.0 / 255.0, 16)
+        };
+        let c = |v: f64| (v * ONE).round() as i32;
+        Forward {
+            yr: c(kr * ys),
+            yg: c(kg * ys),
+            yb: c(kb * ys),
+            ur: c(-kr / (2.0 * (1.0 - kb)) * cs),
+            ug: c(-kg / (2.0 * (1.0 - kb)) * cs),
+            ub: c(0.5 * cs),
+            vr: c(0.5 * cs),
+            vg: c(-kg / (2.0 * (1.0 - kr)) * cs),
+            vb: c(-kb / (2.0 * (1.0 - kr)) * cs),
+            yo,
+        }
+    }
+}
+
 /// Converts an RGB frame with even dimensions to I420, averaging chroma over 2×2 blocks.
 pub fn rgb_to_i420(frame: &RgbFrame, spec: ColorSpec, out: &mut I420) {
     let w = frame.width() as usize;
@@ -148,21 +187,18 @@ pub fn rgb_to_i420(frame: &RgbFrame, spec: ColorSpec, out: &mut I420) {
     out.width = w;
     out.height = h;
     out.data.resize(w * h + 2 * (w / 2) * (h / 2), 0);
-    let (kr, kb) = spec.matrix.kr_kb();
-    let kg = 1.0 - kr - kb;
-    let (ys, cs, yo) = if spec.full_range {
-        (1.0, 1.0, 0)
-    } else {
-        (219.0 / 255.0, 224.0 / 255.0, 16)
-    };
-    let c = |v: f64| (v * ONE).round() as i32;
-    let (yr, yg, yb) = (c(kr * ys), c(kg * ys), c(kb * ys));
-    let ur = c(-kr / (2.0 * (1.0 - kb)) * cs);
-    let ug = c(-kg / (2.0 * (1.0 - kb)) * cs);
-    let ub = c(0.5 * cs);
-    let vr = c(0.5 * cs);
-    let vg = c(-kg / (2.0 * (1.0 - kr)) * cs);
-    let vb = c(-kb / (2.0 * (1.0 - kr)) * cs);
+    let Forward {
+        yr,
+        yg,
+        yb,
+        ur,
+        ug,
+        ub,
+        vr,
+        vg,
+        vb,
+        yo,
+    } = Forward::of(spec);
     let rgb = frame.data();
     let (luma, chroma) = out.data.split_at_mut(w * h);
     let (u_plane, v_plane) = chroma.split_at_mut((w / 2) * (h / 2));
@@ -200,21 +236,18 @@ pub fn rgb_to_i444(frame: &RgbFrame, spec: ColorSpec, out: &mut Vec<u8>) {
     let w = frame.width() as usize;
     let h = frame.height() as usize;
     out.resize(3 * w * h, 0);
-    let (kr, kb) = spec.matrix.kr_kb();
-    let kg = 1.0 - kr - kb;
-    let (ys, cs, yo) = if spec.full_range {
-        (1.0, 1.0, 0)
-    } else {
-        (219.0 / 255.0, 224.0 / 255.0, 16)
-    };
-    let c = |v: f64| (v * ONE).round() as i32;
-    let (yr, yg, yb) = (c(kr * ys), c(kg * ys), c(kb * ys));
-    let ur = c(-kr / (2.0 * (1.0 - kb)) * cs);
-    let ug = c(-kg / (2.0 * (1.0 - kb)) * cs);
-    let ub = c(0.5 * cs);
-    let vr = c(0.5 * cs);
-    let vg = c(-kg / (2.0 * (1.0 - kr)) * cs);
-    let vb = c(-kb / (2.0 * (1.0 - kr)) * cs);
+    let Forward {
+        yr,
+        yg,
+        yb,
+        ur,
+        ug,
+        ub,
+        vr,
+        vg,
+        vb,
+        yo,
+    } = Forward::of(spec);
     let rgb = frame.data();
     let (luma, chroma) = out.split_at_mut(w * h);
     let (u_plane, v_plane) = chroma.split_at_mut(w * h);
