@@ -177,6 +177,23 @@ impl Forward {
             yo,
         }
     }
+
+    /// The Y sample of one pixel.
+    #[inline]
+    fn luma(&self, r: i32, g: i32, b: i32) -> u8 {
+        let y = (self.yr * r + self.yg * g + self.yb * b + (1 << 15)) >> 16;
+        (y + self.yo).clamp(0, 255) as u8
+    }
+
+    /// The U and V samples of `r`, `g`, `b`, which carry `shift - 16` more bits than one
+    /// pixel's (sums over 2×2 blocks: 18), rounded to nearest.
+    #[inline]
+    fn chroma(&self, r: i32, g: i32, b: i32, shift: u32) -> (u8, u8) {
+        let half = 1 << (shift - 1);
+        let u = (self.ur * r + self.ug * g + self.ub * b + half) >> shift;
+        let v = (self.vr * r + self.vg * g + self.vb * b + half) >> shift;
+        ((u + 128).clamp(0, 255) as u8, (v + 128).clamp(0, 255) as u8)
+    }
 }
 
 /// Converts an RGB frame with even dimensions to I420, averaging chroma over 2×2 blocks.
@@ -187,18 +204,7 @@ pub fn rgb_to_i420(frame: &RgbFrame, spec: ColorSpec, out: &mut I420) {
     out.width = w;
     out.height = h;
     out.data.resize(w * h + 2 * (w / 2) * (h / 2), 0);
-    let Forward {
-        yr,
-        yg,
-        yb,
-        ur,
-        ug,
-        ub,
-        vr,
-        vg,
-        vb,
-        yo,
-    } = Forward::of(spec);
+    let f = Forward::of(spec);
     let rgb = frame.data();
     let (luma, chroma) = out.data.split_at_mut(w * h);
     let (u_plane, v_plane) = chroma.split_at_mut((w / 2) * (h / 2));
@@ -215,17 +221,14 @@ pub fn rgb_to_i420(frame: &RgbFrame, spec: ColorSpec, out: &mut I420) {
                         let r = rgb[px * 3] as i32;
                         let g = rgb[px * 3 + 1] as i32;
                         let b = rgb[px * 3 + 2] as i32;
-                        let yy = (yr * r + yg * g + yb * b + (1 << 15)) >> 16;
-                        ypair[dy * w + x2 * 2 + dx] = (yy + yo).clamp(0, 255) as u8;
+                        ypair[dy * w + x2 * 2 + dx] = f.luma(r, g, b);
                         sr += r;
                         sg += g;
                         sb += b;
                     }
                 }
-                let uu = (ur * sr + ug * sg + ub * sb + (1 << 17)) >> 18;
-                let vv = (vr * sr + vg * sg + vb * sb + (1 << 17)) >> 18;
-                urow[x2] = (uu + 128).clamp(0, 255) as u8;
-                vrow[x2] = (vv + 128).clamp(0, 255) as u8;
+                // The sums of four pixels: two more bits to shift away.
+                (urow[x2], vrow[x2]) = f.chroma(sr, sg, sb, 18);
             }
         });
 }
@@ -236,18 +239,7 @@ pub fn rgb_to_i444(frame: &RgbFrame, spec: ColorSpec, out: &mut Vec<u8>) {
     let w = frame.width() as usize;
     let h = frame.height() as usize;
     out.resize(3 * w * h, 0);
-    let Forward {
-        yr,
-        yg,
-        yb,
-        ur,
-        ug,
-        ub,
-        vr,
-        vg,
-        vb,
-        yo,
-    } = Forward::of(spec);
+    let f = Forward::of(spec);
     let rgb = frame.data();
     let (luma, chroma) = out.split_at_mut(w * h);
     let (u_plane, v_plane) = chroma.split_at_mut(w * h);
@@ -259,12 +251,8 @@ pub fn rgb_to_i444(frame: &RgbFrame, spec: ColorSpec, out: &mut Vec<u8>) {
             for x in 0..w {
                 let px = (row * w + x) * 3;
                 let (r, g, b) = (rgb[px] as i32, rgb[px + 1] as i32, rgb[px + 2] as i32);
-                let yy = (yr * r + yg * g + yb * b + (1 << 15)) >> 16;
-                let uu = (ur * r + ug * g + ub * b + (1 << 15)) >> 16;
-                let vv = (vr * r + vg * g + vb * b + (1 << 15)) >> 16;
-                yrow[x] = (yy + yo).clamp(0, 255) as u8;
-                urow[x] = (uu + 128).clamp(0, 255) as u8;
-                vrow[x] = (vv + 128).clamp(0, 255) as u8;
+                yrow[x] = f.luma(r, g, b);
+                (urow[x], vrow[x]) = f.chroma(r, g, b, 16);
             }
         });
 }
