@@ -10,25 +10,8 @@
 //!
 //! x264 needs `--features ffmpeg`.
 
-use retake_media::{
-    load_image, EncodeSettings, Limits, RgbFrame, SizeCap, VideoReader, VideoWriter,
-};
+use retake_media::{load_image, EncodeSettings, Limits, SizeCap, VideoReader, VideoWriter};
 use std::path::PathBuf;
-
-fn psnr(a: &RgbFrame, b: &RgbFrame) -> f64 {
-    let mse = a
-        .data()
-        .iter()
-        .zip(b.data())
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.data().len() as f64;
-    if mse == 0.0 {
-        100.0
-    } else {
-        10.0 * (255.0f64 * 255.0 / mse).log10()
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -95,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut back = VideoReader::open(&out, &limits)?;
     let (mut sum, mut n, mut first_psnr) = (0.0, 0usize, 0.0);
     while let Some(f) = back.next_frame()? {
-        let p = psnr(&f, &inputs[n]);
+        let p = retake_testkit::psnr(f.data(), inputs[n].data());
         if std::env::var_os("FIDELITY_FRAMES").is_some() {
             eprintln!("frame {n}: {p:.2} dB");
         }

@@ -4,11 +4,12 @@
 //! (a real clip's first frame with a painted badge) at 40 dB PSNR or more: 4:4:4 at every size,
 //! 4:2:0 at large ones, and the source's audio copied unchanged.
 
-use retake_media::{EncodeSettings, EncoderKind, MediaError, VideoWriter};
+use retake_media::{EncodeSettings, EncoderKind};
 
 #[cfg(not(feature = "ffmpeg"))]
 #[test]
 fn x264_without_the_feature_says_how_to_get_it() {
+    use retake_media::{MediaError, VideoWriter};
     assert_eq!(EncoderKind::default(), EncoderKind::OpenH264);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.mp4");
@@ -37,49 +38,17 @@ fn x264_without_the_feature_says_how_to_get_it() {
 }
 
 #[cfg(feature = "ffmpeg")]
+mod common;
+
+#[cfg(feature = "ffmpeg")]
 mod with_ffmpeg {
+    use super::common::{badged_round_trip, clip, Badge};
     use super::*;
     use retake_media::{
-        probe, transcode, Limits, RgbFrame, SizeCap, TranscodeOptions, VideoReader,
+        probe, transcode, Limits, MediaError, SizeCap, TranscodeOptions, VideoReader,
     };
     use retake_testkit::{args, clip_from, packet_hashes, scratch};
-    use std::path::PathBuf;
     use std::sync::atomic::AtomicBool;
-
-    fn clip(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../../bench/footage/clips/{name}.mp4"))
-    }
-
-    fn psnr(a: &RgbFrame, b: &RgbFrame) -> f64 {
-        let mse = a
-            .data()
-            .iter()
-            .zip(b.data())
-            .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-            .sum::<f64>()
-            / a.data().len() as f64;
-        10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
-    }
-
-    /// A yellow badge with a red centre, as a user would paint one.
-    fn badge(f: &mut RgbFrame) {
-        let (w, h) = (f.width() as usize, f.height() as usize);
-        let (cx, cy, r) = (w as f32 * 0.26, h as f32 * 0.8, w as f32 * 0.05);
-        for y in 0..h {
-            for x in 0..w {
-                let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
-                if d <= r {
-                    let c = if d <= r * 0.4 {
-                        [200, 30, 30]
-                    } else {
-                        [250, 210, 30]
-                    };
-                    f.data_mut()[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&c);
-                }
-            }
-        }
-    }
 
     /// Writes 12 frames of `name` at `cap` with `encoder`, frame 0 badged; reads the file back
     /// with retake's reader. Returns frame 0's PSNR and the file's probe.
@@ -92,33 +61,20 @@ mod with_ffmpeg {
             output_cap: cap,
             ..Limits::default()
         };
-        let mut reader = VideoReader::open(&clip(name), &limits).unwrap();
-        let (w, h) = reader.output_size();
-        let out = scratch(&format!("{name}-{w}x{h}-{encoder}.mp4"));
+        let out = scratch(&format!("{name}-{}x{}-{encoder}.mp4", cap.long, cap.short));
         let settings = EncodeSettings {
             encoder,
             ..EncodeSettings::default()
         };
-        let mut writer = VideoWriter::create(&out, w, h, None, settings).unwrap();
-        let mut first = None;
-        for i in 0..12 {
-            let mut f = reader.next_frame().unwrap().unwrap();
-            if i == 0 {
-                badge(&mut f);
-                first = Some(f.clone());
-            }
-            writer.push(&f).unwrap();
-        }
-        writer.finish().unwrap();
+        let at = Badge {
+            x: 0.26,
+            y: 0.8,
+            r: 0.05,
+        };
+        let (p, frames) = badged_round_trip(&clip(name), &limits, settings, &at, &out);
         let info = probe(&out, SizeCap::default()).unwrap();
-        let mut back = VideoReader::open(&out, &limits).unwrap();
-        let frame0 = back.next_frame().unwrap().unwrap();
-        let mut frames = 1;
-        while back.next_frame().unwrap().is_some() {
-            frames += 1;
-        }
+        let (w, h) = (info.video.width, info.video.height);
         assert_eq!(frames, 12, "{name} {w}x{h} {encoder}: frames read back");
-        let p = psnr(&frame0, &first.unwrap());
         std::fs::remove_file(&out).ok();
         (p, info)
     }
