@@ -75,17 +75,7 @@ async fn a_single_machine_install_moves_to_postgres_and_s3_intact() {
         .unwrap();
     let id = g["id"].as_str().unwrap().to_string();
     assert_eq!(t.wait_done(&k.token, &id).await["state"], "completed");
-    let upload: Value = t
-        .http
-        .post(format!("{}/v1/uploads", t.base()))
-        .bearer_auth(&k.token)
-        .body(std::fs::read(&clip).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let upload = t.upload(&k.token, std::fs::read(&clip).unwrap()).await;
     let video_before = reqwest::Client::new()
         .get(t.url(&format!("/generations/{id}/video")))
         .bearer_auth(&k.token)

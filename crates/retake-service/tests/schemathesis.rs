@@ -44,17 +44,7 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     assert_eq!(t.wait_done(&k.token, &id).await["state"], "completed");
 
     // A real clip upload, so the frame routes are fuzzed against real frames too.
-    let up: serde_json::Value = t
-        .http
-        .post(format!("{}/v1/uploads", t.base()))
-        .bearer_auth(&k.token)
-        .body(std::fs::read(&clip_path).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let up = t.upload(&k.token, std::fs::read(&clip_path).unwrap()).await;
     let upload = up["id"].as_str().unwrap();
 
     let config = t.dir.path().join("schemathesis.toml");

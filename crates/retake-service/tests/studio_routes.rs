@@ -21,19 +21,6 @@ fn priced(c: &mut ServiceConfig) {
     .unwrap();
 }
 
-async fn upload(t: &TestServer, token: &str, bytes: Vec<u8>) -> serde_json::Value {
-    let r = t
-        .http
-        .post(format!("{}/v1/uploads", t.base()))
-        .bearer_auth(token)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
-
 async fn get(t: &TestServer, token: Option<&str>, path: &str) -> reqwest::Response {
     let mut r = t.http.get(format!("{}{path}", t.base()));
     if let Some(k) = token {
@@ -69,7 +56,7 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
     let other = t.key("b", 10.0).await;
     let clip = small_clip();
     let bytes = std::fs::read(&clip).unwrap();
-    let up = upload(&t, &k.token, bytes.clone()).await;
+    let up = t.upload(&k.token, bytes.clone()).await;
     let id = up["id"].as_str().unwrap();
 
     // The strip: 24 source frames, 5 thumbnails from the first to the last.
@@ -136,28 +123,15 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
         assert_eq!(status, 400, "{n}: {detail}");
         assert!(detail.contains(want), "{n}: {detail}");
     }
-    let (status, detail) = detail_of(
-        get(
-            &t,
-            Some(&k.token),
-            &format!("/v1/uploads/{id}/frames?count=0"),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 400);
-    assert!(detail.contains("ask for 1 to 60"), "{detail}");
-    let (status, detail) = detail_of(
-        get(
-            &t,
-            Some(&k.token),
-            &format!("/v1/uploads/{id}/frames?width=321"),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 400);
-    assert!(detail.contains("16 to 320 pixels wide"), "{detail}");
+    for (query, want) in [
+        ("count=0", "ask for 1 to 60"),
+        ("width=321", "16 to 320 pixels wide"),
+    ] {
+        let path = format!("/v1/uploads/{id}/frames?{query}");
+        let (status, detail) = detail_of(get(&t, Some(&k.token), &path).await).await;
+        assert_eq!(status, 400, "{query}: {detail}");
+        assert!(detail.contains(want), "{query}: {detail}");
+    }
 
     // No key: 401. Another key's upload: 404, whatever the frame number says.
     for path in [
@@ -184,7 +158,7 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
     assert_eq!(status, 404);
 
     // An image upload has no frames.
-    let img = upload(&t, &k.token, edited_first_frame(&clip)).await;
+    let img = t.upload(&k.token, edited_first_frame(&clip)).await;
     let (status, detail) = detail_of(
         get(
             &t,
@@ -220,7 +194,7 @@ async fn a_look_is_previewed_on_a_frame_or_an_image_and_a_mask_confines_it() {
     let k = t.key("a", 10.0).await;
     let other = t.key("b", 10.0).await;
     let clip = small_clip();
-    let up = upload(&t, &k.token, std::fs::read(&clip).unwrap()).await;
+    let up = t.upload(&k.token, std::fs::read(&clip).unwrap()).await;
     let id = up["id"].as_str().unwrap();
     let frame = get(&t, Some(&k.token), &format!("/v1/uploads/{id}/frames/6")).await;
     let (_, _, source) = decode_png(&frame.bytes().await.unwrap());
@@ -273,7 +247,7 @@ async fn a_look_is_previewed_on_a_frame_or_an_image_and_a_mask_confines_it() {
     }
     let mask_path = t.dir.path().join("mask.png");
     retake_media::save_png(&mask, &mask_path).unwrap();
-    let m = upload(&t, &k.token, std::fs::read(&mask_path).unwrap()).await;
+    let m = t.upload(&k.token, std::fs::read(&mask_path).unwrap()).await;
     let r = post(
         &t,
         &k.token,
@@ -307,7 +281,7 @@ async fn a_look_is_previewed_on_a_frame_or_an_image_and_a_mask_confines_it() {
     );
 
     // On an image upload (the edited first frame).
-    let img = upload(&t, &k.token, edited_first_frame(&clip)).await;
+    let img = t.upload(&k.token, edited_first_frame(&clip)).await;
     let r = post(
         &t,
         &k.token,
@@ -362,7 +336,7 @@ async fn a_quote_is_what_the_create_reserves_and_charges() {
         TestServer::start_with(priced, Arc::new(retake_service::MediaPipeline::default())).await;
     let k = t.key("a", 20.0).await;
     let clip = small_clip();
-    let up = upload(&t, &k.token, std::fs::read(&clip).unwrap()).await;
+    let up = t.upload(&k.token, std::fs::read(&clip).unwrap()).await;
     let url = up["url"].as_str().unwrap();
 
     // Luma: 128×96×24 px at 7 credits per Mpx.
@@ -405,7 +379,9 @@ async fn a_quote_is_what_the_create_reserves_and_charges() {
         &format!("/v1/uploads/{}/frames/12", up["id"].as_str().unwrap()),
     )
     .await;
-    let kf = upload(&t, &k.token, frame.bytes().await.unwrap().to_vec()).await;
+    let kf = t
+        .upload(&k.token, frame.bytes().await.unwrap().to_vec())
+        .await;
     let edit = serde_json::json!({
         "type": "video_edit", "model": "ray-3.2",
         "source": {"url": url, "media_type": "video/mp4"},
@@ -513,7 +489,9 @@ async fn the_event_stream_reports_progress_and_ends_on_completion() {
     let t = TestServer::start_with(|_| {}, Arc::new(gate)).await;
     let k = t.key("a", 10.0).await;
     let other = t.key("b", 10.0).await;
-    let up = upload(&t, &k.token, std::fs::read(small_clip()).unwrap()).await;
+    let up = t
+        .upload(&k.token, std::fs::read(small_clip()).unwrap())
+        .await;
     let body = serde_json::json!({"media": {"url": up["url"]}, "look": "sepia"});
     let g: serde_json::Value = t
         .post_json(&k.token, "/generations/video/modify", body)

@@ -87,6 +87,20 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Stores `bytes` with `POST /v1/uploads` for `token`; the answer (201) as JSON.
+    pub async fn upload(&self, token: &str, bytes: Vec<u8>) -> serde_json::Value {
+        let r = self
+            .http
+            .post(format!("{}/v1/uploads", self.base()))
+            .bearer_auth(token)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
     pub async fn post_json(
         &self,
         token: &str,
