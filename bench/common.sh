@@ -14,6 +14,14 @@ trap 'rm -rf "$W"' EXIT
 
 ff() { ffmpeg -hide_banner -loglevel error -nostdin -y "$@"; }
 
+# The benchmarks' source clip: 5 s of testsrc2 at SIZE and RATE fps with a 440 Hz tone, H.264
+# High with B-frames and AAC, written to OUT.  Usage: tone_clip SIZE RATE OUT
+tone_clip() {
+  ff -f lavfi -i "testsrc2=size=$1:rate=$2:duration=5" \
+     -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=5" \
+     -c:v libx264 -profile:v high -bf 3 -crf 18 -pix_fmt yuv420p -c:a aac -b:a 128k "$3"
+}
+
 # Runs a command RUNS times; prints "median_seconds max_rss_kb".
 measure() {
   local times=() rss=0 t m

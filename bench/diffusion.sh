@@ -18,9 +18,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 echo
 "$BENCH" --dtype f32 --steps 1 --size 512 --vae tiny,full --repeat "$RUNS" --model-dir "$MODEL"
 echo
-ff -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=5" \
-   -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=5" \
-   -c:v libx264 -profile:v high -bf 3 -crf 18 -pix_fmt yuv420p -c:a aac -b:a 128k "$W/src.mp4"
+tone_clip 1280x720 30 "$W/src.mp4"
 read -r t m < <(measure "$RETAKE" modify "$W/src.mp4" --prompt "film noir, rain" \
   --model-dir "$MODEL" --vae tiny -o "$W/out.mp4" --quiet)
 "$RETAKE" modify "$W/src.mp4" --prompt "film noir, rain" --model-dir "$MODEL" --vae tiny \

@@ -5,9 +5,7 @@
 # time of RUNS runs) and peak resident memory. Target: ≥ 1.5 frames/s and ≤ 600 MB peak with
 # the quality profile on 2 cores. Run it on an otherwise idle machine; it prints the load.
 source "$(dirname "$0")/common.sh"
-ff -f lavfi -i "testsrc2=size=1920x1080:rate=24:duration=5" \
-   -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=5" \
-   -c:v libx264 -profile:v high -bf 3 -crf 18 -pix_fmt yuv420p -c:a aac -b:a 128k "$W/src.mp4"
+tone_clip 1920x1080 24 "$W/src.mp4"
 "$RETAKE" frame "$W/src.mp4" -o "$W/first.png" --quiet
 ff -i "$W/first.png" -vf "hue=h=150:s=1.3,drawbox=x=60:y=60:w=450:h=240:color=orange@0.85:t=fill" \
    "$W/edited.png"

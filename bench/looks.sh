@@ -12,9 +12,7 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 echo
 "$CARGO_TARGET_DIR/release/examples/bench_looks" 1280 720 "${RUNS_LOOK:-15}"
 echo
-ff -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=5" \
-   -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=5" \
-   -c:v libx264 -profile:v high -bf 3 -crf 18 -pix_fmt yuv420p -c:a aac -b:a 128k "$W/src.mp4"
+tone_clip 1280x720 30 "$W/src.mp4"
 FRAMES=120
 echo "| run | frames/s | seconds | peak RSS (MB) |"
 echo "|---|---|---|---|"

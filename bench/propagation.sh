@@ -9,9 +9,7 @@ source "$(dirname "$0")/common.sh"
 # itself comes from common.sh).
 cargo build --release --locked -p retake -p retake-engine --example bench_engine >/dev/null 2>&1 ||
   cargo build --release --locked -p retake -p retake-engine --example bench_engine
-ff -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=5" \
-   -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=5" \
-   -c:v libx264 -profile:v high -bf 3 -crf 18 -pix_fmt yuv420p -c:a aac -b:a 128k "$W/src.mp4"
+tone_clip 1280x720 30 "$W/src.mp4"
 "$RETAKE" frame "$W/src.mp4" -o "$W/first.png" --quiet
 ff -i "$W/first.png" -vf "hue=h=150:s=1.3,drawbox=x=40:y=40:w=300:h=160:color=orange@0.85:t=fill" \
    "$W/edited.png"
