@@ -35,8 +35,8 @@ EDIT="$root/bench/footage/edits.py"
 TRACK="$root/bench/footage/track.py"
 
 if [ -z "${RETAKE:-}" ]; then
-  cargo build --release --locked -p retake -p retake-engine --example naive_baseline >/dev/null 2>&1 ||
-    cargo build --release --locked -p retake -p retake-engine --example naive_baseline
+  cargo build --release --locked -p retake -p retake-engine --bin retake --example naive_baseline >/dev/null 2>&1 ||
+    cargo build --release --locked -p retake -p retake-engine --bin retake --example naive_baseline
   RETAKE="$CARGO_TARGET_DIR/release/retake"
 fi
 NAIVE="${NAIVE:-$CARGO_TARGET_DIR/release/examples/naive_baseline}"

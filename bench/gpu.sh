@@ -20,7 +20,7 @@ BIN="${1:-}"
 if [ -z "$BIN" ]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retake-target-cuda}"
   export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)}"
-  cargo build --release --locked --features cuda -p retake -p retake-diffusion --example bench
+  cargo build --release --locked --features cuda -p retake -p retake-diffusion --bin retake --example bench
   BIN="$CARGO_TARGET_DIR/release"
   cp "$BIN/examples/bench" "$BIN/bench"
 fi
