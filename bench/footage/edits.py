@@ -206,7 +206,10 @@ def sheet(out, entries):
     # Small frames are shown at twice their size so the edit can be seen.
     if total.width < 700:
         total = total.resize((total.width * 2, total.height * 2), Image.NEAREST)
-    total.save(out, optimize=True)
+    # 256 colours (median cut, no dithering): a quarter of the bytes of full colour, and the
+    # edits, flicker and smearing the sheets are for still show.
+    total.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        out, optimize=True)
 
 
 def main(argv):
