@@ -99,7 +99,7 @@ pub(super) fn fit_increment(
         }
         ata[2][2] += RIDGE * total;
         ata[3][3] += RIDGE * total;
-        sol = solve4(&ata, &atb)?;
+        sol = super::register::solve(&ata, &atb, 4, 1e-12)?;
     }
     // Back to a map in working pixels: d(p) = t + L (p - c) / s.
     let s = scale as f64;
@@ -132,32 +132,6 @@ pub(super) fn fit_increment(
         return None;
     }
     Some((inc, agree))
-}
-
-/// Solves a 4×4 linear system (Gaussian elimination with partial pivoting).
-fn solve4(a: &[[f64; 4]; 4], b: &[f64; 4]) -> Option<[f64; 4]> {
-    let mut m = [[0.0f64; 5]; 4];
-    for i in 0..4 {
-        m[i][..4].copy_from_slice(&a[i]);
-        m[i][4] = b[i];
-    }
-    for col in 0..4 {
-        let piv = (col..4).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
-        if m[piv][col].abs() < 1e-12 {
-            return None;
-        }
-        m.swap(col, piv);
-        for row in 0..4 {
-            if row != col {
-                let f = m[row][col] / m[col][col];
-                let pivot = m[col];
-                for (v, p) in m[row].iter_mut().zip(pivot).skip(col) {
-                    *v -= f * p;
-                }
-            }
-        }
-    }
-    Some([0, 1, 2, 3].map(|i| m[i][4] / m[i][i]))
 }
 
 /// The value below which half the weight lies.

@@ -234,7 +234,7 @@ impl Template {
             for (k, row) in ata.iter_mut().enumerate().take(n) {
                 row[k] = row[k] * 1.001 + 1e-9;
             }
-            let d = solve(&ata, &atb, n)?;
+            let d = solve(&ata, &atb, n, 1e-15)?;
             let step_norm = match model {
                 Model::Similarity => Projective([
                     1.0 + d[0],
@@ -318,34 +318,38 @@ fn inside(p: &Plane, y: [f32; 2]) -> bool {
     y[0] >= 1.0 && y[1] >= 1.0 && y[0] <= (p.width() - 2) as f32 && y[1] <= (p.height() - 2) as f32
 }
 
-/// Solves the first `n` rows of a linear system (Gaussian elimination, partial pivoting).
-fn solve(a: &[[f64; 10]; 10], b: &[f64; 10], n: usize) -> Option<[f64; 10]> {
-    let mut m = [[0.0f64; 11]; 10];
-    for i in 0..n {
-        m[i][..n].copy_from_slice(&a[i][..n]);
-        m[i][10] = b[i];
-    }
+/// Solves the first `n` rows and columns of a linear system (Gaussian elimination, partial
+/// pivoting); `None` where a pivot is under `tiny` in size or a solution is not finite.
+pub(super) fn solve<const N: usize>(
+    a: &[[f64; N]; N],
+    b: &[f64; N],
+    n: usize,
+    tiny: f64,
+) -> Option<[f64; N]> {
+    let (mut m, mut r) = (*a, *b);
     for col in 0..n {
         let piv = (col..n).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
-        if m[piv][col].abs() < 1e-15 {
+        if m[piv][col].abs() < tiny {
             return None;
         }
         m.swap(col, piv);
+        r.swap(col, piv);
+        let (pivot, rhs) = (m[col], r[col]);
         for row in 0..n {
             if row != col {
-                let f = m[row][col] / m[col][col];
+                let f = m[row][col] / pivot[col];
                 if f != 0.0 {
-                    let pivot = m[col];
-                    for k in col..11 {
-                        m[row][k] -= f * pivot[k];
+                    for (v, p) in m[row][..n].iter_mut().zip(&pivot[..n]).skip(col) {
+                        *v -= f * p;
                     }
+                    r[row] -= f * rhs;
                 }
             }
         }
     }
-    let mut out = [0.0f64; 10];
+    let mut out = [0.0f64; N];
     for i in 0..n {
-        out[i] = m[i][10] / m[i][i];
+        out[i] = r[i] / m[i][i];
         if !out[i].is_finite() {
             return None;
         }
