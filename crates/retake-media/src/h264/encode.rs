@@ -325,15 +325,7 @@ impl H264Encoder {
     /// Encodes one frame, replacing `out` with its Annex-B bytes; returns whether it is a
     /// keyframe.
     pub fn encode(&mut self, frame: &RgbFrame, out: &mut Vec<u8>) -> Result<bool> {
-        if frame.width() != self.width || frame.height() != self.height {
-            return Err(MediaError::InvalidArgument(format!(
-                "frame is {}x{} but the encoder was set up for {}x{}",
-                frame.width(),
-                frame.height(),
-                self.width,
-                self.height
-            )));
-        }
+        check_frame_size(frame, self.width, self.height)?;
         rgb_to_i420(frame, ColorSpec::OUTPUT, &mut self.yuv);
         let (w, h) = (self.width as usize, self.height as usize);
         let (y, c) = self.yuv.data.split_at(w * h);
@@ -352,5 +344,47 @@ impl H264Encoder {
             )));
         }
         Ok(kind == FrameType::IDR)
+    }
+}
+
+/// Refuses a frame whose size is not the one the encoder was set up for (both encoders).
+pub(super) fn check_frame_size(frame: &RgbFrame, width: u32, height: u32) -> Result<()> {
+    if frame.width() != width || frame.height() != height {
+        return Err(MediaError::InvalidArgument(format!(
+            "frame is {}x{} but the encoder was set up for {}x{}",
+            frame.width(),
+            frame.height(),
+            width,
+            height
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_encoder_refuses_a_frame_of_another_size() {
+        let mut kinds = vec![EncoderKind::OpenH264];
+        if cfg!(feature = "ffmpeg") {
+            kinds.extend([EncoderKind::X264, EncoderKind::X264Yuv444]);
+        }
+        for encoder in kinds {
+            let settings = EncodeSettings {
+                encoder,
+                ..EncodeSettings::default()
+            };
+            let mut e = VideoEncoder::new(64, 48, settings).unwrap();
+            let err = e
+                .encode(&RgbFrame::filled(32, 32, [0, 0, 0]), &mut Vec::new())
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "invalid argument: frame is 32x32 but the encoder was set up for 64x48",
+                "{encoder:?}"
+            );
+        }
     }
 }

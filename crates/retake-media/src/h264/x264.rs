@@ -9,7 +9,7 @@ use std::sync::Once;
 
 use ffmpeg_next as ff;
 
-use super::encode::{EncodeSettings, EncoderKind, Packet};
+use super::encode::{check_frame_size, EncodeSettings, EncoderKind, Packet};
 use crate::color::{rgb_to_i420, rgb_to_i444, ColorSpec, I420};
 use crate::{MediaError, Result, RgbFrame};
 
@@ -109,15 +109,7 @@ impl X264Encoder {
     /// Sends one frame; coded frames that are ready are appended to `out` (x264 holds a few
     /// frames for its look-ahead, so the first ones come out later).
     pub fn encode(&mut self, frame: &RgbFrame, out: &mut Vec<Packet>) -> Result<()> {
-        if frame.width() != self.width || frame.height() != self.height {
-            return Err(MediaError::InvalidArgument(format!(
-                "frame is {}x{} but the encoder was set up for {}x{}",
-                frame.width(),
-                frame.height(),
-                self.width,
-                self.height
-            )));
-        }
+        check_frame_size(frame, self.width, self.height)?;
         let (w, h) = (self.width as usize, self.height as usize);
         let (cw, ch) = if self.full_chroma {
             rgb_to_i444(frame, ColorSpec::OUTPUT, &mut self.yuv444);
