@@ -26,8 +26,12 @@ pub struct VideoReader {
     demux: Demuxer,
     info: ProbeInfo,
     decoder: H264Decoder,
+    /// The stream's `avcC` record, to start a fresh decoder at a seek.
+    avcc: Vec<u8>,
     spec: ColorSpec,
     next_sample: usize,
+    /// The sample decoding started at (0, or where the last seek put it).
+    first_sample: usize,
     retimer: Retimer<Arc<Picture>>,
     ready: VecDeque<(usize, Arc<Picture>)>,
     scratch: Vec<Picture>,
@@ -74,8 +78,10 @@ impl VideoReader {
             demux,
             info,
             decoder,
+            avcc,
             spec,
             next_sample: 0,
+            first_sample: 0,
             retimer,
             ready: VecDeque::new(),
             scratch: Vec::new(),
@@ -145,15 +151,104 @@ impl VideoReader {
 
     /// The next output frame, or `None` after the last.
     pub fn next_frame(&mut self) -> Result<Option<RgbFrame>> {
+        match self.next_picture()? {
+            Some(pic) => self.convert(&pic).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Output frame `index` (see [`VideoReader::seek`]); reading goes on from the frame after
+    /// it.
+    pub fn frame_at(&mut self, index: usize) -> Result<RgbFrame> {
+        self.seek(index)?;
+        self.next_frame()?
+            .ok_or_else(|| MediaError::Decode(format!("the clip ended before frame {index}")))
+    }
+
+    /// Passes over the next output frame without making its picture (decoding it still
+    /// takes its time); `false` after the last.
+    pub fn skip_frame(&mut self) -> Result<bool> {
+        Ok(self.next_picture()?.is_some())
+    }
+
+    fn next_picture(&mut self) -> Result<Option<Arc<Picture>>> {
         loop {
             if let Some((_, pic)) = self.ready.pop_front() {
-                return self.convert(&pic).map(Some);
+                return Ok(Some(pic));
             }
             if self.flushed {
                 return Ok(None);
             }
             self.feed()?;
         }
+    }
+
+    /// Makes output frame `index` the next one `next_frame` gives. Decoding starts again at
+    /// the last IDR frame that frame can be decoded from on its own (an IDR frame at or before
+    /// its time, with no frame after it in decoding order shown before it), or at the start
+    /// of the clip if there is none; the frames in between are decoded but not converted.
+    /// Returns the number of source frames passed over without decoding.
+    pub fn seek(&mut self, index: usize) -> Result<usize> {
+        let total = self.frame_count();
+        if index >= total {
+            return Err(MediaError::InvalidArgument(format!(
+                "frame {index} is past the clip's last frame; it has {total} frames (0 to {})",
+                total.saturating_sub(1)
+            )));
+        }
+        let start = self.seek_point(index)?;
+        // A reader that has decoded nothing yet keeps its decoder.
+        if start != 0 || self.next_sample != 0 {
+            self.decoder = H264Decoder::new(&self.avcc)?;
+        }
+        self.next_sample = start;
+        self.first_sample = start;
+        self.retimer = Retimer::starting_at(index, total);
+        self.ready.clear();
+        self.picked.clear();
+        self.scratch.clear();
+        self.decoded = 0;
+        self.damaged = 0;
+        self.last_error = None;
+        self.flushed = false;
+        Ok(start)
+    }
+
+    /// The sample (decoding order) to start decoding at for output frame `index`.
+    fn seek_point(&mut self, index: usize) -> Result<usize> {
+        let Some(video) = self.demux.video() else {
+            return Ok(0);
+        };
+        let t = index as f64 / crate::retime::OUTPUT_FPS as f64;
+        let timescale = video.timescale.max(1) as f64;
+        let samples = video.samples.clone();
+        // The earliest presentation time from each sample on, and the latest before it, in
+        // decoding order: decoding from a sample gives exactly the frames shown from it on
+        // only where it is shown after all before it and before all after it.
+        let mut earliest = vec![i64::MAX; samples.len() + 1];
+        for i in (0..samples.len()).rev() {
+            earliest[i] = earliest[i + 1].min(samples[i].pts);
+        }
+        let mut latest = vec![i64::MIN; samples.len() + 1];
+        for i in 0..samples.len() {
+            latest[i + 1] = latest[i].max(samples[i].pts);
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut found = 0;
+        for i in (1..samples.len()).rev() {
+            let s = samples[i];
+            if !s.sync || s.pts as f64 / timescale > t || earliest[i] < s.pts || latest[i] >= s.pts
+            {
+                continue;
+            }
+            self.demux.read_sample(&s, &mut buf)?;
+            if self.decoder.is_idr(&buf) {
+                found = i;
+                break;
+            }
+        }
+        self.buf = buf;
+        Ok(found)
     }
 
     /// Decodes one more sample (or flushes at the end) and queues the output frames it yields.
@@ -201,6 +296,7 @@ impl VideoReader {
     }
 
     fn check_damage(&self, total: usize) -> Result<()> {
+        let total = total - self.first_sample.min(total);
         let detail = self.last_error.as_deref().unwrap_or("no picture came out");
         if self.decoded == 0 {
             return Err(MediaError::Decode(format!(
@@ -265,14 +361,5 @@ pub fn extract_frame(path: &Path, at_s: f64, limits: &Limits) -> Result<RgbFrame
         )));
     }
     let index = ((at_s * crate::retime::OUTPUT_FPS as f64).round() as usize).min(last);
-    let mut i = 0;
-    while let Some(frame) = reader.next_frame()? {
-        if i == index {
-            return Ok(frame);
-        }
-        i += 1;
-    }
-    Err(MediaError::Decode(format!(
-        "the clip ended before frame {index}"
-    )))
+    reader.frame_at(index)
 }

@@ -36,6 +36,17 @@ impl<T: Clone> Retimer<T> {
         }
     }
 
+    /// A retimer whose first output frame is `next`: fed the same frames from one whose
+    /// presentation time is at most `next`'s time on (and every later one), it gives frames
+    /// `next` on exactly as one fed the whole clip does.
+    pub fn starting_at(next: usize, total: usize) -> Self {
+        Self {
+            next: next.min(total),
+            total,
+            prev: None,
+        }
+    }
+
     /// Output frames emitted so far.
     pub fn emitted(&self) -> usize {
         self.next
@@ -118,6 +129,26 @@ mod tests {
         }
         // The last output time, 4.958 s, is nearest to source frame 149 (4.967 s).
         assert_eq!(out.last().unwrap().1, 149);
+    }
+
+    #[test]
+    fn a_retimer_started_late_gives_the_same_tail() {
+        for fps in [12.0, 25.0, 30.0, 60.0] {
+            let full = run(fps, 2.0);
+            let n = (fps * 2.0) as usize;
+            for next in [1, 7, 24, 47] {
+                let t = next as f64 / OUTPUT_FPS as f64;
+                // Fed from the last source frame at or before the first wanted output time.
+                let first = (0..n).rev().find(|&i| i as f64 / fps <= t).unwrap();
+                let mut r = Retimer::starting_at(next, output_frame_count(2.0));
+                let mut out = Vec::new();
+                for i in first..n {
+                    r.push(i as f64 / fps, i, &mut out);
+                }
+                r.finish(&mut out);
+                assert_eq!(out, full[next..], "{fps} fps from output {next}");
+            }
+        }
     }
 
     #[test]

@@ -134,6 +134,73 @@ fn thirty_fps_five_seconds_decodes_like_ffmpeg_and_retimes_to_120_frames() {
     assert_eq!(n, 120);
 }
 
+/// Every output frame of a clip, read from the start.
+fn all_frames(p: &Path) -> Vec<retake_media::RgbFrame> {
+    let reader = VideoReader::open(p, &Limits::default()).unwrap();
+    reader.map(|f| f.unwrap()).collect()
+}
+
+#[test]
+fn seeking_gives_the_frames_reading_from_the_start_gives() {
+    // 30 fps with B-frames and an IDR frame every 12 frames (x264 closes its GOPs by
+    // default): a seek decodes from the last IDR frame at or before the wanted time.
+    let p = x264(
+        "seek-closed.mp4",
+        "high",
+        &["-g", "12", "-bf", "2"],
+        "30",
+        2.0,
+    );
+    let all = all_frames(&p);
+    assert_eq!(all.len(), 48);
+    let mut reader = VideoReader::open(&p, &Limits::default()).unwrap();
+    for index in [47, 0, 1, 9, 10, 24, 30, 46] {
+        let passed = reader.seek(index).unwrap();
+        // Output frame k shows source frame round(k * 30 / 24); IDR frames are at 0, 12, 24…
+        let source = (index as f64 * 30.0 / 24.0).round() as usize;
+        assert_eq!(passed, source / 12 * 12, "output frame {index}");
+        let f = reader.next_frame().unwrap().unwrap();
+        assert!(f == all[index], "output frame {index} differs after a seek");
+        if index + 1 < all.len() {
+            let g = reader.next_frame().unwrap().unwrap();
+            assert!(
+                g == all[index + 1],
+                "the frame after {index} differs after a seek"
+            );
+        }
+    }
+    let err = reader.seek(48).unwrap_err().to_string();
+    assert!(
+        err.contains("past the clip's last frame") && err.contains("0 to 47"),
+        "{err}"
+    );
+    // Reading on to the end after a seek gives the rest, and no complaint of lost frames.
+    reader.seek(40).unwrap();
+    let rest: Vec<_> = (&mut reader).map(|f| f.unwrap()).collect();
+    assert!(rest == all[40..], "the frames after a seek to 40");
+}
+
+#[test]
+fn seeking_in_an_open_gop_stream_starts_from_an_idr_frame() {
+    // Open GOPs: the later I frames are not IDR frames, and the B frames after them in
+    // decoding order are shown before them and refer back across them. Decoding cannot start
+    // at those I frames, so the seek goes back to the clip's one IDR frame.
+    let p = x264(
+        "seek-open.mp4",
+        "high",
+        &["-g", "12", "-bf", "2", "-x264-params", "open-gop=1"],
+        "30",
+        2.0,
+    );
+    let all = all_frames(&p);
+    let mut reader = VideoReader::open(&p, &Limits::default()).unwrap();
+    for index in [40, 20, 5] {
+        assert_eq!(reader.seek(index).unwrap(), 0, "output frame {index}");
+        let f = reader.next_frame().unwrap().unwrap();
+        assert!(f == all[index], "output frame {index} differs after a seek");
+    }
+}
+
 #[test]
 fn retiming_picks_the_nearest_source_frame() {
     // Each source frame's brightness encodes its index: 8 * (n mod 28) + 16.

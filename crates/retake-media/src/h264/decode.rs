@@ -103,6 +103,24 @@ impl H264Decoder {
         })
     }
 
+    /// Whether an MP4 sample holds an IDR picture (NAL unit type 5): one that nothing before
+    /// it in decoding order is needed for, so decoding can start there.
+    pub fn is_idr(&self, sample: &[u8]) -> bool {
+        let mut pos = 0;
+        while let Some(len_bytes) = sample.get(pos..pos + self.length_size) {
+            let len = len_bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+            pos += self.length_size;
+            match sample.get(pos) {
+                Some(&header) if header & 0x1f == 5 => return true,
+                Some(_) => pos += len,
+                None => return false,
+            }
+        }
+        false
+    }
+
     /// The stream's sequence parameters.
     pub fn sps(&self) -> &Sps {
         &self.sps
