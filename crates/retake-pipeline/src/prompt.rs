@@ -143,11 +143,13 @@ pub(crate) fn collect_frames(
         if cancel.load(Ordering::Relaxed) {
             return Err(MediaError::Cancelled.into());
         }
-        let Some(frame) = reader.next_frame()? else {
-            break;
-        };
         if indices[out.len()] == index {
+            let Some(frame) = reader.next_frame()? else {
+                break;
+            };
             out.push(frame);
+        } else if !reader.skip_frame()? {
+            break;
         }
         index += 1;
     }

@@ -108,22 +108,23 @@ fn output_index(reader: &VideoReader, n: usize) -> Result<usize> {
     })
 }
 
-/// Decodes the clip up to the last wanted output frame, keeping the wanted ones (sorted).
+/// Decodes the clip up to the last wanted output frame, keeping the wanted ones (sorted);
+/// the others are decoded but not converted.
 fn decode_frames(
     reader: &mut VideoReader,
     wanted: &[usize],
 ) -> std::result::Result<Vec<(usize, RgbFrame)>, retake_media::MediaError> {
     let mut got = Vec::with_capacity(wanted.len());
     let last = wanted.iter().copied().max().unwrap_or(0);
-    let mut i = 0;
-    while let Some(frame) = reader.next_frame()? {
+    for i in 0..=last {
         if wanted.contains(&i) {
-            got.push((i, frame));
-        }
-        if i >= last {
+            match reader.next_frame()? {
+                Some(frame) => got.push((i, frame)),
+                None => break,
+            }
+        } else if !reader.skip_frame()? {
             break;
         }
-        i += 1;
     }
     Ok(got)
 }
@@ -364,13 +365,8 @@ impl Service {
     }
 }
 
-/// Decodes up to source frame `n` and returns its picture.
+/// Source frame `n`'s picture, decoded from the last IDR frame before it.
 fn frame_of(mut reader: VideoReader, n: usize) -> Result<RgbFrame> {
     let o = output_index(&reader, n)?;
-    decode_frames(&mut reader, &[o])
-        .map_err(|e| media_error("the upload", e))?
-        .into_iter()
-        .next()
-        .map(|(_, f)| f)
-        .ok_or_else(|| ServiceError::UnreadableMedia(format!("the clip ended before frame {n}")))
+    reader.frame_at(o).map_err(|e| media_error("the upload", e))
 }

@@ -108,6 +108,14 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
     let r = get(&t, Some(&k.token), &format!("/v1/uploads/{id}/frames/12")).await;
     let (_, _, f12) = decode_png(&r.bytes().await.unwrap());
     assert_ne!(f0, f12);
+    // Each is exactly the frame that reading the clip from the start gives.
+    let reader = retake_media::VideoReader::open(&clip, &retake_media::Limits::default()).unwrap();
+    let all: Vec<_> = reader.map(|f| f.unwrap()).collect();
+    assert_eq!(f0, all[0].data());
+    assert_eq!(f12, all[12].data());
+    let r = get(&t, Some(&k.token), &format!("/v1/uploads/{id}/frames/23")).await;
+    let (_, _, f23) = decode_png(&r.bytes().await.unwrap());
+    assert_eq!(f23, all[23].data());
 
     // Wrong frame numbers are 400s that say what to send.
     for (n, want) in [

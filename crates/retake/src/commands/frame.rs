@@ -26,16 +26,7 @@ fn source_frame(clip: &Path, n: usize, limits: &Limits) -> Result<(RgbFrame, usi
             count.saturating_sub(1)
         ))
     })?;
-    let mut i = 0;
-    while let Some(frame) = reader.next_frame()? {
-        if i == index {
-            return Ok((frame, index));
-        }
-        i += 1;
-    }
-    Err(MediaError::Decode(format!(
-        "the clip ended before frame {index}"
-    )))
+    Ok((reader.frame_at(index)?, index))
 }
 
 /// Writes the chosen frame as a PNG at the output size and orientation; with `json`, says
