@@ -168,9 +168,14 @@ impl Service {
         id: &str,
     ) -> Result<(ScratchFile, UploadRecord)> {
         let record = self.upload_record(caller, id).await?;
+        Ok((self.blob_file(&record).await?, record))
+    }
+
+    /// An upload's bytes in a scratch file.
+    async fn blob_file(&self, record: &UploadRecord) -> Result<ScratchFile> {
         let tmp = ScratchFile(self.scratch.file());
         self.blobs.get_file(&record.blob, &tmp.0).await?;
-        Ok((tmp, record))
+        Ok(tmp)
     }
 
     /// The clip of an upload, opened; an image upload is refused with what to send instead.
@@ -292,9 +297,14 @@ impl Service {
         .await?
     }
 
-    /// Source frame `n` of the clip as a PNG at the output size.
-    pub async fn upload_frame(&self, caller: &KeyRecord, id: &str, n: usize) -> Result<Vec<u8>> {
-        let (file, reader) = self.upload_clip(caller, id).await?;
+    /// Source frame `n` (as the path gives it: checked once the upload is found, so that
+    /// another key's upload is a 404 whatever `n` says) of the clip as a PNG at the output
+    /// size.
+    pub async fn upload_frame(&self, caller: &KeyRecord, id: &str, n: &str) -> Result<Vec<u8>> {
+        let record = self.upload_record(caller, id).await?;
+        let n = parse_frame(n)?;
+        let file = self.blob_file(&record).await?;
+        let (file, reader) = self.open_clip(file, &record).await?;
         let scratch = self.scratch.file();
         blocking(move || {
             let _file = file;

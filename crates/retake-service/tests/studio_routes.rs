@@ -154,16 +154,18 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
             "{path}"
         );
     }
-    let (status, _) = detail_of(
-        get(
-            &t,
-            Some(&other.token),
-            &format!("/v1/uploads/{id}/frames/999"),
+    for n in ["999", "two"] {
+        let (status, _) = detail_of(
+            get(
+                &t,
+                Some(&other.token),
+                &format!("/v1/uploads/{id}/frames/{n}"),
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 404);
+        .await;
+        assert_eq!(status, 404, "frame {n}");
+    }
 
     // An image upload has no frames.
     let img = t.upload(&k.token, edited_first_frame(&clip)).await;

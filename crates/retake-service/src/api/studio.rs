@@ -22,7 +22,7 @@ use super::luma::{query_u32, require_json};
 use super::video::{ranged_response, BlobSource};
 use crate::domain::Generation;
 use crate::error::ServiceError;
-use crate::frames::{parse_frame, FrameStrip, PreviewRequest};
+use crate::frames::{FrameStrip, PreviewRequest};
 use crate::service::{Quote, QuoteRequest, Service};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -106,10 +106,7 @@ pub async fn frame(
         .find(|(k, _)| *k == "n")
         .map(|(_, v)| v.to_string())
         .unwrap_or_default();
-    // The upload is looked up first, so another key's upload is a 404 whatever `n` says.
-    svc.get_upload(&key, &id).await?;
-    let n = parse_frame(&n)?;
-    Ok(png(svc.upload_frame(&key, &id, n).await?))
+    Ok(png(svc.upload_frame(&key, &id, &n).await?))
 }
 
 /// An upload's bytes (whole or one range), e.g. to play a clip again after a page reload.
