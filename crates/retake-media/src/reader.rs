@@ -32,6 +32,8 @@ pub struct VideoReader {
     next_sample: usize,
     /// The sample decoding started at (0, or where the last seek put it).
     first_sample: usize,
+    /// The output frame `next_frame` gives next.
+    position: usize,
     retimer: Retimer<Arc<Picture>>,
     ready: VecDeque<(usize, Arc<Picture>)>,
     scratch: Vec<Picture>,
@@ -82,6 +84,7 @@ impl VideoReader {
             spec,
             next_sample: 0,
             first_sample: 0,
+            position: 0,
             retimer,
             ready: VecDeque::new(),
             scratch: Vec::new(),
@@ -157,10 +160,21 @@ impl VideoReader {
         }
     }
 
-    /// Output frame `index` (see [`VideoReader::seek`]); reading goes on from the frame after
-    /// it.
+    /// Output frame `index`; reading goes on from the frame after it. Going forwards, it
+    /// reads on from where the reader is (decoding the frames in between without converting
+    /// them) unless a seek (see [`VideoReader::seek`]) starts decoding further on.
     pub fn frame_at(&mut self, index: usize) -> Result<RgbFrame> {
-        self.seek(index)?;
+        let ahead = index >= self.position
+            && index < self.frame_count()
+            && self.seek_point(index)? <= self.next_sample;
+        if !ahead {
+            self.seek(index)?;
+        }
+        while self.position < index {
+            if !self.skip_frame()? {
+                break;
+            }
+        }
         self.next_frame()?
             .ok_or_else(|| MediaError::Decode(format!("the clip ended before frame {index}")))
     }
@@ -174,6 +188,7 @@ impl VideoReader {
     fn next_picture(&mut self) -> Result<Option<Arc<Picture>>> {
         loop {
             if let Some((_, pic)) = self.ready.pop_front() {
+                self.position += 1;
                 return Ok(Some(pic));
             }
             if self.flushed {
@@ -203,6 +218,7 @@ impl VideoReader {
         }
         self.next_sample = start;
         self.first_sample = start;
+        self.position = index;
         self.retimer = Retimer::starting_at(index, total);
         self.ready.clear();
         self.picked.clear();

@@ -181,6 +181,26 @@ fn seeking_gives_the_frames_reading_from_the_start_gives() {
 }
 
 #[test]
+fn frames_picked_in_any_order_are_the_frames_reading_from_the_start_gives() {
+    // Forwards within a GOP (read on), forwards past an IDR frame (seek), backwards (seek),
+    // the same frame twice, and the last.
+    for (name, extra) in [
+        ("seek-closed.mp4", &["-g", "12", "-bf", "2"][..]),
+        ("seek-one-idr.mp4", &["-g", "300", "-bf", "2"][..]),
+    ] {
+        let p = x264(name, "high", extra, "30", 2.0);
+        let all = all_frames(&p);
+        let mut reader = VideoReader::open(&p, &Limits::default()).unwrap();
+        for index in [3, 4, 6, 30, 31, 47, 2, 2, 40, 0, 47] {
+            let f = reader.frame_at(index).unwrap();
+            assert!(f == all[index], "{name}: output frame {index}");
+        }
+        let err = reader.frame_at(48).unwrap_err().to_string();
+        assert!(err.contains("0 to 47"), "{err}");
+    }
+}
+
+#[test]
 fn seeking_in_an_open_gop_stream_starts_from_an_idr_frame() {
     // Open GOPs: the later I frames are not IDR frames, and the B frames after them in
     // decoding order are shown before them and refer back across them. Decoding cannot start

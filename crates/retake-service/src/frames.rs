@@ -108,25 +108,19 @@ fn output_index(reader: &VideoReader, n: usize) -> Result<usize> {
     })
 }
 
-/// Decodes the clip up to the last wanted output frame, keeping the wanted ones (sorted);
-/// the others are decoded but not converted.
+/// The wanted output frames (sorted, each once), each decoded from where the reader is or
+/// from the last IDR frame before it, whichever is nearer (see `VideoReader::frame_at`).
 fn decode_frames(
     reader: &mut VideoReader,
     wanted: &[usize],
 ) -> std::result::Result<Vec<(usize, RgbFrame)>, retake_media::MediaError> {
-    let mut got = Vec::with_capacity(wanted.len());
-    let last = wanted.iter().copied().max().unwrap_or(0);
-    for i in 0..=last {
-        if wanted.contains(&i) {
-            match reader.next_frame()? {
-                Some(frame) => got.push((i, frame)),
-                None => break,
-            }
-        } else if !reader.skip_frame()? {
-            break;
-        }
-    }
-    Ok(got)
+    let mut indexes = wanted.to_vec();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
+        .into_iter()
+        .map(|i| Ok((i, reader.frame_at(i)?)))
+        .collect()
 }
 
 /// A PNG of `frame`, written through a scratch file.

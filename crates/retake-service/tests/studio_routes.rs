@@ -116,6 +116,17 @@ async fn frames_of_an_upload_are_the_keys_own_and_counted_like_keyframes() {
     let r = get(&t, Some(&k.token), &format!("/v1/uploads/{id}/frames/23")).await;
     let (_, _, f23) = decode_png(&r.bytes().await.unwrap());
     assert_eq!(f23, all[23].data());
+    // And the strip's thumbnails are those frames scaled down.
+    for (thumb, source) in thumbs.iter().zip([0usize, 6, 12, 17, 23]) {
+        let small = retake_media::transform::FrameResizer::default()
+            .resize(all[source].clone(), 64, 48)
+            .unwrap();
+        assert_eq!(
+            decode_png(&png(thumb)).2,
+            small.data(),
+            "thumbnail of {source}"
+        );
+    }
 
     // Wrong frame numbers are 400s that say what to send.
     for (n, want) in [
