@@ -106,19 +106,9 @@ impl H264Decoder {
     /// Whether an MP4 sample holds an IDR picture (NAL unit type 5): one that nothing before
     /// it in decoding order is needed for, so decoding can start there.
     pub fn is_idr(&self, sample: &[u8]) -> bool {
-        let mut pos = 0;
-        while let Some(len_bytes) = sample.get(pos..pos + self.length_size) {
-            let len = len_bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
-            pos += self.length_size;
-            match sample.get(pos) {
-                Some(&header) if header & 0x1f == 5 => return true,
-                Some(_) => pos += len,
-                None => return false,
-            }
-        }
-        false
+        nal_units(sample, self.length_size)
+            .map_while(Result::ok)
+            .any(|nal| nal.first().is_some_and(|&header| header & 0x1f == 5))
     }
 
     /// The stream's sequence parameters.
@@ -134,26 +124,9 @@ impl H264Decoder {
             self.annexb.extend_from_slice(&self.header);
             self.header_sent = true;
         }
-        let mut pos = 0;
-        while pos < sample.len() {
-            let Some(len_bytes) = sample.get(pos..pos + self.length_size) else {
-                return Err(MediaError::Decode(
-                    "a frame's NAL length is cut short".into(),
-                ));
-            };
-            let len = len_bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | b as usize);
-            pos += self.length_size;
-            let Some(nal) = sample.get(pos..pos + len) else {
-                return Err(MediaError::Decode(format!(
-                    "a NAL unit claims {len} bytes but the frame has {} left",
-                    sample.len() - pos
-                )));
-            };
+        for nal in nal_units(sample, self.length_size) {
             self.annexb.extend_from_slice(&[0, 0, 0, 1]);
-            self.annexb.extend_from_slice(nal);
-            pos += len;
+            self.annexb.extend_from_slice(nal?);
         }
         // One arm without the `ffmpeg` feature, two with it.
         #[allow(clippy::infallible_destructuring_match)]
@@ -218,6 +191,36 @@ impl H264Decoder {
     }
 }
 
+/// The NAL units of an MP4 sample (each prefixed by its length in `length_size` bytes), in
+/// order; an `Err` for a length or a unit cut short, after which there are no more.
+fn nal_units(sample: &[u8], length_size: usize) -> impl Iterator<Item = Result<&[u8]>> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= sample.len() {
+            return None;
+        }
+        let Some(len_bytes) = sample.get(pos..pos + length_size) else {
+            pos = sample.len();
+            return Some(Err(MediaError::Decode(
+                "a frame's NAL length is cut short".into(),
+            )));
+        };
+        let len = len_bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        pos += length_size;
+        let Some(nal) = sample.get(pos..pos + len) else {
+            let left = sample.len() - pos;
+            pos = sample.len();
+            return Some(Err(MediaError::Decode(format!(
+                "a NAL unit claims {len} bytes but the frame has {left} left"
+            ))));
+        };
+        pos += len;
+        Some(Ok(nal))
+    })
+}
+
 /// Copies a picture out of OpenH264's buffers, if one is ready.
 fn picture_from(dst: &[*mut u8; 3], info: &SBufferInfo) -> Option<Picture> {
     if info.iBufferStatus != 1 || dst.iter().any(|p| p.is_null()) {
@@ -252,4 +255,30 @@ fn picture_from(dst: &[*mut u8; 3], info: &SBufferInfo) -> Option<Picture> {
         u: copy(dst[1], cs, cw, ch),
         v: copy(dst[2], cs, cw, ch),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_splits_into_its_nal_units_and_says_where_it_is_cut_short() {
+        let ok = [0, 0, 0, 2, 0x65, 1, 0, 0, 0, 1, 0x41];
+        let units: Vec<&[u8]> = nal_units(&ok, 4).map(|n| n.unwrap()).collect();
+        assert_eq!(units, [&[0x65, 1][..], &[0x41][..]]);
+        let long = [0, 3, 0x65, 1];
+        let err: Vec<String> = nal_units(&long, 2)
+            .map(|n| n.unwrap_err().to_string())
+            .collect();
+        assert_eq!(err.len(), 1);
+        assert!(
+            err[0].contains("a NAL unit claims 3 bytes but the frame has 2 left"),
+            "{err:?}"
+        );
+        let short = [0, 0, 0, 1, 0x41, 0, 0];
+        let got: Vec<_> = nal_units(&short, 4).collect();
+        assert!(got[0].is_ok() && got.len() == 2);
+        let e = got[1].as_ref().unwrap_err().to_string();
+        assert!(e.contains("a frame's NAL length is cut short"), "{e}");
+    }
 }
