@@ -32,8 +32,6 @@ pub struct VideoReader {
     next_sample: usize,
     /// The sample decoding started at (0, or where the last seek put it).
     first_sample: usize,
-    /// The output frame `next_frame` gives next.
-    position: usize,
     retimer: Retimer<Arc<Picture>>,
     ready: VecDeque<(usize, Arc<Picture>)>,
     scratch: Vec<Picture>,
@@ -84,7 +82,6 @@ impl VideoReader {
             spec,
             next_sample: 0,
             first_sample: 0,
-            position: 0,
             retimer,
             ready: VecDeque::new(),
             scratch: Vec::new(),
@@ -164,13 +161,12 @@ impl VideoReader {
     /// reads on from where the reader is (decoding the frames in between without converting
     /// them) unless a seek (see [`VideoReader::seek`]) starts decoding further on.
     pub fn frame_at(&mut self, index: usize) -> Result<RgbFrame> {
-        let ahead = index >= self.position
-            && index < self.frame_count()
-            && self.seek_point(index)? <= self.next_sample;
-        if !ahead {
-            self.seek(index)?;
+        self.check_index(index)?;
+        let start = self.seek_point(index)?;
+        if index < self.next_index() || start > self.next_sample {
+            self.restart(start, index)?;
         }
-        while self.position < index {
+        while self.next_index() < index {
             if !self.skip_frame()? {
                 break;
             }
@@ -188,7 +184,6 @@ impl VideoReader {
     fn next_picture(&mut self) -> Result<Option<Arc<Picture>>> {
         loop {
             if let Some((_, pic)) = self.ready.pop_front() {
-                self.position += 1;
                 return Ok(Some(pic));
             }
             if self.flushed {
@@ -204,6 +199,20 @@ impl VideoReader {
     /// of the clip if there is none; the frames in between are decoded but not converted.
     /// Returns the number of source frames passed over without decoding.
     pub fn seek(&mut self, index: usize) -> Result<usize> {
+        self.check_index(index)?;
+        let start = self.seek_point(index)?;
+        self.restart(start, index)?;
+        Ok(start)
+    }
+
+    /// The output frame `next_frame` gives next: those the retimer has given out, less those
+    /// still queued.
+    fn next_index(&self) -> usize {
+        self.retimer.emitted() - self.ready.len()
+    }
+
+    /// Refuses an output frame past the last.
+    fn check_index(&self, index: usize) -> Result<()> {
         let total = self.frame_count();
         if index >= total {
             return Err(MediaError::InvalidArgument(format!(
@@ -211,15 +220,18 @@ impl VideoReader {
                 total.saturating_sub(1)
             )));
         }
-        let start = self.seek_point(index)?;
+        Ok(())
+    }
+
+    /// Starts decoding again at sample `start`, with output frame `index` next.
+    fn restart(&mut self, start: usize, index: usize) -> Result<()> {
         // A reader that has decoded nothing yet keeps its decoder.
         if start != 0 || self.next_sample != 0 {
             self.decoder = H264Decoder::new(&self.avcc)?;
         }
         self.next_sample = start;
         self.first_sample = start;
-        self.position = index;
-        self.retimer = Retimer::starting_at(index, total);
+        self.retimer = Retimer::starting_at(index, self.frame_count());
         self.ready.clear();
         self.picked.clear();
         self.scratch.clear();
@@ -227,7 +239,7 @@ impl VideoReader {
         self.damaged = 0;
         self.last_error = None;
         self.flushed = false;
-        Ok(start)
+        Ok(())
     }
 
     /// The sample (decoding order) to start decoding at for output frame `index`.
@@ -237,7 +249,7 @@ impl VideoReader {
         };
         let t = index as f64 / crate::retime::OUTPUT_FPS as f64;
         let timescale = video.timescale.max(1) as f64;
-        let samples = video.samples.clone();
+        let samples = &video.samples;
         // The earliest presentation time from each sample on, and the latest before it, in
         // decoding order: decoding from a sample gives exactly the frames shown from it on
         // only where it is shown after all before it and before all after it.
@@ -249,14 +261,17 @@ impl VideoReader {
         for i in 0..samples.len() {
             latest[i + 1] = latest[i].max(samples[i].pts);
         }
+        // Latest first; the first that holds an IDR picture is the one.
+        let candidates: Vec<_> = (1..samples.len())
+            .rev()
+            .map(|i| (i, samples[i]))
+            .filter(|&(i, s)| {
+                s.sync && s.pts as f64 / timescale <= t && earliest[i] >= s.pts && latest[i] < s.pts
+            })
+            .collect();
         let mut buf = std::mem::take(&mut self.buf);
         let mut found = 0;
-        for i in (1..samples.len()).rev() {
-            let s = samples[i];
-            if !s.sync || s.pts as f64 / timescale > t || earliest[i] < s.pts || latest[i] >= s.pts
-            {
-                continue;
-            }
+        for (i, s) in candidates {
             self.demux.read_sample(&s, &mut buf)?;
             if self.decoder.is_idr(&buf) {
                 found = i;
